@@ -1,0 +1,58 @@
+// The one place the engine calls OpenBLAS. OpenBLAS is pinned to one thread: the engine splits every
+// product over its own workers (row tiles or column blocks), so the two never oversubscribe the cores
+// and OpenBLAS's spinning worker threads never compete with ours.
+import CBLASShim
+
+/// OpenBLAS as the engine uses it: single-threaded `sgemm` called from the engine's own workers.
+public enum BLAS {
+  private static let pinnedToOneThread: Void = {
+    openblas_set_num_threads(1)
+  }()
+
+  /// Pins OpenBLAS to one thread (idempotent; every model load calls it).
+  ///
+  /// This is process-wide: other OpenBLAS users in the same process also run single-threaded.
+  public static func prepare() {
+    _ = pinnedToOneThread
+  }
+
+  /// The OpenBLAS kernel family picked at run time for this CPU (e.g. "Haswell", "Zen", "SkylakeX").
+  public static var coreName: String {
+    guard let name = openblas_get_corename() else { return "unknown" }
+    return String(cString: name)
+  }
+
+  /// The OpenBLAS build configuration string (version, threading model, architecture options).
+  public static var configuration: String {
+    guard let config = openblas_get_config() else { return "unknown" }
+    return String(cString: config)
+  }
+
+  /// `c[m, n] = a[m, k] · b[n, k]ᵀ + beta · c[m, n]`, row-major, with leading dimensions.
+  ///
+  /// `b` is a PyTorch-style `[out, in]` weight used through the transpose flag, never repacked.
+  @inline(__always)
+  static func multiplyTransposed(
+    rows m: Int, columns n: Int, inner k: Int,
+    _ a: UnsafePointer<Float>, lda: Int,
+    _ b: UnsafePointer<Float>, ldb: Int,
+    beta: Float,
+    into c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    precondition(m >= 0 && n >= 0 && k >= 0, "multiplyTransposed: negative size m=\(m) n=\(n) k=\(k)")
+    precondition(lda >= k && ldb >= k && ldc >= n, "multiplyTransposed: leading dimension too small")
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+      for row in 0..<m {
+        let c = c + row * ldc
+        for column in 0..<n { c[column] = beta == 0 ? 0 : beta * c[column] }
+      }
+      return
+    }
+    cblas_sgemm(
+      CblasRowMajor, CblasNoTrans, CblasTrans,
+      Int32(m), Int32(n), Int32(k),
+      1, a, Int32(lda), b, Int32(ldb),
+      beta, c, Int32(ldc))
+  }
+}

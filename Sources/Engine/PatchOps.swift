@@ -1,0 +1,293 @@
+// The dense parts around the blocks: patch embedding (a p×p stride-p convolution as im2col + GEMM,
+// then LayerNorm), patch merging (2×2 gather with zero padding, LayerNorm, linear 4C → 2C) and the
+// classifier head (LayerNorm, global average pool, linear). Each splits its rows into chunks that a
+// worker gathers, normalizes and multiplies while they are in cache.
+
+/// Per-worker row buffers for the stem and the merges, allocated once and reused.
+public final class RowScratch: @unchecked Sendable {
+  /// Workers the scratch has slots for.
+  public let workers: Int
+  /// Floats per worker.
+  public let floatsPerWorker: Int
+  var storage: [Float]
+
+  /// Scratch of `floatsPerWorker` floats for each of `workers` workers.
+  public init(workers: Int, floatsPerWorker: Int) {
+    precondition(workers > 0 && floatsPerWorker > 0, "RowScratch: workers \(workers) floats \(floatsPerWorker)")
+    self.workers = workers
+    self.floatsPerWorker = floatsPerWorker
+    storage = [Float](repeating: 0, count: workers * floatsPerWorker)
+  }
+
+  /// Bytes held.
+  public var bytes: Int { storage.count * MemoryLayout<Float>.stride }
+}
+
+/// Rows a worker handles per chunk in the stem and the merges.
+public let rowChunk = 256
+
+// MARK: - Patch embedding
+
+/// Patch embedding: a `patch × patch` convolution with stride `patch`, then LayerNorm.
+public struct PatchEmbedWeights: Sendable {
+  /// Input channels (3 for RGB).
+  public let inputChannels: Int
+  /// Patch side.
+  public let patch: Int
+  /// Output channels (embedding width).
+  public let channels: Int
+  let weight: [Float]  // [channels, inputChannels·patch·patch], columns ordered (c, kh, kw)
+  let bias: [Float]  // [channels]
+  let norm: LayerNormWeights  // [channels]
+
+  /// Checks `weight` is `[channels, inputChannels, patch, patch]` and the rest `[channels]`.
+  public init(weight: Tensor, bias: Tensor, norm: LayerNormWeights, name: String) throws(ShapeError) {
+    guard weight.rank == 4, weight.shape[2] == weight.shape[3], weight.shape.allSatisfy({ $0 > 0 }) else {
+      throw ShapeError(name: name + ".proj.weight", expected: [norm.channels, 3, 4, 4], actual: weight.shape)
+    }
+    channels = weight.shape[0]
+    inputChannels = weight.shape[1]
+    patch = weight.shape[2]
+    try ShapeError.check(name + ".proj.bias", bias.shape, expected: [channels])
+    try ShapeError.check(name + ".norm.weight", [norm.channels], expected: [channels])
+    self.weight = weight.values
+    self.bias = bias.values
+    self.norm = norm
+  }
+
+  /// Floats of `RowScratch` one worker needs.
+  public var scratchFloats: Int { rowChunk * inputChannels * patch * patch }
+}
+
+/// `output[b, i, j, :] = LN(W · patch(b, i, j) + bias)` for every `patch × patch` patch; a partial
+/// patch at the bottom/right edge is dropped, as a strided convolution does.
+///
+/// - Parameters:
+///   - images: `[batch, inputChannels, height, width]` (NCHW).
+///   - output: `[batch, height / patch, width / patch, channels]`.
+public func embedPatches(
+  _ images: Tensor, weights: PatchEmbedWeights, into output: inout Tensor,
+  scratch: RowScratch, threads: Int, profiler: Profiler? = nil
+) {
+  let batch = images.shape[0], inputChannels = weights.inputChannels
+  let height = images.shape[2], width = images.shape[3], patch = weights.patch
+  let outHeight = height / patch, outWidth = width / patch, channels = weights.channels
+  precondition(
+    images.rank == 4 && images.shape[1] == inputChannels
+      && output.shape == [batch, outHeight, outWidth, channels],
+    "embedPatches: images \(images.shape), output \(output.shape)")
+  precondition(scratch.floatsPerWorker >= weights.scratchFloats && scratch.workers >= threads, "embedPatches: scratch too small")
+  let inner = inputChannels * patch * patch
+  let rows = batch * outHeight * outWidth
+  let chunks = (rows + rowChunk - 1) / rowChunk
+  withWorkerClock(profiler) { clock in
+    images.values.withUnsafeBufferPointer { imageBuffer in
+      output.values.withUnsafeMutableBufferPointer { outBuffer in
+        weights.weight.withUnsafeBufferPointer { w in
+          weights.bias.withUnsafeBufferPointer { b in
+            weights.norm.weight.withUnsafeBufferPointer { gamma in
+              weights.norm.bias.withUnsafeBufferPointer { beta in
+                scratch.storage.withUnsafeMutableBufferPointer { scratchBuffer in
+                  let image = imageBuffer.baseAddress!, out = outBuffer.baseAddress!
+                  parallelParts(min(threads, chunks)) { worker in
+                    let start = clock.start()
+                    let columns = scratchBuffer.baseAddress! + worker * scratch.floatsPerWorker
+                    var chunk = worker
+                    while chunk < chunks {
+                      let first = chunk * rowChunk, count = min(rowChunk, rows - first)
+                      // im2col: one row of `inner` values per output pixel, ordered (c, kh, kw).
+                      for r in 0..<count {
+                        let pixel = first + r
+                        let n = pixel / (outHeight * outWidth)
+                        let i = pixel / outWidth % outHeight, j = pixel % outWidth
+                        var column = columns + r * inner
+                        for c in 0..<inputChannels {
+                          for kh in 0..<patch {
+                            let source = image + ((n * inputChannels + c) * height + i * patch + kh) * width + j * patch
+                            column.update(from: source, count: patch)
+                            column += patch
+                          }
+                        }
+                      }
+                      let target = out + first * channels
+                      for r in 0..<count { target.advanced(by: r * channels).update(from: b.baseAddress!, count: channels) }
+                      BLAS.multiplyTransposed(
+                        rows: count, columns: channels, inner: inner, columns, lda: inner,
+                        w.baseAddress!, ldb: inner, beta: 1, into: target, ldc: channels)
+                      for r in 0..<count {
+                        let row = target + r * channels
+                        layerNormRow(
+                          row, count: channels, gamma: gamma.baseAddress!, beta: beta.baseAddress!,
+                          epsilon: weights.norm.epsilon, into: row)
+                      }
+                      chunk += threads
+                    }
+                    clock.lap(.stem, worker: worker, since: start)
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// MARK: - Patch merging
+
+/// Patch merging: 2×2 neighbours concatenated (channel `(dh + 2·dw)·C + c`), LayerNorm(4C),
+/// linear 4C → outChannels without bias.
+public struct PatchMergeWeights: Sendable {
+  /// Channels of the input map.
+  public let inputChannels: Int
+  /// Channels of the output map.
+  public let outputChannels: Int
+  let norm: LayerNormWeights  // [4·inputChannels]
+  let reduction: [Float]  // [outputChannels, 4·inputChannels]
+
+  /// Checks `norm` is over `4·inputChannels` and `reduction` is `[outputChannels, 4·inputChannels]`.
+  public init(inputChannels: Int, norm: LayerNormWeights, reduction: Tensor, name: String) throws(ShapeError) {
+    try ShapeError.check(name + ".norm.weight", [norm.channels], expected: [4 * inputChannels])
+    guard reduction.rank == 2, reduction.shape[0] > 0 else {
+      throw ShapeError(name: name + ".reduction.weight", expected: [2 * inputChannels, 4 * inputChannels], actual: reduction.shape)
+    }
+    try ShapeError.check(name + ".reduction.weight", reduction.shape, expected: [reduction.shape[0], 4 * inputChannels])
+    self.inputChannels = inputChannels
+    self.outputChannels = reduction.shape[0]
+    self.norm = norm
+    self.reduction = reduction.values
+  }
+
+  /// Floats of `RowScratch` one worker needs.
+  public var scratchFloats: Int { rowChunk * 4 * inputChannels }
+}
+
+/// Merges 2×2 patches: `input [batch, H, W, C]` → `output [batch, ⌈H/2⌉, ⌈W/2⌉, outputChannels]`,
+/// odd sides zero-padded at the bottom/right first.
+public func mergePatches(
+  _ input: Tensor, weights: PatchMergeWeights, into output: inout Tensor,
+  scratch: RowScratch, threads: Int, profiler: Profiler? = nil
+) {
+  let batch = input.shape[0], height = input.shape[1], width = input.shape[2], channels = weights.inputChannels
+  let outHeight = (height + 1) / 2, outWidth = (width + 1) / 2, outChannels = weights.outputChannels
+  precondition(
+    input.rank == 4 && input.shape[3] == channels && output.shape == [batch, outHeight, outWidth, outChannels],
+    "mergePatches: input \(input.shape), output \(output.shape)")
+  precondition(scratch.floatsPerWorker >= weights.scratchFloats && scratch.workers >= threads, "mergePatches: scratch too small")
+  let inner = 4 * channels
+  let rows = batch * outHeight * outWidth
+  let chunks = (rows + rowChunk - 1) / rowChunk
+  withWorkerClock(profiler) { clock in
+    input.values.withUnsafeBufferPointer { inBuffer in
+      output.values.withUnsafeMutableBufferPointer { outBuffer in
+        weights.reduction.withUnsafeBufferPointer { w in
+          weights.norm.weight.withUnsafeBufferPointer { gamma in
+            weights.norm.bias.withUnsafeBufferPointer { beta in
+              scratch.storage.withUnsafeMutableBufferPointer { scratchBuffer in
+                let x = inBuffer.baseAddress!, out = outBuffer.baseAddress!
+                parallelParts(min(threads, chunks)) { worker in
+                  let start = clock.start()
+                  let gathered = scratchBuffer.baseAddress! + worker * scratch.floatsPerWorker
+                  var chunk = worker
+                  while chunk < chunks {
+                    let first = chunk * rowChunk, count = min(rowChunk, rows - first)
+                    for r in 0..<count {
+                      let pixel = first + r
+                      let n = pixel / (outHeight * outWidth)
+                      let i = pixel / outWidth % outHeight, j = pixel % outWidth
+                      let row = gathered + r * inner
+                      for quadrant in 0..<4 {
+                        let dh = quadrant & 1, dw = quadrant >> 1
+                        let h = 2 * i + dh, w = 2 * j + dw
+                        let target = row + quadrant * channels
+                        if h < height && w < width {
+                          target.update(from: x + ((n * height + h) * width + w) * channels, count: channels)
+                        } else {
+                          target.update(repeating: 0, count: channels)
+                        }
+                      }
+                      layerNormRow(
+                        row, count: inner, gamma: gamma.baseAddress!, beta: beta.baseAddress!,
+                        epsilon: weights.norm.epsilon, into: row)
+                    }
+                    BLAS.multiplyTransposed(
+                      rows: count, columns: outChannels, inner: inner, gathered, lda: inner,
+                      w.baseAddress!, ldb: inner, beta: 0, into: out + first * outChannels, ldc: outChannels)
+                    chunk += threads
+                  }
+                  clock.lap(.merge, worker: worker, since: start)
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// MARK: - Head
+
+/// Final LayerNorm of every token, then the mean over tokens: `[batch, H, W, C]` → `[batch, C]`.
+/// Uses the first `C` floats of worker 0's scratch.
+public func normalizedAveragePool(
+  _ input: Tensor, norm: LayerNormWeights, into pooled: inout Tensor, scratch: RowScratch
+) {
+  let batch = input.shape[0], channels = norm.channels
+  precondition(
+    input.rank == 4 && input.shape[3] == channels && pooled.shape == [batch, channels]
+      && scratch.floatsPerWorker >= channels,
+    "normalizedAveragePool: input \(input.shape), pooled \(pooled.shape)")
+  let tokens = input.shape[1] * input.shape[2]
+  input.values.withUnsafeBufferPointer { inBuffer in
+    pooled.values.withUnsafeMutableBufferPointer { outBuffer in
+      norm.weight.withUnsafeBufferPointer { gamma in
+        norm.bias.withUnsafeBufferPointer { beta in
+          scratch.storage.withUnsafeMutableBufferPointer { scratchBuffer in
+            let row = scratchBuffer.baseAddress!
+            for n in 0..<batch {
+              let sum = outBuffer.baseAddress! + n * channels
+              sum.update(repeating: 0, count: channels)
+              for t in 0..<tokens {
+                row.update(from: inBuffer.baseAddress! + (n * tokens + t) * channels, count: channels)
+                layerNormRow(
+                  row, count: channels, gamma: gamma.baseAddress!, beta: beta.baseAddress!,
+                  epsilon: norm.epsilon, into: row)
+                addRow(sum, row, count: channels)
+              }
+              let inverse = 1 / Float(tokens)
+              for c in 0..<channels { sum[c] *= inverse }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/// A linear layer `y = x · Wᵀ + b` over rows: `x [rows, in]`, `weight [out, in]`, `bias [out]`.
+public func linear(_ input: Tensor, weight: Tensor, bias: Tensor?, into output: inout Tensor) {
+  let rows = input.shape[0], inner = input.shape[1], outputs = weight.shape[0]
+  precondition(
+    input.rank == 2 && weight.shape == [outputs, inner] && output.shape == [rows, outputs]
+      && (bias == nil || bias!.shape == [outputs]),
+    "linear: input \(input.shape), weight \(weight.shape), output \(output.shape)")
+  input.values.withUnsafeBufferPointer { x in
+    weight.values.withUnsafeBufferPointer { w in
+      output.values.withUnsafeMutableBufferPointer { y in
+        if let bias {
+          for r in 0..<rows { (y.baseAddress! + r * outputs).update(from: bias.values, count: outputs) }
+        }
+        BLAS.multiplyTransposed(
+          rows: rows, columns: outputs, inner: inner, x.baseAddress!, lda: max(inner, 1),
+          w.baseAddress!, ldb: max(inner, 1), beta: bias == nil ? 0 : 1, into: y.baseAddress!, ldc: max(outputs, 1))
+      }
+    }
+  }
+}
+
+/// Runs `body` with the profiler's worker counters, or with a clock that records nothing.
+func withWorkerClock(_ profiler: Profiler?, _ body: (WorkerClock) -> Void) {
+  if let profiler { profiler.withCounters(body) } else { body(.off) }
+}

@@ -1,0 +1,62 @@
+// Dense float32 tensors in row-major (C) order: the one value type that crosses module boundaries.
+// Storage is a Swift array, so a tensor is a value with copy-on-write; kernels reach its memory only
+// inside scoped `withUnsafe…` closures in this module.
+
+/// A dense, row-major float32 tensor.
+///
+/// `shape` lists the extent of each axis, outermost first; `values.count` is their product.
+/// Activations in this engine are NHWC (`[batch, height, width, channels]`), images NCHW
+/// (`[batch, 3, height, width]`) and linear weights PyTorch-style `[out, in]`.
+public struct Tensor: Sendable, Equatable {
+  /// Extent of each axis, outermost first.
+  public let shape: [Int]
+  /// The elements in row-major order; `values.count == shape.reduce(1, *)`.
+  public internal(set) var values: [Float]
+
+  /// A tensor of the given shape filled with `value`.
+  public init(shape: [Int], repeating value: Float = 0) {
+    precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative extent in shape \(shape)")
+    self.shape = shape
+    self.values = [Float](repeating: value, count: shape.reduce(1, *))
+  }
+
+  /// A tensor wrapping `values`; `values.count` must equal the product of `shape`.
+  public init(shape: [Int], values: [Float]) {
+    precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative extent in shape \(shape)")
+    precondition(
+      values.count == shape.reduce(1, *),
+      "Tensor: \(values.count) values do not fill shape \(shape)")
+    self.shape = shape
+    self.values = values
+  }
+
+  /// Number of elements.
+  public var count: Int { values.count }
+
+  /// Number of axes.
+  public var rank: Int { shape.count }
+
+  /// The same elements seen with another shape of equal element count.
+  public func reshaped(_ newShape: [Int]) -> Tensor {
+    Tensor(shape: newShape, values: values)
+  }
+
+  /// Element at a full multi-index (for tests and small lookups, not for kernels).
+  public subscript(index: Int...) -> Float {
+    values[flatIndex(index)]
+  }
+
+  func flatIndex(_ index: [Int]) -> Int {
+    precondition(index.count == shape.count, "Tensor: index \(index) for shape \(shape)")
+    var flat = 0
+    for (axis, i) in index.enumerated() {
+      precondition(i >= 0 && i < shape[axis], "Tensor: index \(index) out of shape \(shape)")
+      flat = flat * shape[axis] + i
+    }
+    return flat
+  }
+}
+
+extension Tensor: CustomStringConvertible {
+  public var description: String { "Tensor\(shape)" }
+}

@@ -1,0 +1,386 @@
+// A Swin-style transformer block run on a chosen set of windows only:
+//   x ← x + proj(W-MSA(LN1(x))),  x ← x + fc2(GELU(fc1(LN2(x))))
+// evaluated per window. The kept windows (all of them for dense inference) are split into tiles of
+// packed rows; a worker takes a tile, gathers its tokens (roll and padding folded into the gather,
+// LN1 fused), runs the four GEMMs and the attention on the packed rows while they sit in cache, and
+// scatters the result back. Windows not in the list are never read or written. When there are
+// fewer windows than workers, all workers share one tile and split each GEMM by output columns.
+import Synchronization
+
+/// Weights of one window-attention transformer block, packed into one array for the kernels.
+public struct WindowBlockWeights: Sendable {
+  /// Model width `C` (the last axis of the activations).
+  public let channels: Int
+  /// Attention heads; `channels` is a multiple of it.
+  public let heads: Int
+  /// `channels / heads`.
+  public let headDim: Int
+  /// MLP width (`fc1` outputs).
+  public let hiddenChannels: Int
+  let epsilon1: Float
+  let epsilon2: Float
+
+  // One contiguous buffer; the offsets below locate each tensor in it.
+  let parameters: [Float]
+  let norm1Weight: Int, norm1Bias: Int  // [C]
+  let qkvWeight: Int, qkvBias: Int  // [3C, C], [3C]; query rows pre-scaled by headDim^-1/2
+  let projWeight: Int, projBias: Int  // [C, C], [C]
+  let norm2Weight: Int, norm2Bias: Int  // [C]
+  let fc1Weight: Int, fc1Bias: Int  // [hidden, C], [hidden]
+  let fc2Weight: Int, fc2Bias: Int  // [C, hidden], [C]
+
+  /// Checks every shape against `channels` and `heads` (the MLP width is taken from `fc1Weight`);
+  /// `name` prefixes tensor names in errors. Weights are PyTorch `[out, in]`.
+  public init(
+    channels: Int, heads: Int,
+    norm1: LayerNormWeights, qkvWeight: Tensor, qkvBias: Tensor,
+    projWeight: Tensor, projBias: Tensor,
+    norm2: LayerNormWeights, fc1Weight: Tensor, fc1Bias: Tensor,
+    fc2Weight: Tensor, fc2Bias: Tensor,
+    name: String
+  ) throws(ShapeError) {
+    precondition(channels > 0 && heads > 0, "WindowBlockWeights: channels \(channels) heads \(heads)")
+    if channels % heads != 0 {
+      throw ShapeError(name: name + ".attn.relative_position_bias_table", expected: [heads], actual: [channels])
+    }
+    try ShapeError.check(name + ".norm1.weight", [norm1.channels], expected: [channels])
+    try ShapeError.check(name + ".attn.qkv.weight", qkvWeight.shape, expected: [3 * channels, channels])
+    try ShapeError.check(name + ".attn.qkv.bias", qkvBias.shape, expected: [3 * channels])
+    try ShapeError.check(name + ".attn.proj.weight", projWeight.shape, expected: [channels, channels])
+    try ShapeError.check(name + ".attn.proj.bias", projBias.shape, expected: [channels])
+    try ShapeError.check(name + ".norm2.weight", [norm2.channels], expected: [channels])
+    let hidden = fc1Weight.shape.first ?? 0
+    try ShapeError.check(name + ".mlp.fc1.weight", fc1Weight.shape, expected: [max(hidden, 1), channels])
+    try ShapeError.check(name + ".mlp.fc1.bias", fc1Bias.shape, expected: [hidden])
+    try ShapeError.check(name + ".mlp.fc2.weight", fc2Weight.shape, expected: [channels, hidden])
+    try ShapeError.check(name + ".mlp.fc2.bias", fc2Bias.shape, expected: [channels])
+
+    self.channels = channels
+    self.heads = heads
+    self.headDim = channels / heads
+    self.hiddenChannels = hidden
+    epsilon1 = norm1.epsilon
+    epsilon2 = norm2.epsilon
+
+    // timm scales q after the linear layer (q·scale); folding the scale into the query rows of
+    // the weight and bias saves a pass and changes results only by float rounding.
+    let scale = Float(1 / Double(channels / heads).squareRoot())
+    var qkvW = qkvWeight.values
+    var qkvB = qkvBias.values
+    for i in 0..<(channels * channels) { qkvW[i] *= scale }
+    for i in 0..<channels { qkvB[i] *= scale }
+
+    var packed: [Float] = []
+    packed.reserveCapacity(
+      6 * channels + 4 * channels * channels + 2 * hidden * channels + hidden + 4 * channels)
+    func append(_ values: [Float]) -> Int {
+      let offset = packed.count
+      packed.append(contentsOf: values)
+      return offset
+    }
+    norm1Weight = append(norm1.weight)
+    norm1Bias = append(norm1.bias)
+    self.qkvWeight = append(qkvW)
+    self.qkvBias = append(qkvB)
+    self.projWeight = append(projWeight.values)
+    self.projBias = append(projBias.values)
+    norm2Weight = append(norm2.weight)
+    norm2Bias = append(norm2.bias)
+    self.fc1Weight = append(fc1Weight.values)
+    self.fc1Bias = append(fc1Bias.values)
+    self.fc2Weight = append(fc2Weight.values)
+    self.fc2Bias = append(fc2Bias.values)
+    parameters = packed
+  }
+
+  /// Multiply–accumulate count of the block per window of `tokens` tokens (linear layers and the
+  /// two attention products), for FLOP accounting.
+  public func macsPerWindow(tokens: Int) -> Int {
+    let linear = tokens * channels * (3 * channels + channels + 2 * hiddenChannels)
+    let attention = 2 * heads * tokens * tokens * headDim
+    return linear + attention
+  }
+}
+
+/// Per-worker scratch for `runWindowBlock`: packed tile rows and attention buffers, allocated once
+/// per (workers, largest block) and reused for every block and every call.
+public final class BlockScratch: @unchecked Sendable {
+  /// Workers the scratch has slots for.
+  public let workers: Int
+  /// Rows (tokens) of one tile.
+  public let rowCapacity: Int
+  let channelCapacity: Int
+  let wideCapacity: Int
+  let attentionCapacity: Int
+  var storage: [Float]
+
+  /// Scratch for up to `workers` workers and tiles of `rowCapacity` rows, enough for any block with
+  /// at most `channels` channels, `max(3·channels, hidden) ≤ wideChannels`, `tokens` tokens per
+  /// window and head dimension `headDim`.
+  public init(workers: Int, rowCapacity: Int, channels: Int, wideChannels: Int, tokens: Int, headDim: Int) {
+    precondition(workers > 0 && rowCapacity >= tokens, "BlockScratch: workers \(workers) rows \(rowCapacity) tokens \(tokens)")
+    self.workers = workers
+    self.rowCapacity = rowCapacity
+    channelCapacity = channels
+    wideCapacity = wideChannels
+    attentionCapacity = WindowAttentionBias.scratchFloats(tokens: tokens, headDim: headDim)
+    storage = [Float](repeating: 0, count: workers * (rowCapacity * (2 * channels + wideChannels) + attentionCapacity))
+  }
+
+  var slotFloats: Int { rowCapacity * (2 * channelCapacity + wideCapacity) + attentionCapacity }
+
+  /// Bytes held.
+  public var bytes: Int { storage.count * MemoryLayout<Float>.stride }
+}
+
+/// Runs one block on the windows listed in `keptWindows[0..<keptCount]` and leaves every other
+/// token of `activations` untouched.
+///
+/// - Parameters:
+///   - activations: `[batch, grid.height, grid.width, channels]`, updated in place.
+///   - keptWindows: window ids `image · grid.windowCount + window`, ascending, no repeats.
+///   - threads: workers to use (≤ `scratch.workers`).
+public func runWindowBlock(
+  _ activations: inout Tensor,
+  weights: WindowBlockWeights, grid: WindowGrid, bias: WindowAttentionBias,
+  keptWindows: [Int32], keptCount: Int,
+  scratch: BlockScratch, threads: Int, profiler: Profiler? = nil
+) {
+  let channels = weights.channels
+  precondition(
+    activations.rank == 4 && activations.shape[1] == grid.height && activations.shape[2] == grid.width
+      && activations.shape[3] == channels,
+    "runWindowBlock: activations \(activations.shape) vs grid \(grid.height)x\(grid.width)x\(channels)")
+  precondition(bias.tokens == grid.windowTokens && bias.heads == weights.heads, "runWindowBlock: bias table does not fit the grid")
+  precondition(keptCount >= 0 && keptCount <= keptWindows.count, "runWindowBlock: keptCount \(keptCount)")
+  precondition(threads >= 1 && threads <= scratch.workers, "runWindowBlock: threads \(threads) vs scratch \(scratch.workers)")
+  precondition(
+    channels <= scratch.channelCapacity && max(3 * channels, weights.hiddenChannels) <= scratch.wideCapacity
+      && WindowAttentionBias.scratchFloats(tokens: grid.windowTokens, headDim: weights.headDim) <= scratch.attentionCapacity
+      && grid.windowTokens <= scratch.rowCapacity,
+    "runWindowBlock: scratch too small for this block")
+  if keptCount == 0 { return }
+
+  let height = grid.height, width = grid.width
+  let tokens = grid.windowTokens
+  let windowCount = grid.windowCount
+  let windowWidth = grid.windowWidth, windowHeight = grid.windowHeight
+  let windowsAcross = grid.windowsAcross
+  let shiftHeight = grid.shiftHeight, shiftWidth = grid.shiftWidth
+  let heads = weights.heads, headDim = weights.headDim, hidden = weights.hiddenChannels
+  let wideStride = max(3 * channels, hidden)
+  let paddedTokens = bias.paddedTokens
+  let classStride = heads * tokens * paddedTokens
+  let slotFloats = scratch.slotFloats
+  let rowCapacity = scratch.rowCapacity
+  let windowsPerTile = rowCapacity / tokens
+
+  // Tiles: each at most `windowsPerTile` windows, a multiple of `threads` of them so every worker
+  // gets the same share. With fewer windows than workers, one shared (cooperative) tile.
+  let cooperative = threads > 1 && keptCount < threads && keptCount <= windowsPerTile
+  var tileCount = (keptCount + windowsPerTile - 1) / windowsPerTile
+  if !cooperative && threads > 1 {
+    tileCount = min(keptCount, (tileCount + threads - 1) / threads * threads)
+  }
+  if cooperative { tileCount = 1 }
+
+  withWorkerClock(profiler) { clock in
+    activations.values.withUnsafeMutableBufferPointer { xBuffer in
+      weights.parameters.withUnsafeBufferPointer { pBuffer in
+        bias.values.withUnsafeBufferPointer { biasBuffer in
+          keptWindows.withUnsafeBufferPointer { keptBuffer in
+            scratch.storage.withUnsafeMutableBufferPointer { scratchBuffer in
+              let x = xBuffer.baseAddress!
+              let p = pBuffer.baseAddress!
+              let biasBase = biasBuffer.baseAddress!
+              let kept = keptBuffer.baseAddress!
+              let scratchBase = scratchBuffer.baseAddress!
+
+              // Buffers of the tile held in `slot`.
+              func residual(_ slot: Int) -> UnsafeMutablePointer<Float> { scratchBase + slot * slotFloats }
+              func normed(_ slot: Int) -> UnsafeMutablePointer<Float> {
+                scratchBase + slot * slotFloats + rowCapacity * channels
+              }
+              func wide(_ slot: Int) -> UnsafeMutablePointer<Float> {
+                scratchBase + slot * slotFloats + 2 * rowCapacity * channels
+              }
+              func attentionScratch(_ worker: Int) -> UnsafeMutablePointer<Float> {
+                scratchBase + worker * slotFloats + slotFloats - scratch.attentionCapacity
+              }
+
+              // The pixel offset (in floats) token `token` of kept window `windowId` reads, or -1.
+              @inline(__always)
+              func source(_ windowId: Int, _ token: Int) -> Int {
+                let image = windowId / windowCount
+                let window = windowId - image * windowCount
+                let row = window / windowsAcross * windowHeight + token / windowWidth
+                let column = window % windowsAcross * windowWidth + token % windowWidth
+                if row >= height || column >= width { return -1 }
+                var sourceRow = row + shiftHeight
+                if sourceRow >= height { sourceRow -= height }
+                var sourceColumn = column + shiftWidth
+                if sourceColumn >= width { sourceColumn -= width }
+                return ((image * height + sourceRow) * width + sourceColumn) * channels
+              }
+
+              // MARK: The block's operations on one tile, each over its `part` of `parts`.
+
+              func gatherNorm(first: Int, count: Int, slot: Int, part: Int, parts: Int) {
+                let rows = partRange(count * tokens, part: part, parts: parts)
+                let r = residual(slot), y = normed(slot)
+                for row in rows {
+                  let offset = source(Int(kept[first + row / tokens]), row % tokens)
+                  let residualRow = r + row * channels, normedRow = y + row * channels
+                  if offset < 0 {
+                    residualRow.update(repeating: 0, count: channels)
+                    normedRow.update(repeating: 0, count: channels)
+                  } else {
+                    residualRow.update(from: x + offset, count: channels)
+                    layerNormRow(
+                      residualRow, count: channels, gamma: p + weights.norm1Weight, beta: p + weights.norm1Bias,
+                      epsilon: weights.epsilon1, into: normedRow)
+                  }
+                }
+              }
+
+              func queryKeyValue(count: Int, slot: Int, part: Int, parts: Int) {
+                let columns = alignedPartRange(3 * channels, part: part, parts: parts, alignment: 16)
+                BLAS.multiplyTransposed(
+                  rows: count * tokens, columns: columns.count, inner: channels,
+                  normed(slot), lda: channels,
+                  p + weights.qkvWeight + columns.lowerBound * channels, ldb: channels,
+                  beta: 0, into: wide(slot) + columns.lowerBound, ldc: wideStride)
+              }
+
+              func attention(first: Int, count: Int, slot: Int, part: Int, parts: Int, worker: Int) {
+                let pairs = partRange(count * heads, part: part, parts: parts)
+                let qkv = wide(slot), out = normed(slot)
+                for pair in pairs {
+                  let window = pair / heads, head = pair - pair / heads * heads
+                  let windowId = Int(kept[first + window])
+                  let maskClass = grid.maskClass(ofWindow: windowId % windowCount)
+                  let rows = qkv + window * tokens * wideStride + head * headDim
+                  attendWindowHead(
+                    query: rows, key: rows + channels, value: rows + 2 * channels,
+                    rowStride: wideStride,
+                    queryBias: p + weights.qkvBias + head * headDim,
+                    keyBias: p + weights.qkvBias + channels + head * headDim,
+                    valueBias: p + weights.qkvBias + 2 * channels + head * headDim,
+                    tokens: tokens, paddedTokens: paddedTokens, headDim: headDim,
+                    bias: biasBase + maskClass * classStride + head * tokens * paddedTokens,
+                    scratch: attentionScratch(worker),
+                    into: out + window * tokens * channels + head * headDim, outputStride: channels)
+                }
+              }
+
+              func projection(count: Int, slot: Int, part: Int, parts: Int) {
+                let columns = alignedPartRange(channels, part: part, parts: parts, alignment: 16)
+                BLAS.multiplyTransposed(
+                  rows: count * tokens, columns: columns.count, inner: channels,
+                  normed(slot), lda: channels,
+                  p + weights.projWeight + columns.lowerBound * channels, ldb: channels,
+                  beta: 1, into: residual(slot) + columns.lowerBound, ldc: channels)
+              }
+
+              func secondNorm(count: Int, slot: Int, part: Int, parts: Int) {
+                let rows = partRange(count * tokens, part: part, parts: parts)
+                let r = residual(slot), y = normed(slot)
+                for row in rows {
+                  let residualRow = r + row * channels
+                  addRow(residualRow, p + weights.projBias, count: channels)
+                  layerNormRow(
+                    residualRow, count: channels, gamma: p + weights.norm2Weight, beta: p + weights.norm2Bias,
+                    epsilon: weights.epsilon2, into: y + row * channels)
+                }
+              }
+
+              func mlpUp(count: Int, slot: Int, part: Int, parts: Int) {
+                let columns = alignedPartRange(hidden, part: part, parts: parts, alignment: 16)
+                let h = wide(slot)
+                let rows = count * tokens
+                BLAS.multiplyTransposed(
+                  rows: rows, columns: columns.count, inner: channels,
+                  normed(slot), lda: channels,
+                  p + weights.fc1Weight + columns.lowerBound * channels, ldb: channels,
+                  beta: 0, into: h + columns.lowerBound, ldc: wideStride)
+                for row in 0..<rows {
+                  addBiasGELU(
+                    h + row * wideStride + columns.lowerBound, bias: p + weights.fc1Bias + columns.lowerBound,
+                    count: columns.count)
+                }
+              }
+
+              func mlpDown(count: Int, slot: Int, part: Int, parts: Int) {
+                let columns = alignedPartRange(channels, part: part, parts: parts, alignment: 16)
+                BLAS.multiplyTransposed(
+                  rows: count * tokens, columns: columns.count, inner: hidden,
+                  wide(slot), lda: wideStride,
+                  p + weights.fc2Weight + columns.lowerBound * hidden, ldb: hidden,
+                  beta: 1, into: residual(slot) + columns.lowerBound, ldc: channels)
+              }
+
+              func scatter(first: Int, count: Int, slot: Int, part: Int, parts: Int) {
+                let rows = partRange(count * tokens, part: part, parts: parts)
+                let r = residual(slot)
+                for row in rows {
+                  let offset = source(Int(kept[first + row / tokens]), row % tokens)
+                  if offset >= 0 {
+                    addRow(r + row * channels, p + weights.fc2Bias, into: x + offset, count: channels)
+                  }
+                }
+              }
+
+              if cooperative {
+                // One tile in slot 0; every operation split over all workers, joined in between.
+                let count = keptCount
+                func step(_ op: ProfileOperation, _ body: (Int) -> Void) {
+                  parallelParts(threads) { part in
+                    let start = clock.start()
+                    body(part)
+                    clock.lap(op, worker: part, since: start)
+                  }
+                }
+                step(.gatherNorm) { gatherNorm(first: 0, count: count, slot: 0, part: $0, parts: threads) }
+                step(.qkv) { queryKeyValue(count: count, slot: 0, part: $0, parts: threads) }
+                step(.attention) { attention(first: 0, count: count, slot: 0, part: $0, parts: threads, worker: $0) }
+                step(.projection) { projection(count: count, slot: 0, part: $0, parts: threads) }
+                step(.gatherNorm) { secondNorm(count: count, slot: 0, part: $0, parts: threads) }
+                step(.mlpUp) { mlpUp(count: count, slot: 0, part: $0, parts: threads) }
+                step(.mlpDown) { mlpDown(count: count, slot: 0, part: $0, parts: threads) }
+                step(.scatter) { scatter(first: 0, count: count, slot: 0, part: $0, parts: threads) }
+              } else {
+                // Workers claim tiles in order; each runs the whole block on its tile in its slot.
+                let nextTile = Atomic<Int>(0)
+                parallelParts(min(threads, tileCount)) { worker in
+                  while true {
+                    let tile = nextTile.wrappingAdd(1, ordering: .relaxed).oldValue
+                    if tile >= tileCount { break }
+                    let windows = partRange(keptCount, part: tile, parts: tileCount)
+                    let first = windows.lowerBound, count = windows.count
+                    var t = clock.start()
+                    gatherNorm(first: first, count: count, slot: worker, part: 0, parts: 1)
+                    t = clock.lap(.gatherNorm, worker: worker, since: t)
+                    queryKeyValue(count: count, slot: worker, part: 0, parts: 1)
+                    t = clock.lap(.qkv, worker: worker, since: t)
+                    attention(first: first, count: count, slot: worker, part: 0, parts: 1, worker: worker)
+                    t = clock.lap(.attention, worker: worker, since: t)
+                    projection(count: count, slot: worker, part: 0, parts: 1)
+                    t = clock.lap(.projection, worker: worker, since: t)
+                    secondNorm(count: count, slot: worker, part: 0, parts: 1)
+                    t = clock.lap(.gatherNorm, worker: worker, since: t)
+                    mlpUp(count: count, slot: worker, part: 0, parts: 1)
+                    t = clock.lap(.mlpUp, worker: worker, since: t)
+                    mlpDown(count: count, slot: worker, part: 0, parts: 1)
+                    t = clock.lap(.mlpDown, worker: worker, since: t)
+                    scatter(first: first, count: count, slot: worker, part: 0, parts: 1)
+                    clock.lap(.scatter, worker: worker, since: t)
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,92 @@
+// How a feature map is cut into (shifted) windows, exactly as timm's SwinTransformerBlock does it:
+// window clamp for small maps, cyclic roll by (−shift, −shift), zero padding at the bottom/right to a
+// multiple of the window, then row-major windows. The roll and padding are never materialized: the
+// gather and scatter kernels map each window token straight to its source pixel.
+
+/// The partition of a `height × width` map into windows of one block (timm semantics).
+public struct WindowGrid: Sendable, Equatable, Hashable {
+  /// Map height and width (tokens).
+  public let height: Int
+  public let width: Int
+  /// Window extent on each axis, after the clamp (`min(window, side)`).
+  public let windowHeight: Int
+  public let windowWidth: Int
+  /// Cyclic shift on each axis (0 when the block is unshifted or the side fits in one window).
+  public let shiftHeight: Int
+  public let shiftWidth: Int
+
+  /// A grid for `height × width` with square `window` windows, shifted by `window / 2` when
+  /// `shifted`. As timm: an axis no longer than `window` uses the whole side as its window and is
+  /// not shifted.
+  public init(height: Int, width: Int, window: Int, shifted: Bool) {
+    precondition(height > 0 && width > 0 && window > 0, "WindowGrid: height \(height) width \(width) window \(window)")
+    self.height = height
+    self.width = width
+    windowHeight = height <= window ? height : window
+    windowWidth = width <= window ? width : window
+    shiftHeight = (shifted && height > window) ? window / 2 : 0
+    shiftWidth = (shifted && width > window) ? window / 2 : 0
+  }
+
+  /// Height and width after zero padding to whole windows.
+  public var paddedHeight: Int { (height + windowHeight - 1) / windowHeight * windowHeight }
+  public var paddedWidth: Int { (width + windowWidth - 1) / windowWidth * windowWidth }
+  /// Windows per column and per row of the padded map.
+  public var windowsDown: Int { paddedHeight / windowHeight }
+  public var windowsAcross: Int { paddedWidth / windowWidth }
+  /// Windows per image (`nW`).
+  public var windowCount: Int { windowsDown * windowsAcross }
+  /// Tokens per window (`N = windowHeight · windowWidth`).
+  public var windowTokens: Int { windowHeight * windowWidth }
+  /// Whether any axis is shifted (a shift mask applies).
+  public var isShifted: Bool { shiftHeight > 0 || shiftWidth > 0 }
+
+  /// Which of the (at most four) shift-mask patterns window `window` uses: bit 0 is set for the
+  /// last window row of a shifted height, bit 1 for the last window column of a shifted width.
+  /// Every other window sees no mask (class 0).
+  @inline(__always)
+  public func maskClass(ofWindow window: Int) -> Int {
+    let down = windowsDown, across = windowsAcross
+    let row = window / across, column = window - window / across * across
+    let lastRow = shiftHeight > 0 && row == down - 1 ? 1 : 0
+    let lastColumn = shiftWidth > 0 && column == across - 1 ? 2 : 0
+    return lastRow | lastColumn
+  }
+
+  /// Number of mask classes the bias tables hold (4 when shifted, else 1).
+  public var maskClassCount: Int { isShifted ? 4 : 1 }
+
+  /// The additive shift mask of class `maskClass`, `[windowTokens, windowTokens]`: 0 where two
+  /// tokens come from the same region of the rolled map, −100 elsewhere (timm uses −100, not −inf).
+  public func shiftMask(forClass maskClass: Int) -> [Float] {
+    let tokens = windowTokens
+    // Region labels of the last window row/column: rows [Hp−wh, Hp−sh) are region 1, [Hp−sh, Hp)
+    // region 2; all other windows lie in region 0 on that axis.
+    func rowLabel(_ i: Int) -> Int {
+      guard maskClass & 1 != 0 else { return 0 }
+      return i < windowHeight - shiftHeight ? 1 : 2
+    }
+    func columnLabel(_ j: Int) -> Int {
+      guard maskClass & 2 != 0 else { return 0 }
+      return j < windowWidth - shiftWidth ? 1 : 2
+    }
+    var labels = [Int](repeating: 0, count: tokens)
+    for i in 0..<windowHeight {
+      for j in 0..<windowWidth { labels[i * windowWidth + j] = rowLabel(i) * 3 + columnLabel(j) }
+    }
+    var mask = [Float](repeating: 0, count: tokens * tokens)
+    for a in 0..<tokens {
+      for b in 0..<tokens where labels[a] != labels[b] { mask[a * tokens + b] = -100 }
+    }
+    return mask
+  }
+
+  /// The pixel of the (unrolled, unpadded) map that token `token` of window `window` reads, as
+  /// `row * width + column`, or nil for a padding token.
+  public func sourcePixel(window: Int, token: Int) -> Int? {
+    let row = window / windowsAcross * windowHeight + token / windowWidth
+    let column = window % windowsAcross * windowWidth + token % windowWidth
+    guard row < height, column < width else { return nil }
+    return (row + shiftHeight) % height * width + (column + shiftWidth) % width
+  }
+}

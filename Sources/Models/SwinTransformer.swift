@@ -1,0 +1,348 @@
+// Swin Transformer v1 (timm `swin_transformer.py` semantics) built from named weights, with
+// SparseViT window activation pruning (mit-han-lab/sparsevit) as the one forward path: a dense
+// forward is the pruned forward with every window kept.
+import Engine
+import Foundation
+
+/// One transformer block: its weights and the relative position bias table it was trained with.
+struct SwinBlock: Sendable {
+  let weights: WindowBlockWeights
+  /// `[side·side, heads]` relative position bias table for a square window (`side = 2w − 1`).
+  let table: [Float]
+  let tableSide: Int
+}
+
+/// One stage: an optional patch merge that opens it, then its blocks.
+struct SwinStage: Sendable {
+  let merge: PatchMergeWeights?
+  let blocks: [SwinBlock]
+}
+
+/// An immutable Swin Transformer. Safe to share across threads and tasks: each forward checks out
+/// its own workspace from a pool, so concurrent calls run in parallel without locking each other.
+public struct SwinTransformer: Sendable {
+  /// The architecture, inferred from the weights.
+  public let configuration: SwinConfiguration
+  /// The checkpoint layout the weights came in.
+  public let layout: WeightLayout
+  /// Where the weights came from (a path, or "seeded(…)").
+  public let source: String
+
+  let embedding: PatchEmbedWeights
+  let stages: [SwinStage]
+  /// Final LayerNorm before pooling (timm `norm`; for mmdet backbones the last stage norm).
+  let finalNorm: LayerNormWeights
+  let headWeight: Tensor?
+  let headBias: Tensor?
+  /// mmdet backbones: LayerNorm of each stage output (`backbone.norm0…3`).
+  let stageNorms: [LayerNormWeights]?
+  let workspaces: WorkspacePool
+
+  /// Number of weights (parameters), the recomputed buffers excluded.
+  public let parameterCount: Int
+
+  /// Builds a model from named tensors in any supported layout (detected from the names).
+  ///
+  /// Loading is strict: every tensor the architecture needs must be present with the right shape,
+  /// and every tensor present must be used, except the `relative_position_index`/`attn_mask`
+  /// buffers (recomputed) and, in mmdet detector checkpoints, tensors outside `backbone.`.
+  public init(tensors: [String: Tensor], source: String = "tensors") throws(WeightLoadError) {
+    BLAS.prepare()
+    let canonical = try canonicalize(tensors)
+    let configuration = try inferConfiguration(canonical.tensors)
+    var bag = TensorBag(canonical.tensors)
+    let names = requiredNames(configuration, layout: canonical.layout, available: canonical.tensors)
+    let missing = names.filter { canonical.tensors[$0] == nil }
+    let unexpected = Set(canonical.tensors.keys).subtracting(names)
+    if !missing.isEmpty || !unexpected.isEmpty {
+      throw .keys(
+        missing: missing.map { originalName($0, layout: canonical.layout) }.sorted(),
+        unexpected: unexpected.map { originalName($0, layout: canonical.layout) }.sorted())
+    }
+    for (name, tensor) in canonical.tensors where !tensor.values.allSatisfy({ $0.isFinite }) {
+      throw .nonFinite(tensor: originalName(name, layout: canonical.layout))
+    }
+    do {
+      try self.init(configuration: configuration, bag: &bag, layout: canonical.layout, source: source)
+    } catch {
+      throw .shape(error)
+    }
+  }
+
+  private init(
+    configuration: SwinConfiguration, bag: inout TensorBag, layout: WeightLayout, source: String
+  ) throws(ShapeError) {
+    self.configuration = configuration
+    self.layout = layout
+    self.source = source
+    let stem = configuration.embedDim
+    embedding = try PatchEmbedWeights(
+      weight: bag["patch_embed.proj.weight"], bias: bag["patch_embed.proj.bias"],
+      norm: LayerNormWeights(
+        weight: bag["patch_embed.norm.weight"], bias: bag["patch_embed.norm.bias"], channels: stem,
+        name: "patch_embed.norm"),
+      name: "patch_embed")
+    var stages: [SwinStage] = []
+    for stage in 0..<configuration.stageCount {
+      let channels = configuration.channels(stage: stage)
+      var merge: PatchMergeWeights? = nil
+      if stage > 0 {
+        let prefix = "layers.\(stage).downsample"
+        let input = configuration.channels(stage: stage - 1)
+        merge = try PatchMergeWeights(
+          inputChannels: input,
+          norm: LayerNormWeights(
+            weight: bag[prefix + ".norm.weight"], bias: bag[prefix + ".norm.bias"], channels: 4 * input,
+            name: prefix + ".norm"),
+          reduction: bag[prefix + ".reduction.weight"], name: prefix)
+        try ShapeError.check(prefix + ".reduction.weight", bag[prefix + ".reduction.weight"].shape, expected: [channels, 4 * input])
+      }
+      var blocks: [SwinBlock] = []
+      for block in 0..<configuration.depths[stage] {
+        let prefix = "layers.\(stage).blocks.\(block)"
+        let heads = configuration.heads[stage]
+        let weights = try WindowBlockWeights(
+          channels: channels, heads: heads,
+          norm1: LayerNormWeights(
+            weight: bag[prefix + ".norm1.weight"], bias: bag[prefix + ".norm1.bias"], channels: channels,
+            name: prefix + ".norm1"),
+          qkvWeight: bag[prefix + ".attn.qkv.weight"], qkvBias: bag[prefix + ".attn.qkv.bias"],
+          projWeight: bag[prefix + ".attn.proj.weight"], projBias: bag[prefix + ".attn.proj.bias"],
+          norm2: LayerNormWeights(
+            weight: bag[prefix + ".norm2.weight"], bias: bag[prefix + ".norm2.bias"], channels: channels,
+            name: prefix + ".norm2"),
+          fc1Weight: bag[prefix + ".mlp.fc1.weight"], fc1Bias: bag[prefix + ".mlp.fc1.bias"],
+          fc2Weight: bag[prefix + ".mlp.fc2.weight"], fc2Bias: bag[prefix + ".mlp.fc2.bias"],
+          name: prefix)
+        let table = bag[prefix + ".attn.relative_position_bias_table"]
+        let side = tableSide(rows: table.shape.first ?? 0)
+        guard table.rank == 2, table.shape[1] == heads, let side else {
+          throw ShapeError(
+            name: prefix + ".attn.relative_position_bias_table", expected: [169, heads], actual: table.shape)
+        }
+        blocks.append(SwinBlock(weights: weights, table: table.values, tableSide: side))
+      }
+      stages.append(SwinStage(merge: merge, blocks: blocks))
+    }
+    self.stages = stages
+    let last = configuration.featureChannels
+    if layout == .mmdet {
+      var norms: [LayerNormWeights] = []
+      for stage in 0..<configuration.stageCount {
+        let prefix = "stage_norms.\(stage)"
+        norms.append(
+          try LayerNormWeights(
+            weight: bag[prefix + ".weight"], bias: bag[prefix + ".bias"],
+            channels: configuration.channels(stage: stage), name: "norm\(stage)"))
+      }
+      stageNorms = norms
+      finalNorm = norms[norms.count - 1]
+    } else {
+      stageNorms = nil
+      finalNorm = try LayerNormWeights(weight: bag["norm.weight"], bias: bag["norm.bias"], channels: last, name: "norm")
+    }
+    if configuration.classes > 0 {
+      let weight = bag["head.fc.weight"], bias = bag["head.fc.bias"]
+      try ShapeError.check("head.fc.weight", weight.shape, expected: [configuration.classes, last])
+      try ShapeError.check("head.fc.bias", bias.shape, expected: [configuration.classes])
+      headWeight = weight
+      headBias = bias
+    } else {
+      headWeight = nil
+      headBias = nil
+    }
+    parameterCount = bag.usedElementCount
+    workspaces = WorkspacePool()
+  }
+}
+
+// MARK: - Architecture inference
+
+/// `side` such that `rows == side²` with `side` odd (a table for a square window), else nil.
+func tableSide(rows: Int) -> Int? {
+  guard rows > 0 else { return nil }
+  let side = Int(Double(rows).squareRoot().rounded())
+  return side * side == rows && side % 2 == 1 ? side : nil
+}
+
+/// Reads the architecture off the canonical (timm) tensor shapes.
+func inferConfiguration(_ tensors: [String: Tensor]) throws(WeightLoadError) -> SwinConfiguration {
+  guard let stem = tensors["patch_embed.proj.weight"], stem.rank == 4, stem.shape[2] == stem.shape[3],
+    stem.shape.allSatisfy({ $0 > 0 })
+  else {
+    let shape = tensors["patch_embed.proj.weight"]?.shape ?? []
+    throw .architecture("patch embedding weight has shape \(shape), expected [embed, channels, patch, patch]")
+  }
+  let embed = stem.shape[0]
+  var depths: [Int] = []
+  while tensors["layers.\(depths.count).blocks.0.norm1.weight"] != nil {
+    let stage = depths.count
+    var blocks = 0
+    while tensors["layers.\(stage).blocks.\(blocks).norm1.weight"] != nil { blocks += 1 }
+    depths.append(blocks)
+  }
+  guard !depths.isEmpty else { throw .architecture("no blocks found ('layers.0.blocks.0.norm1.weight' is missing)") }
+  var heads: [Int] = []
+  var hidden: [Int] = []
+  var window = 0
+  for stage in depths.indices {
+    let prefix = "layers.\(stage).blocks.0"
+    guard let table = tensors[prefix + ".attn.relative_position_bias_table"], table.rank == 2, table.shape[1] > 0 else {
+      throw .architecture("'\(prefix).attn.relative_position_bias_table' is missing or not [positions, heads]")
+    }
+    guard let side = tableSide(rows: table.shape[0]) else {
+      throw .architecture(
+        "'\(prefix).attn.relative_position_bias_table' has \(table.shape[0]) rows, expected (2·window − 1)² for a square window")
+    }
+    if stage == 0 { window = (side + 1) / 2 }
+    heads.append(table.shape[1])
+    guard let fc1 = tensors[prefix + ".mlp.fc1.weight"], fc1.rank == 2 else {
+      throw .architecture("'\(prefix).mlp.fc1.weight' is missing or not a matrix")
+    }
+    hidden.append(fc1.shape[0])
+    let channels = tensors[prefix + ".norm1.weight"]?.count ?? 0
+    if channels != embed << stage {
+      throw .architecture("stage \(stage) has \(channels) channels, expected \(embed << stage) (embed \(embed) doubled per stage)")
+    }
+    if channels % table.shape[1] != 0 {
+      throw .architecture("stage \(stage): \(channels) channels do not split into \(table.shape[1]) heads")
+    }
+  }
+  var configuration = SwinConfiguration(
+    inputChannels: stem.shape[1], patchSize: stem.shape[2], embedDim: embed, depths: depths, heads: heads,
+    window: window, classes: tensors["head.fc.weight"]?.shape.first ?? 0)
+  configuration.hiddenChannels = hidden
+  return configuration
+}
+
+/// The canonical names a model of `configuration` consumes.
+func requiredNames(
+  _ configuration: SwinConfiguration, layout: WeightLayout, available: [String: Tensor]
+) -> Set<String> {
+  var names: Set<String> = [
+    "patch_embed.proj.weight", "patch_embed.proj.bias", "patch_embed.norm.weight", "patch_embed.norm.bias",
+  ]
+  for stage in 0..<configuration.stageCount {
+    if stage > 0 {
+      let prefix = "layers.\(stage).downsample"
+      names.formUnion([prefix + ".norm.weight", prefix + ".norm.bias", prefix + ".reduction.weight"])
+    }
+    for block in 0..<configuration.depths[stage] {
+      let prefix = "layers.\(stage).blocks.\(block)."
+      for suffix in [
+        "norm1.weight", "norm1.bias", "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight", "attn.proj.bias",
+        "attn.relative_position_bias_table", "norm2.weight", "norm2.bias", "mlp.fc1.weight", "mlp.fc1.bias",
+        "mlp.fc2.weight", "mlp.fc2.bias",
+      ] {
+        names.insert(prefix + suffix)
+      }
+    }
+  }
+  if layout == .mmdet {
+    for stage in 0..<configuration.stageCount {
+      names.formUnion(["stage_norms.\(stage).weight", "stage_norms.\(stage).bias"])
+    }
+  } else {
+    names.formUnion(["norm.weight", "norm.bias"])
+  }
+  if configuration.classes > 0 || available["head.fc.bias"] != nil {
+    names.formUnion(["head.fc.weight", "head.fc.bias"])
+  }
+  return names
+}
+
+/// The name a canonical key had in the checkpoint's own layout, for error messages.
+func originalName(_ canonical: String, layout: WeightLayout) -> String {
+  let p = canonical.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+  switch layout {
+  case .timm:
+    return canonical
+  case .microsoft:
+    if p.count >= 3, p[0] == "layers", p[2] == "downsample", let stage = Int(p[1]) {
+      return (["layers", String(stage - 1)] + p[2...]).joined(separator: ".")
+    }
+    if p.count == 3, p[0] == "head", p[1] == "fc" { return "head." + p[2] }
+    return canonical
+  case .torchvision:
+    if p.count == 3, p[0] == "head", p[1] == "fc" { return "head." + p[2] }
+    if p.count >= 3, p[0] == "patch_embed" {
+      return (p[1] == "proj" ? "features.0.0." : "features.0.2.") + p[2...].joined(separator: ".")
+    }
+    if p.count >= 3, p[0] == "layers", let stage = Int(p[1]) {
+      if p[2] == "downsample" { return "features.\(2 * stage)." + p[3...].joined(separator: ".") }
+      if p.count >= 5, p[2] == "blocks" {
+        var rest = Array(p[4...])
+        if rest.count >= 2, rest[0] == "mlp" { rest[1] = rest[1] == "fc1" ? "0" : "3" }
+        return (["features", String(2 * stage + 1), p[3]] + rest).joined(separator: ".")
+      }
+    }
+    return canonical
+  case .mmdet:
+    if p.count >= 3, p[0] == "patch_embed", p[1] == "proj" { return "backbone.patch_embed.projection." + p[2...].joined(separator: ".") }
+    if p.count == 3, p[0] == "stage_norms" { return "backbone.norm\(p[1]).\(p[2])" }
+    if p.count >= 3, p[0] == "layers", let stage = Int(p[1]) {
+      if p[2] == "downsample" { return "backbone.stages.\(stage - 1).downsample." + p[3...].joined(separator: ".") }
+      if p.count >= 5, p[2] == "blocks" {
+        var rest = Array(p[4...])
+        if rest.count >= 2, rest[0] == "attn" { rest.insert("w_msa", at: 1) }
+        if rest.count >= 2, rest[0] == "mlp" {
+          rest = (rest[1] == "fc1" ? ["ffn", "layers", "0", "0"] : ["ffn", "layers", "1"]) + rest[2...]
+        }
+        return (["backbone.stages", String(stage), "blocks", p[3]] + rest).joined(separator: ".")
+      }
+    }
+    return "backbone." + canonical
+  }
+}
+
+/// Named tensors handed out to layer initializers; tracks how many weights were used.
+struct TensorBag {
+  private let tensors: [String: Tensor]
+  private(set) var usedElementCount = 0
+  private var used: Set<String> = []
+
+  init(_ tensors: [String: Tensor]) { self.tensors = tensors }
+
+  /// The tensor named `name` (present: presence was checked before building).
+  subscript(name: String) -> Tensor {
+    mutating get {
+      let tensor = tensors[name] ?? Tensor(shape: [0])
+      if used.insert(name).inserted { usedElementCount += tensor.count }
+      return tensor
+    }
+  }
+}
+
+// MARK: - Loading from a file
+
+/// Why a checkpoint file could not become a model.
+public enum ModelLoadError: Error, Equatable, CustomStringConvertible {
+  /// The file could not be read or is not a valid safetensors file.
+  case file(SafeTensorsError)
+  /// The tensors do not form a supported Swin model.
+  case weights(path: String, WeightLoadError)
+
+  public var description: String {
+    switch self {
+    case .file(let error): error.description
+    case .weights(let path, let error): "\(path): \(error)"
+    }
+  }
+}
+
+extension SwinTransformer {
+  /// Loads a safetensors checkpoint (F32, F16 or BF16) in any supported layout.
+  public static func load(path: String) throws(ModelLoadError) -> SwinTransformer {
+    let file: SafeTensorsFile
+    do {
+      file = try SafeTensorsFile.load(path: path)
+    } catch {
+      throw .file(error)
+    }
+    do {
+      return try SwinTransformer(tensors: file.tensors, source: path)
+    } catch {
+      throw .weights(path: path, error)
+    }
+  }
+}

@@ -1,0 +1,137 @@
+// A small command-line parser in the style of swift-argument-parser (which cannot be fetched here):
+// `--kebab-case value` options, boolean flags, `-h/--help`, errors as `Error: …`, usage, help hint.
+import Foundation
+
+/// One option or flag a command accepts.
+struct OptionSpec {
+  /// Long name without dashes (`weights`).
+  let name: String
+  /// Placeholder of the value (`file`), nil for a flag.
+  let value: String?
+  let help: String
+}
+
+/// What a command accepts and how to describe it.
+struct CommandSpec {
+  let name: String
+  let summary: String
+  let usage: String
+  let options: [OptionSpec]
+  /// Extra help text after the options (examples, notes).
+  var discussion: String = ""
+
+  var helpText: String {
+    var text = "OVERVIEW: \(summary)\n\nUSAGE: sparsevit \(name) \(usage)\n\nOPTIONS:\n"
+    for option in options + [OptionSpec(name: "help", value: nil, help: "Show help information.")] {
+      let label = "  --\(option.name)" + (option.value.map { " <\($0)>" } ?? "")
+      let padded = label.count < 30 ? label.padding(toLength: 30, withPad: " ", startingAt: 0) : label + "\n" + String(repeating: " ", count: 30)
+      text += padded + option.help + "\n"
+    }
+    if !discussion.isEmpty { text += "\n" + discussion + "\n" }
+    return text
+  }
+}
+
+/// A mistake in how the command was called (exit 64).
+struct UsageError: Error, CustomStringConvertible {
+  let message: String
+  let command: CommandSpec?
+  var description: String { message }
+}
+
+/// A failure while doing the work (exit 1).
+struct Failure: Error, CustomStringConvertible {
+  let message: String
+  init(_ message: String) { self.message = message }
+  init(_ error: any Error) { self.message = String(describing: error) }
+  var description: String { message }
+}
+
+/// Parsed options of one command.
+struct Arguments {
+  let spec: CommandSpec
+  private var values: [String: String] = [:]
+  private var flags: Set<String> = []
+
+  /// Parses `arguments` (without the command name) against `spec`.
+  init(_ arguments: [String], spec: CommandSpec) throws(UsageError) {
+    self.spec = spec
+    var index = 0
+    while index < arguments.count {
+      let argument = arguments[index]
+      guard argument.hasPrefix("--"), argument.count > 2 else {
+        throw UsageError(message: "unexpected argument '\(argument)'", command: spec)
+      }
+      var name = String(argument.dropFirst(2))
+      var inline: String? = nil
+      if let equals = name.firstIndex(of: "=") {
+        inline = String(name[name.index(after: equals)...])
+        name = String(name[..<equals])
+      }
+      guard let option = spec.options.first(where: { $0.name == name }) else {
+        throw UsageError(message: "unknown option '--\(name)'", command: spec)
+      }
+      if option.value == nil {
+        if inline != nil { throw UsageError(message: "flag '--\(name)' takes no value", command: spec) }
+        flags.insert(name)
+      } else {
+        let value: String
+        if let inline {
+          value = inline
+        } else {
+          index += 1
+          guard index < arguments.count else {
+            throw UsageError(message: "missing value for '--\(name) <\(option.value!)>'", command: spec)
+          }
+          value = arguments[index]
+        }
+        if values[name] != nil { throw UsageError(message: "option '--\(name)' given twice", command: spec) }
+        values[name] = value
+      }
+      index += 1
+    }
+  }
+
+  /// The raw value of `--name`, if given.
+  func string(_ name: String) -> String? { values[name] }
+
+  /// Whether flag `--name` was given.
+  func flag(_ name: String) -> Bool { flags.contains(name) }
+
+  /// `--name` as an integer within `range`, or `defaultValue`.
+  func integer(_ name: String, default defaultValue: Int? = nil, in range: ClosedRange<Int> = Int.min...Int.max) throws(UsageError) -> Int? {
+    guard let text = values[name] else { return defaultValue }
+    guard let value = Int(text) else { throw usage("'--\(name)' expects an integer, got '\(text)'") }
+    guard range.contains(value) else { throw usage("'--\(name)' must be in \(describe(range)), got \(value)") }
+    return value
+  }
+
+  /// `--name` as a number within `range`, or `defaultValue`.
+  func number(_ name: String, default defaultValue: Double? = nil, in range: ClosedRange<Double> = -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude) throws(UsageError) -> Double? {
+    guard let text = values[name] else { return defaultValue }
+    guard let value = Double(text), value.isFinite else { throw usage("'--\(name)' expects a number, got '\(text)'") }
+    guard range.contains(value) else { throw usage("'--\(name)' must be between \(range.lowerBound) and \(range.upperBound), got \(value)") }
+    return value
+  }
+
+  /// `--name` required.
+  func required(_ name: String) throws(UsageError) -> String {
+    guard let value = values[name] else {
+      let option = spec.options.first { $0.name == name }
+      throw usage("missing '--\(name)\(option?.value.map { " <\($0)>" } ?? "")'")
+    }
+    return value
+  }
+
+  func usage(_ message: String) -> UsageError { UsageError(message: message, command: spec) }
+
+  private func describe(_ range: ClosedRange<Int>) -> String {
+    if range.upperBound == Int.max { return "\(range.lowerBound)…" }
+    return "\(range.lowerBound)…\(range.upperBound)"
+  }
+}
+
+/// Writes a line to standard error.
+func printError(_ text: String) {
+  FileHandle.standardError.write(Data((text + "\n").utf8))
+}

@@ -1,0 +1,24 @@
+// `sparsevit info`: what a checkpoint holds and what the engine will run.
+import Engine
+import Foundation
+import Models
+
+enum InfoCommand {
+  static let spec = CommandSpec(
+    name: "info",
+    summary: "Describe a checkpoint (architecture, layout, parameters) and the machine.",
+    usage: "[--weights <file>]",
+    options: [ModelOptions.weights, ModelOptions.seed])
+
+  static func run(_ arguments: Arguments) throws {
+    let model = try ModelOptions.model(arguments)
+    let c = model.configuration
+    print("weights:      \(model.source)")
+    print("layout:       \(model.layout.rawValue)")
+    print("architecture: \(c.name): embed \(c.embedDim), depths \(c.depths), heads \(c.heads), window \(c.window), patch \(c.patchSize)")
+    print("classes:      \(c.classes == 0 ? "none (backbone)" : String(c.classes))")
+    print(String(format: "parameters:   %.3fM (%d)", Double(model.parameterCount) / 1e6, model.parameterCount))
+    print("OpenBLAS:     \(BLAS.configuration) (core \(BLAS.coreName))")
+    print("threads:      \(defaultThreadCount) available")
+  }
+}

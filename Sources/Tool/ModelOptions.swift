@@ -1,0 +1,45 @@
+// Options shared by the commands that run a model: where the weights come from, threads, sparsity.
+import Engine
+import Foundation
+import Models
+
+enum ModelOptions {
+  static let weights = OptionSpec(
+    name: "weights", value: "file",
+    help: "Swin checkpoint (.safetensors; timm, Microsoft, torchvision or mmdet layout). Default: seeded Swin-T.")
+  static let seed = OptionSpec(name: "seed", value: "n", help: "Seed of the built-in random weights (default 0).")
+  static let threads = OptionSpec(name: "threads", value: "n", help: "Worker threads (default: all \(defaultThreadCount) cores).")
+  static let sparsity = OptionSpec(
+    name: "sparsity", value: "cfg",
+    help: "Pruning ratios: a JSON file, a uniform ratio in [0, 1), 'dense' or a preset (\(PruningRatios.presetNames.joined(separator: ", "))).")
+
+  /// The model `--weights` names, or seeded Swin-T; progress on stderr.
+  static func model(_ arguments: Arguments) throws -> SwinTransformer {
+    if let path = arguments.string("weights") {
+      if arguments.string("seed") != nil { throw arguments.usage("'--seed' applies to the built-in weights, not to '--weights'") }
+      let start = Date()
+      let model = try SwinTransformer.load(path: path)
+      printError(
+        String(
+          format: "Loaded %@ (%@, %@ layout, %.1fM parameters) in %.2f s", path, model.configuration.name,
+          model.layout.rawValue, Double(model.parameterCount) / 1e6, Date().timeIntervalSince(start)))
+      return model
+    }
+    let seed = try arguments.integer("seed", default: 0, in: 0...Int.max)!
+    return SwinTransformer.seeded(.swinTiny, seed: UInt64(seed))
+  }
+
+  static func threads(_ arguments: Arguments) throws(UsageError) -> Int {
+    try arguments.integer("threads", default: defaultThreadCount, in: 1...1024)!
+  }
+
+  /// `--sparsity` resolved against the model (nil when not given).
+  static func sparsity(_ arguments: Arguments, model: SwinTransformer) throws -> PruningRatios? {
+    guard let text = arguments.string("sparsity") else { return nil }
+    do {
+      return try PruningRatios.resolve(text, depths: model.configuration.depths)
+    } catch .unreadable(let path, let reason) {
+      throw arguments.usage("cannot read sparsity file '\(path)': \(reason)")
+    }
+  }
+}

@@ -1,0 +1,137 @@
+// Stem, merge, pooling and linear against naive loops; BLAS wrapper edge cases.
+import Foundation
+import TestSupport
+import XCTest
+
+@testable import Engine
+
+final class PatchOpsTests: XCTestCase {
+  func testEmbedPatchesMatchesConvolution() throws {
+    let (batch, height, width, channels, patch) = (2, 19, 26, 10, 4)
+    let images = randomTensor([batch, 3, height, width], seed: 1)
+    let weight = randomTensor([channels, 3, patch, patch], in: -0.3...0.3, seed: 2)
+    let bias = randomTensor([channels], seed: 3)
+    let norm = try LayerNormWeights(
+      weight: randomTensor([channels], in: 0.5...1.5, seed: 4), bias: randomTensor([channels], seed: 5), channels: channels, name: "n")
+    let weights = try PatchEmbedWeights(weight: weight, bias: bias, norm: norm, name: "patch_embed")
+    let oh = height / patch, ow = width / patch
+    for threads in [1, 3] {
+      var output = Tensor(shape: [batch, oh, ow, channels])
+      embedPatches(images, weights: weights, into: &output, scratch: RowScratch(workers: threads, floatsPerWorker: weights.scratchFloats), threads: threads)
+      var conv = Tensor(shape: [batch, oh, ow, channels])
+      for n in 0..<batch {
+        for i in 0..<oh {
+          for j in 0..<ow {
+            for o in 0..<channels {
+              var sum = Double(bias.values[o])
+              for c in 0..<3 {
+                for kh in 0..<patch {
+                  for kw in 0..<patch {
+                    sum += Double(weight[o, c, kh, kw]) * Double(images[n, c, i * patch + kh, j * patch + kw])
+                  }
+                }
+              }
+              conv.values[((n * oh + i) * ow + j) * channels + o] = Float(sum)
+            }
+          }
+        }
+      }
+      let result = compare(output.values, layerNorm(conv, norm).values, atol: 2e-5, rtol: 2e-5, label: "stem threads \(threads)")
+      XCTAssertTrue(result.passed, result.description)
+    }
+  }
+
+  func testMergePatchesPadsOddSidesAndOrdersChannels() throws {
+    let (batch, height, width, channels, outChannels) = (2, 7, 10, 6, 11)
+    let x = randomTensor([batch, height, width, channels], seed: 6)
+    let norm = try LayerNormWeights(
+      weight: randomTensor([4 * channels], in: 0.5...1.5, seed: 7), bias: randomTensor([4 * channels], seed: 8), channels: 4 * channels, name: "n")
+    let reduction = randomTensor([outChannels, 4 * channels], in: -0.3...0.3, seed: 9)
+    let weights = try PatchMergeWeights(inputChannels: channels, norm: norm, reduction: reduction, name: "downsample")
+    let oh = (height + 1) / 2, ow = (width + 1) / 2
+    // timm: pad, reshape (B, H/2, 2, W/2, 2, C), permute (0,1,3,4,2,5) → channel (dw·2 + dh)·C + c.
+    var gathered = Tensor(shape: [batch, oh, ow, 4 * channels])
+    for n in 0..<batch {
+      for i in 0..<oh {
+        for j in 0..<ow {
+          for dw in 0..<2 {
+            for dh in 0..<2 {
+              for c in 0..<channels {
+                let h = 2 * i + dh, w = 2 * j + dw
+                let value = h < height && w < width ? x[n, h, w, c] : 0
+                gathered.values[((n * oh + i) * ow + j) * 4 * channels + (dw * 2 + dh) * channels + c] = value
+              }
+            }
+          }
+        }
+      }
+    }
+    let normed = layerNorm(gathered, norm)
+    var expected = Tensor(shape: [batch * oh * ow, outChannels])
+    linear(normed.reshaped([batch * oh * ow, 4 * channels]), weight: reduction, bias: nil, into: &expected)
+    for threads in [1, 2] {
+      var output = Tensor(shape: [batch, oh, ow, outChannels])
+      mergePatches(x, weights: weights, into: &output, scratch: RowScratch(workers: threads, floatsPerWorker: weights.scratchFloats), threads: threads)
+      let result = compare(output.values, expected.values, atol: 1e-5, rtol: 1e-5, label: "merge threads \(threads)")
+      XCTAssertTrue(result.passed, result.description)
+    }
+  }
+
+  func testLinearAndPoolAgainstLoops() throws {
+    let x = randomTensor([3, 5], seed: 10), w = randomTensor([4, 5], seed: 11), b = randomTensor([4], seed: 12)
+    var y = Tensor(shape: [3, 4])
+    linear(x, weight: w, bias: b, into: &y)
+    var expected: [Float] = []
+    for r in 0..<3 {
+      for o in 0..<4 { expected.append(Float((0..<5).reduce(Double(b.values[o])) { $0 + Double(x[r, $1]) * Double(w[o, $1]) })) }
+    }
+    XCTAssertTrue(compare(y.values, expected, atol: 1e-6, rtol: 1e-6, label: "linear").passed)
+
+    let map = randomTensor([2, 3, 4, 8], seed: 13)
+    let norm = try LayerNormWeights(weight: randomTensor([8], seed: 14), bias: randomTensor([8], seed: 15), channels: 8, name: "norm")
+    var pooled = Tensor(shape: [2, 8])
+    normalizedAveragePool(map, norm: norm, into: &pooled, scratch: RowScratch(workers: 1, floatsPerWorker: 8))
+    let normed = layerNorm(map, norm)
+    var mean = [Float](repeating: 0, count: 16)
+    for n in 0..<2 {
+      for c in 0..<8 { mean[n * 8 + c] = (0..<12).reduce(Float(0)) { $0 + normed.values[(n * 12 + $1) * 8 + c] } / 12 }
+    }
+    XCTAssertTrue(compare(pooled.values, mean, atol: 1e-6, rtol: 1e-5, label: "pool").passed)
+  }
+
+  func testMultiplyTransposedWithEmptyInner() {
+    var c: [Float] = [1, 2, 3, 4]
+    let a: [Float] = [], b: [Float] = []
+    a.withUnsafeBufferPointer { a in
+      b.withUnsafeBufferPointer { b in
+        c.withUnsafeMutableBufferPointer { c in
+          let dummy = UnsafePointer<Float>(c.baseAddress!)
+          BLAS.multiplyTransposed(rows: 2, columns: 2, inner: 0, a.baseAddress ?? dummy, lda: 1, b.baseAddress ?? dummy, ldb: 1, beta: 0.5, into: c.baseAddress!, ldc: 2)
+        }
+      }
+    }
+    XCTAssertEqual(c, [0.5, 1, 1.5, 2])
+  }
+
+  func testWindowScoresAreL2OfMeanAbsoluteOnTheRolledPaddedMap() {
+    let x = randomTensor([2, 9, 13, 5], in: -2...2, seed: 16)
+    var activity = [Float](repeating: 0, count: 2 * 9 * 13)
+    meanAbsoluteActivation(x, into: &activity)
+    for p in 0..<(2 * 9 * 13) {
+      let expected = (0..<5).reduce(Float(0)) { $0 + abs(x.values[p * 5 + $1]) } / 5
+      XCTAssertEqual(activity[p], expected, accuracy: 1e-6)
+    }
+    let grid = WindowGrid(height: 9, width: 13, window: 7, shifted: true)
+    var scores = [Double](repeating: 0, count: 2 * grid.windowCount)
+    windowScores(activity, batch: 2, grid: grid, into: &scores)
+    for image in 0..<2 {
+      for window in 0..<grid.windowCount {
+        var sum = 0.0
+        for token in 0..<grid.windowTokens {
+          if let p = grid.sourcePixel(window: window, token: token) { sum += pow(Double(activity[image * 117 + p]), 2) }
+        }
+        XCTAssertEqual(scores[image * grid.windowCount + window], sum.squareRoot(), accuracy: 1e-12)
+      }
+    }
+  }
+}

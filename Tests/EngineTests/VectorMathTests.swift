@@ -1,0 +1,47 @@
+// exp and GELU vector kernels against the double-precision functions over their whole range.
+import Foundation
+import TestSupport
+import XCTest
+
+@testable import Engine
+
+final class VectorMathTests: XCTestCase {
+  func testGELUMatchesErfForm() {
+    // Dense sweep over [-12, 12] plus the extremes and special values.
+    var inputs = stride(from: -12.0, through: 12.0, by: 0.000_37).map { Float($0) }
+    inputs += [0, -0.0, 1e-30, -1e-30, 5.2, -5.2, 5.2001, -5.2001, 100, -100, Float.greatestFiniteMagnitude / 4]
+    let output = gelu(Tensor(shape: [inputs.count], values: inputs))
+    let expected = inputs.map { x -> Float in
+      let d = Double(x)
+      return Float(0.5 * d * (1 + erf(d / 2.0.squareRoot())))
+    }
+    // |error| ≤ 4e-7·|x|/2 from the erf part plus float rounding of the product.
+    for (i, x) in inputs.enumerated() {
+      let bound = 4e-7 * abs(Double(x)) + 2e-7 * abs(Double(expected[i])) + 1e-30
+      XCTAssertLessThanOrEqual(abs(Double(output.values[i]) - Double(expected[i])), bound, "gelu(\(x)) = \(output.values[i]), expected \(expected[i])")
+    }
+  }
+
+  func testExponentialRelativeError() {
+    let inputs = stride(from: -87.0, through: 88.0, by: 0.0131).map { Float($0) } + [0, -0.0, 1e-8, -1e-8]
+    let output = exponential(Tensor(shape: [inputs.count], values: inputs))
+    var worst = 0.0
+    for (i, x) in inputs.enumerated() {
+      let e = exp(Double(x))
+      worst = max(worst, abs(Double(output.values[i]) - e) / e)
+    }
+    XCTAssertLessThan(worst, 3e-7, "worst relative error \(worst)")
+  }
+
+  func testExponentialUnderflowsToZero() {
+    let output = exponential(Tensor(shape: [4], values: [-88, -100, -1e30, -Float.infinity]))
+    XCTAssertEqual(output.values, [0, 0, 0, 0])
+  }
+
+  func testHorizontalReductions() {
+    let v = Vector8(3, -1, 7.5, 2, -9, 7.25, 0, 1)
+    XCTAssertEqual(horizontalMaximum(v), 7.5)
+    XCTAssertEqual(horizontalSum(v), 10.75)
+    XCTAssertEqual(horizontalMaximum(Vector8(repeating: -3)), -3)
+  }
+}
