@@ -3,6 +3,9 @@
 // and OpenBLAS's spinning worker threads never compete with ours.
 import CBLASShim
 
+/// Version of the engine (reported by benchmarks).
+public let engineVersion = "0.1.0"
+
 /// OpenBLAS as the engine uses it: single-threaded `sgemm` called from the engine's own workers.
 public enum BLAS {
   private static let pinnedToOneThread: Void = {

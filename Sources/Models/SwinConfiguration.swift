@@ -99,6 +99,24 @@ public struct SwinConfiguration: Codable, Sendable, Equatable, CustomStringConve
     return macs
   }
 
+  /// Multiply–accumulates actually computed by a forward at `height × width` whose blocks computed
+  /// `keptWindows[stage][block]` windows summed over a batch of `batch` images (stem, merges and
+  /// head are dense). FLOPs are twice this.
+  public func computedMACs(height: Int, width: Int, batch: Int, keptWindows: [[Int]]) -> Int {
+    let sizes = stageSizes(height: height, width: width)
+    var macs = batch * sizes[0].height * sizes[0].width * embedDim * inputChannels * patchSize * patchSize
+    for stage in 0..<stageCount {
+      let c = channels(stage: stage), tokens = sizes[stage].height * sizes[stage].width
+      if stage > 0 { macs += batch * tokens * 4 * channels(stage: stage - 1) * c }
+      for block in 0..<depths[stage] {
+        macs += blockMACs(
+          stage: stage, block: block, height: sizes[stage].height, width: sizes[stage].width,
+          keptWindows: keptWindows[stage][block])
+      }
+    }
+    return macs + batch * featureChannels * classes
+  }
+
   /// Multiply–accumulates of one block on a `height × width` map when `keptWindows` of its windows
   /// are computed (nil: all). Padding tokens count, as they are computed.
   public func blockMACs(stage: Int, block: Int, height: Int, width: Int, keptWindows: Int?) -> Int {

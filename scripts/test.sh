@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The project's test command (README; CI runs it through .ci/run): installs missing system
+# packages, runs the unit, golden and error-path tests, then builds and runs the embedding example
+# against this checkout. Fails on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --no-build
+swift build --build-tests
+swift test --skip-build --parallel
+if [ -d Examples ]; then
+  (cd Examples && swift build -c release && swift run -c release --skip-build embed-example --size 96)
+fi
