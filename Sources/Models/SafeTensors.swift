@@ -98,8 +98,8 @@ public enum SafeTensorsError: Error, Equatable, CustomStringConvertible {
     case .duplicateField(let file, let tensor, let field):
       return "\(file): tensor '\(printable(tensor))' has field '\(field)' twice"
     case .unsupportedDType(let file, let tensor, let dtype):
-      return "\(file): tensor '\(printable(tensor))' has dtype '\(printable(dtype))', "
-        + "expected F32, F16 or BF16"
+      return "\(file): tensor '\(printable(tensor))' has unknown dtype '\(printable(dtype))' "
+        + "(safetensors dtypes: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL, …)"
     case .badShapeEntry(let file, let tensor, let index, let found):
       return "\(file): tensor '\(printable(tensor))' shape entry \(index) is \(found), "
         + "expected a non-negative integer"
@@ -149,12 +149,22 @@ public struct SafeTensorsFile: Sendable {
   public let dtypes: [String: String]
   /// The free-form `__metadata__` strings (empty when the file has none).
   public let metadata: [String: String]
+  /// Tensors of other dtypes (integer buffers such as `relative_position_index`, F64, …): checked
+  /// for layout but not decoded, by name with their dtype and shape.
+  public let otherTensors: [String: (dtype: String, shape: [Int])]
 
   /// Largest header accepted, as in the Rust `safetensors` crate (100 MB).
   public static let maxHeaderLength = 100_000_000
 
   /// The dtypes read and written, with their sizes in bytes.
   static let dtypeSizes: [String: Int] = ["F32": 4, "F16": 2, "BF16": 2]
+
+  /// Every dtype of the safetensors format with its size: the layout of any of them is checked,
+  /// only `dtypeSizes` are decoded.
+  static let layoutSizes: [String: Int] = [
+    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+    "I32": 4, "U32": 4, "F32": 4, "F64": 8, "I64": 8, "U64": 8,
+  ]
 
   /// Reads and validates the safetensors file at `path`.
   ///
@@ -218,9 +228,14 @@ public struct SafeTensorsFile: Sendable {
 
     var tensors: [String: Tensor] = [:]
     var dtypes: [String: String] = [:]
+    var others: [String: (dtype: String, shape: [Int])] = [:]
     tensors.reserveCapacity(ordered.count)
     dtypes.reserveCapacity(ordered.count)
     for entry in ordered {
+      guard dtypeSizes[entry.dtype] != nil else {
+        others[entry.name] = (entry.dtype, entry.shape)
+        continue
+      }
       let values = decode(
         bytes, at: dataStart + entry.begin, count: entry.count, dtype: entry.dtype)
       if !allowNonFinite, let (count, first) = nonFiniteSummary(values) {
@@ -229,7 +244,7 @@ public struct SafeTensorsFile: Sendable {
       tensors[entry.name] = Tensor(shape: entry.shape, values: values)
       dtypes[entry.name] = entry.dtype
     }
-    return SafeTensorsFile(tensors: tensors, dtypes: dtypes, metadata: header.metadata)
+    return SafeTensorsFile(tensors: tensors, dtypes: dtypes, metadata: header.metadata, otherTensors: others)
   }
 
   /// Writes `tensors` (names sorted, header space-padded to a multiple of 8) atomically to `path`.
@@ -532,7 +547,7 @@ private struct HeaderParser {
       if overflow { throw .elementCountOverflow(file: file, tensor: name, shape: shape) }
       count = product
     }
-    let elementSize = SafeTensorsFile.dtypeSizes[dtype]!
+    let elementSize = SafeTensorsFile.layoutSizes[dtype]!
     let (byteCount, overflow) = count.multipliedReportingOverflow(by: elementSize)
     if overflow { throw .elementCountOverflow(file: file, tensor: name, shape: shape) }
     if byteCount != offsets.end - offsets.begin {
@@ -553,7 +568,7 @@ private struct HeaderParser {
         found: try skipValue(depth: 3).phrase)
     }
     let dtype = try parseString()
-    guard SafeTensorsFile.dtypeSizes[dtype] != nil else {
+    guard SafeTensorsFile.layoutSizes[dtype] != nil else {
       throw .unsupportedDType(file: file, tensor: tensor, dtype: dtype)
     }
     return dtype

@@ -75,11 +75,13 @@ public struct SwinConfiguration: Codable, Sendable, Equatable, CustomStringConve
 
   /// A short name when the configuration is a known one.
   public var name: String {
-    switch self {
-    case .swinTiny: "Swin-T"
-    case .swinSmall: "Swin-S"
-    case .swinBase: "Swin-B"
-    default: "Swin(embed \(embedDim), depths \(depths.map(String.init).joined(separator: ",")))"
+    var architecture = self
+    architecture.classes = 1000
+    switch architecture {
+    case .swinTiny: return "Swin-T"
+    case .swinSmall: return "Swin-S"
+    case .swinBase: return "Swin-B"
+    default: return "Swin(embed \(embedDim), depths \(depths.map(String.init).joined(separator: ",")))"
     }
   }
 

@@ -10,17 +10,20 @@ public struct ForwardOptions: Sendable {
   public var threads: Int
   /// Whether to return the four stage feature maps.
   public var collectStages: Bool
+  /// Whether to return which windows each pruned block kept.
+  public var collectWindows: Bool
   /// Receives per-operation timings when set.
   public var profiler: Profiler?
   /// Refuse shapes whose workspace would need more bytes than this (default: half of physical memory).
   public var memoryBudget: Int
 
   public init(
-    threads: Int = defaultThreadCount, collectStages: Bool = false, profiler: Profiler? = nil,
-    memoryBudget: Int = ForwardOptions.defaultMemoryBudget
+    threads: Int = defaultThreadCount, collectStages: Bool = false, collectWindows: Bool = false,
+    profiler: Profiler? = nil, memoryBudget: Int = ForwardOptions.defaultMemoryBudget
   ) {
     self.threads = threads
     self.collectStages = collectStages
+    self.collectWindows = collectWindows
     self.profiler = profiler
     self.memoryBudget = memoryBudget
   }
@@ -49,6 +52,9 @@ public struct SwinOutput: Sendable {
   public let normalizedStages: [Tensor]
   /// `[stage][block]`: windows computed and windows in total, summed over the batch.
   public let windowUsage: [[WindowUsage]]
+  /// When requested: `[stage][block]` → per image the kept window indices, ascending (row-major
+  /// over the block's rolled, padded map), or nil for a block that ran on every window.
+  public let keptWindows: [[[[Int]]?]]
 }
 
 /// Why a forward pass was refused. Nothing is computed or allocated when one is thrown.
@@ -146,6 +152,7 @@ extension SwinTransformer {
       images, weights: embedding, into: &workspace.activations[0], scratch: workspace.rowScratch,
       threads: threads, profiler: profiler)
     var usage: [[WindowUsage]] = []
+    var keptWindows: [[[[Int]]?]] = []
     for (stageIndex, stage) in stages.enumerated() {
       if let merge = stage.merge {
         mergePatches(
@@ -155,6 +162,7 @@ extension SwinTransformer {
       var scoring = false
       var ranked = [false, false]
       var stageUsage: [WindowUsage] = []
+      var stageKept: [[[Int]]?] = []
       for (blockIndex, block) in stage.blocks.enumerated() {
         let ratio = ratios.ratios[stageIndex][blockIndex]
         let parity = blockIndex % 2
@@ -177,7 +185,12 @@ extension SwinTransformer {
           let keep = ratios.keptWindows(stage: stageIndex, block: blockIndex, windows: windows)
           timed(.scoring, profiler) { selectWindows(workspace, ranking: rankingIndex, windows: windows, batch: batch, keep: keep) }
           keptCount = batch * keep
+          if options.collectWindows {
+            stageKept.append(
+              (0..<batch).map { image in (0..<keep).map { Int(workspace.kept[image * keep + $0]) - image * windows } })
+          }
         } else {
+          if options.collectWindows { stageKept.append(nil) }
           for id in 0..<keptCount { workspace.kept[id] = Int32(id) }
         }
         runWindowBlock(
@@ -187,6 +200,7 @@ extension SwinTransformer {
         stageUsage.append(WindowUsage(kept: keptCount, total: batch * windows))
       }
       usage.append(stageUsage)
+      if options.collectWindows { keptWindows.append(stageKept) }
     }
     var logits: Tensor? = nil
     timed(.head, profiler) {
@@ -209,7 +223,7 @@ extension SwinTransformer {
     }
     return SwinOutput(
       logits: logits, pooledFeatures: Tensor(shape: workspace.pooled.shape, values: Array(workspace.pooled.values[...])),
-      stages: stageOutputs, normalizedStages: normalized, windowUsage: usage)
+      stages: stageOutputs, normalizedStages: normalized, windowUsage: usage, keptWindows: keptWindows)
   }
 }
 

@@ -339,6 +339,12 @@ extension SwinTransformer {
     } catch {
       throw .file(error)
     }
+    // Integer buffers (relative_position_index) are recomputed; any other non-float tensor is
+    // something this engine cannot use.
+    for (name, stored) in file.otherTensors.sorted(by: { $0.key < $1.key })
+    where !(name.hasSuffix("relative_position_index") || name.hasSuffix("attn_mask")) {
+      throw .weights(path: path, .dtype(tensor: name, dtype: stored.dtype))
+    }
     do {
       return try SwinTransformer(tensors: file.tensors, source: path)
     } catch {

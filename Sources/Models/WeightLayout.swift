@@ -24,6 +24,7 @@ public enum WeightLoadError: Error, Equatable, CustomStringConvertible {
   case keys(missing: [String], unexpected: [String])
   case shape(ShapeError)
   case nonFinite(tensor: String)
+  case dtype(tensor: String, dtype: String)
 
   public var description: String {
     switch self {
@@ -39,6 +40,7 @@ public enum WeightLoadError: Error, Equatable, CustomStringConvertible {
       ].compactMap { $0 }.joined(separator: "; ")
     case .shape(let error): error.description
     case .nonFinite(let tensor): "tensor '\(tensor)' contains NaN or infinite values"
+    case .dtype(let tensor, let dtype): "tensor '\(tensor)' has dtype \(dtype), expected F32, F16 or BF16"
     }
   }
 }

@@ -497,11 +497,29 @@ final class SafeTensorsTests: XCTestCase {
   }
 
   func testUnsupportedDType() {
-    for dtype in ["F64", "I8", "U8", "BOOL", "f32", "F8_E4M3", ""] {
+    for dtype in ["f32", "F128", "Q4_0", "float", ""] {
       assertError(
         file("{\"w\":\(entry(dtype, [1], 0, 4))}", [0, 0, 0, 0]),
         .unsupportedDType(file: fileName, tensor: "w", dtype: dtype))
     }
+  }
+
+  /// Integer and other non-float tensors (e.g. `relative_position_index` buffers) are checked for
+  /// layout and listed apart, not decoded.
+  func testOtherDTypesAreListedNotDecoded() throws {
+    let bytes = file(
+      "{\"index\":\(entry("I64", [2], 0, 16)),\"w\":\(entry("F32", [1], 16, 20)),\"flag\":\(entry("BOOL", [3], 20, 23))}",
+      [UInt8](repeating: 0, count: 16) + [0, 0, 128, 63] + [1, 0, 1])
+    let parsed = try SafeTensorsFile.parse(bytes, name: fileName)
+    XCTAssertEqual(parsed.tensors.keys.sorted(), ["w"])
+    XCTAssertEqual(parsed.tensors["w"]?.values, [1])
+    XCTAssertEqual(parsed.otherTensors["index"]?.dtype, "I64")
+    XCTAssertEqual(parsed.otherTensors["index"]?.shape, [2])
+    XCTAssertEqual(parsed.otherTensors["flag"]?.dtype, "BOOL")
+    // Their byte sizes are still checked.
+    assertError(
+      file("{\"index\":\(entry("I64", [2], 0, 12))}", [UInt8](repeating: 0, count: 12)),
+      .sizeMismatch(file: fileName, tensor: "index", dtype: "I64", shape: [2], expectedBytes: 16, actualBytes: 12))
   }
 
   func testBadShapeEntries() {
@@ -718,7 +736,7 @@ final class SafeTensorsTests: XCTestCase {
         file: fileName, tensor: "a", field: "dtype", expected: "a string", found: "null"),
       .unknownField(file: fileName, tensor: "a", field: "x"),
       .duplicateField(file: fileName, tensor: "a", field: "shape"),
-      .unsupportedDType(file: fileName, tensor: "a", dtype: "F64"),
+      .unsupportedDType(file: fileName, tensor: "a", dtype: "F128"),
       .badShapeEntry(file: fileName, tensor: "a", index: 0, found: "the number -1"),
       .elementCountOverflow(file: fileName, tensor: "a", shape: [Int.max, 2]),
       .badOffsets(file: fileName, tensor: "a", found: "[4]"),

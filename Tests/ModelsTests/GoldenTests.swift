@@ -1,0 +1,164 @@
+// Tier 3: the tiny seeded Swin fixtures from timm 1.0.31 and the pruning reference
+// (scripts/make_fixtures.py; versions, seed and command in Tests/Fixtures/tiny/manifest.json).
+// Every case is run dense or pruned as recorded: logits, the four stage outputs and the kept windows
+// must match; every other layout and dtype of the same weights must give identical results.
+import Engine
+import Foundation
+import Models
+import TestSupport
+import XCTest
+
+/// The fixture manifest written by scripts/make_fixtures.py.
+struct FixtureManifest: Decodable {
+  struct Checkpoint: Decodable {
+    let file: String
+    let layout: String
+    let dtype: String
+  }
+  struct Case: Decodable {
+    let name: String
+    let input: String
+    let logits: String
+    let stages: [String]
+    let normedStages: [String]?
+    let pruningRatios: [[Double]]?
+    let keptWindows: [[[Int]?]]?
+    let batch: Int
+
+    enum CodingKeys: String, CodingKey {
+      case name, input, logits, stages, batch
+      case normedStages = "normed_stages"
+      case pruningRatios = "pruning_ratios"
+      case keptWindows = "kept_windows"
+    }
+  }
+  let command: String
+  let seed: Int
+  let checkpoints: [Checkpoint]
+  let cases: [Case]
+}
+
+/// Directory of the committed tiny fixtures.
+let tinyFixtures = ProcessInfo.processInfo.environment["SPARSEVIT_TINY_FIXTURES"].map { URL(fileURLWithPath: $0) }
+  ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/tiny")
+
+func loadManifest(_ directory: URL) throws -> FixtureManifest {
+  try JSONDecoder().decode(FixtureManifest.self, from: Data(contentsOf: directory.appendingPathComponent("manifest.json")))
+}
+
+final class GoldenTests: XCTestCase {
+  let directory = tinyFixtures
+  // timm computes in float32 with other summation orders: element-wise we allow 1e-4 of the
+  // tensor's RMS (cancellation makes some small values carry the rounding of large terms), and the
+  // whole tensor must agree to 1e-5 relative L2.
+  let rtol = 1e-4, maxRelativeL2 = 1e-5
+
+  private func check(_ actual: [Float], _ expected: [Float], _ label: String) {
+    let rms = (expected.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(expected.count, 1))).squareRoot()
+    let result = compare(actual, expected, atol: 1e-4 * rms, rtol: rtol, label: label)
+    XCTAssertTrue(result.passed && result.relativeL2Error <= maxRelativeL2, result.description)
+  }
+
+  private func array(_ name: String) throws -> Tensor {
+    try readNumPy(path: directory.appendingPathComponent(name).path)
+  }
+
+  private func model(_ file: String) throws -> SwinTransformer {
+    try SwinTransformer.load(path: directory.appendingPathComponent(file).path)
+  }
+
+  func testManifestCoversTheRequiredCases() throws {
+    let manifest = try loadManifest(directory)
+    XCTAssertEqual(Set(manifest.checkpoints.map(\.layout)), ["timm", "microsoft", "torchvision", "mmdet"])
+    XCTAssertEqual(Set(manifest.checkpoints.map(\.dtype)), ["F32", "F16", "BF16"])
+    XCTAssertGreaterThanOrEqual(manifest.cases.filter { $0.pruningRatios.map { !$0.joined().allSatisfy { $0 == 0 } } ?? false }.count, 4)
+  }
+
+  /// Dense and pruned forwards of the timm checkpoint against timm / the pruning reference.
+  func testTimmCheckpointMatchesReference() throws {
+    let manifest = try loadManifest(directory)
+    let model = try model("tiny.timm.f32.safetensors")
+    XCTAssertEqual(model.layout, .timm)
+    for fixture in manifest.cases {
+      let input = try array(fixture.input)
+      let sparsity = try fixture.pruningRatios.map { try PruningRatios($0, depths: model.configuration.depths) }
+      for threads in [1, 2] {
+        let output = try model.forward(
+          input, sparsity: sparsity, options: ForwardOptions(threads: threads, collectStages: true, collectWindows: true))
+        let logits = try array(fixture.logits)
+        check(output.logits!.values, logits.values, "\(fixture.name) logits, \(threads) threads")
+        XCTAssertEqual(output.logits!.shape, logits.shape)
+        for (index, file) in fixture.stages.enumerated() {
+          let expected = try array(file)
+          XCTAssertEqual(output.stages[index].shape, expected.shape, "\(fixture.name) stage \(index) shape")
+          check(output.stages[index].values, expected.values, "\(fixture.name) stage \(index), \(threads) threads")
+        }
+        if let expectedKept = fixture.keptWindows {
+          let kept = output.keptWindows.flatMap { $0 }
+          XCTAssertEqual(kept.count, expectedKept.count)
+          for (block, (ours, theirs)) in zip(kept, expectedKept).enumerated() {
+            let theirsOrNil: [[Int]]? = theirs.contains { $0 == nil } ? nil : theirs.map { $0! }
+            XCTAssertEqual(ours, theirsOrNil, "\(fixture.name) block \(block) kept windows")
+          }
+        }
+      }
+    }
+  }
+
+  /// The same weights in F16, BF16 and every other layout give bit-identical outputs (the values
+  /// are exactly representable in all dtypes, and loading maps them to the same model).
+  func testEveryLayoutAndDTypeGivesIdenticalOutputs() throws {
+    let manifest = try loadManifest(directory)
+    let reference = try model("tiny.timm.f32.safetensors")
+    let options = ForwardOptions(threads: 2, collectStages: true)
+    for checkpoint in manifest.checkpoints where checkpoint.file != "tiny.timm.f32.safetensors" {
+      let candidate = try model(checkpoint.file)
+      XCTAssertEqual(candidate.layout.rawValue, checkpoint.layout, checkpoint.file)
+      for fixture in manifest.cases where fixture.pruningRatios == nil || fixture.name.hasPrefix("sparse_mixed") {
+        let input = try array(fixture.input)
+        let sparsity = try fixture.pruningRatios.map { try PruningRatios($0, depths: reference.configuration.depths) }
+        let expected = try reference.forward(input, sparsity: sparsity, options: options)
+        let output = try candidate.forward(input, sparsity: sparsity, options: options)
+        for index in 0..<4 {
+          XCTAssertTrue(
+            output.stages[index].values.map(\.bitPattern) == expected.stages[index].values.map(\.bitPattern),
+            "\(checkpoint.file) \(fixture.name) stage \(index) differs from the timm F32 checkpoint")
+        }
+        if checkpoint.layout == "mmdet" {
+          XCTAssertNil(output.logits, "an mmdet backbone has no head")
+          for (index, file) in (fixture.normedStages ?? []).enumerated() {
+            check(output.normalizedStages[index].values, try array(file).values, "\(fixture.name) normed stage \(index)")
+          }
+        } else {
+          XCTAssertTrue(
+            output.logits!.values.map(\.bitPattern) == expected.logits!.values.map(\.bitPattern),
+            "\(checkpoint.file) \(fixture.name) logits differ from the timm F32 checkpoint")
+        }
+      }
+    }
+  }
+
+  /// Ratio 0 everywhere is the dense forward, bit for bit; a block whose ratio keeps every window
+  /// gives the dense result too.
+  func testZeroRatiosEqualDenseExactly() throws {
+    let model = try model("tiny.timm.f32.safetensors")
+    let manifest = try loadManifest(directory)
+    for fixture in manifest.cases.prefix(3) {
+      let input = try array(fixture.input)
+      let dense = try model.forward(input, options: ForwardOptions(threads: 2, collectStages: true))
+      let zero = try model.forward(
+        input, sparsity: .uniform(0, depths: model.configuration.depths), options: ForwardOptions(threads: 2, collectStages: true))
+      // 1e-17 is a pruned block (scored and ranked) whose kept count ⌊nW·(1 − 1e-17)⌋ is nW, since
+      // 1 − 1e-17 rounds to 1 in double: every window kept through the sparse path.
+      let tiny = try model.forward(
+        input, sparsity: .uniform(1e-17, depths: model.configuration.depths), options: ForwardOptions(threads: 2, collectStages: true))
+      for output in [zero, tiny] {
+        XCTAssertTrue(output.logits!.values.map(\.bitPattern) == dense.logits!.values.map(\.bitPattern), fixture.name)
+        for index in 0..<4 {
+          XCTAssertTrue(output.stages[index].values.map(\.bitPattern) == dense.stages[index].values.map(\.bitPattern), "\(fixture.name) stage \(index)")
+        }
+      }
+      XCTAssertTrue(tiny.windowUsage.joined().allSatisfy { $0.kept == $0.total })
+    }
+  }
+}
