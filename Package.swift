@@ -18,10 +18,13 @@ let package = Package(
       pkgConfig: "openblas",
       providers: [.apt(["libopenblas-dev", "liblapacke-dev", "pkg-config"])]
     ),
+    .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+    .systemLibrary(
+      name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
 
     // MARK: - Libraries
 
-    .target(name: "Engine", dependencies: ["CBLASShim"]),
+    .target(name: "Engine", dependencies: ["CBLASShim", "CPNG", "CTurboJPEG"]),
     .target(name: "Models", dependencies: ["Engine"]),
 
     // MARK: - Command
@@ -33,5 +36,6 @@ let package = Package(
     .target(name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport"),
     .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"]),
     .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "TestSupport"]),
+    .testTarget(name: "ToolTests", dependencies: ["Tool", "Models", "TestSupport"]),
   ]
 )

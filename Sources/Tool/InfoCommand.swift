@@ -11,7 +11,7 @@ enum InfoCommand {
     options: [ModelOptions.weights, ModelOptions.seed])
 
   static func run(_ arguments: Arguments) throws {
-    let model = try ModelOptions.model(arguments)
+    let model = try ModelOptions.model(arguments, verbose: true)
     let c = model.configuration
     print("weights:      \(model.source)")
     print("layout:       \(model.layout.rawValue)")

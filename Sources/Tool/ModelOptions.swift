@@ -13,16 +13,38 @@ enum ModelOptions {
     name: "sparsity", value: "cfg",
     help: "Pruning ratios: a JSON file, a uniform ratio in [0, 1), 'dense' or a preset (\(PruningRatios.presetNames.joined(separator: ", "))).")
 
-  /// The model `--weights` names, or seeded Swin-T; progress on stderr.
-  static func model(_ arguments: Arguments) throws -> SwinTransformer {
+  /// Usage error unless the file `--name` names exists (checked before any work starts).
+  static func requireFile(_ arguments: Arguments, _ name: String) throws(UsageError) {
+    guard let path = arguments.string(name) else { return }
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+      throw arguments.usage("'--\(name)': no such file '\(path)'")
+    }
+    if isDirectory.boolValue { throw arguments.usage("'--\(name)': '\(path)' is a directory, expected a file") }
+  }
+
+  /// Checks the common file options (`--weights`, a `--sparsity` that is a path) exist.
+  static func requireFiles(_ arguments: Arguments) throws(UsageError) {
+    try requireFile(arguments, "weights")
+    if let sparsity = arguments.string("sparsity"), Double(sparsity) == nil, sparsity != "dense",
+      PruningRatios.presets[sparsity] == nil
+    {
+      try requireFile(arguments, "sparsity")
+    }
+  }
+
+  /// The model `--weights` names, or seeded Swin-T; with `verbose`, what was loaded on stderr.
+  static func model(_ arguments: Arguments, verbose: Bool = false) throws -> SwinTransformer {
     if let path = arguments.string("weights") {
       if arguments.string("seed") != nil { throw arguments.usage("'--seed' applies to the built-in weights, not to '--weights'") }
       let start = Date()
       let model = try SwinTransformer.load(path: path)
-      printError(
+      if verbose {
+        printError(
         String(
           format: "Loaded %@ (%@, %@ layout, %.1fM parameters) in %.2f s", path, model.configuration.name,
           model.layout.rawValue, Double(model.parameterCount) / 1e6, Date().timeIntervalSince(start)))
+      }
       return model
     }
     let seed = try arguments.integer("seed", default: 0, in: 0...Int.max)!

@@ -27,11 +27,13 @@ enum RunCommand {
     let featuresPath = arguments.string("features")
     if outputPath == nil && featuresPath == nil { throw arguments.usage("missing '--output <y.npy>' (or '--features <dir>')") }
     let threads = try ModelOptions.threads(arguments)
+    try ModelOptions.requireFile(arguments, "input")
+    try ModelOptions.requireFiles(arguments)
     let images = try readNumPy(path: inputPath)
     guard images.rank == 4 else {
       throw Failure("\(inputPath): expected shape (batch, 3, height, width), got \(images.shape)")
     }
-    let model = try ModelOptions.model(arguments)
+    let model = try ModelOptions.model(arguments, verbose: arguments.flag("verbose"))
     let sparsity = try ModelOptions.sparsity(arguments, model: model)
     if outputPath != nil && model.configuration.classes == 0 {
       throw Failure("the checkpoint has no classifier head (\(model.layout.rawValue) backbone): use '--features <dir>' instead of '--output'")

@@ -8,43 +8,9 @@ import Models
 import TestSupport
 import XCTest
 
-/// The fixture manifest written by scripts/make_fixtures.py.
-struct FixtureManifest: Decodable {
-  struct Checkpoint: Decodable {
-    let file: String
-    let layout: String
-    let dtype: String
-  }
-  struct Case: Decodable {
-    let name: String
-    let input: String
-    let logits: String
-    let stages: [String]
-    let normedStages: [String]?
-    let pruningRatios: [[Double]]?
-    let keptWindows: [[[Int]?]]?
-    let batch: Int
-
-    enum CodingKeys: String, CodingKey {
-      case name, input, logits, stages, batch
-      case normedStages = "normed_stages"
-      case pruningRatios = "pruning_ratios"
-      case keptWindows = "kept_windows"
-    }
-  }
-  let command: String
-  let seed: Int
-  let checkpoints: [Checkpoint]
-  let cases: [Case]
-}
-
 /// Directory of the committed tiny fixtures.
 let tinyFixtures = ProcessInfo.processInfo.environment["SPARSEVIT_TINY_FIXTURES"].map { URL(fileURLWithPath: $0) }
   ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/tiny")
-
-func loadManifest(_ directory: URL) throws -> FixtureManifest {
-  try JSONDecoder().decode(FixtureManifest.self, from: Data(contentsOf: directory.appendingPathComponent("manifest.json")))
-}
 
 final class GoldenTests: XCTestCase {
   let directory = tinyFixtures

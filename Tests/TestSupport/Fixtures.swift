@@ -1,0 +1,38 @@
+// The fixture manifest of Tests/Fixtures (written by scripts/make_fixtures.py), shared by the
+// golden tests and the command-line tests.
+import Foundation
+
+/// The fixture manifest written by scripts/make_fixtures.py.
+public struct FixtureManifest: Decodable {
+  public struct Checkpoint: Decodable {
+    public let file: String
+    public let layout: String
+    public let dtype: String
+  }
+  public struct Case: Decodable {
+    public let name: String
+    public let input: String
+    public let logits: String
+    public let stages: [String]
+    public let normedStages: [String]?
+    public let pruningRatios: [[Double]]?
+    public let keptWindows: [[[Int]?]]?
+    public let batch: Int
+
+    enum CodingKeys: String, CodingKey {
+      case name, input, logits, stages, batch
+      case normedStages = "normed_stages"
+      case pruningRatios = "pruning_ratios"
+      case keptWindows = "kept_windows"
+    }
+  }
+  public let command: String
+  public let seed: Int
+  public let checkpoints: [Checkpoint]
+  public let cases: [Case]
+}
+
+/// Reads `manifest.json` of a fixture directory.
+public func loadManifest(_ directory: URL) throws -> FixtureManifest {
+  try JSONDecoder().decode(FixtureManifest.self, from: Data(contentsOf: directory.appendingPathComponent("manifest.json")))
+}
