@@ -15,7 +15,7 @@ public enum BLAS {
   /// Pins OpenBLAS to one thread (idempotent; every model load calls it).
   ///
   /// This is process-wide: other OpenBLAS users in the same process also run single-threaded.
-  public static func prepare() {
+  package static func prepare() {
     _ = pinnedToOneThread
   }
 

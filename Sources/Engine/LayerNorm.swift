@@ -98,18 +98,18 @@ func addRow(_ x: UnsafePointer<Float>, _ bias: UnsafePointer<Float>, into y: Uns
 }
 
 /// A LayerNorm's affine parameters over `channels` features.
-public struct LayerNormWeights: Sendable {
+package struct LayerNormWeights: Sendable {
   /// Number of normalized features (the last axis).
-  public let channels: Int
+  package let channels: Int
   /// Scale, `[channels]`.
-  public let weight: [Float]
+  package let weight: [Float]
   /// Shift, `[channels]`.
-  public let bias: [Float]
+  package let bias: [Float]
   /// Added to the variance before the square root (timm: 1e-5).
-  public let epsilon: Float
+  package let epsilon: Float
 
   /// Checks that `weight` and `bias` are both `[channels]`; `name` prefixes the tensor names in errors.
-  public init(
+  package init(
     weight: Tensor, bias: Tensor, channels: Int, epsilon: Float = 1e-5, name: String
   ) throws(ShapeError) {
     try ShapeError.check(name + ".weight", weight.shape, expected: [channels])
@@ -129,7 +129,7 @@ public struct LayerNormWeights: Sendable {
   }
 
   /// The same normalization with its features permuted: `new[i] = old[permutation[i]]`.
-  public func permuted(_ permutation: [Int]) -> LayerNormWeights {
+  package func permuted(_ permutation: [Int]) -> LayerNormWeights {
     precondition(permutation.count == channels, "LayerNormWeights.permuted: wrong permutation length")
     return LayerNormWeights(
       weight: permutation.map { weight[$0] }, bias: permutation.map { bias[$0] }, epsilon: epsilon)
@@ -137,7 +137,7 @@ public struct LayerNormWeights: Sendable {
 }
 
 /// LayerNorm of every row of `input` (`[…, channels]`), as the fused kernels compute it.
-public func layerNorm(_ input: Tensor, _ norm: LayerNormWeights) -> Tensor {
+package func layerNorm(_ input: Tensor, _ norm: LayerNormWeights) -> Tensor {
   precondition(input.shape.last == norm.channels, "layerNorm: input \(input.shape) vs \(norm.channels) channels")
   var output = input
   let channels = norm.channels

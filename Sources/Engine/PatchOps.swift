@@ -4,15 +4,15 @@
 // worker gathers, normalizes and multiplies while they are in cache.
 
 /// Per-worker row buffers for the stem and the merges, allocated once and reused.
-public final class RowScratch: @unchecked Sendable {
+package final class RowScratch: @unchecked Sendable {
   /// Workers the scratch has slots for.
-  public let workers: Int
+  package let workers: Int
   /// Floats per worker.
-  public let floatsPerWorker: Int
+  package let floatsPerWorker: Int
   var storage: [Float]
 
   /// Scratch of `floatsPerWorker` floats for each of `workers` workers.
-  public init(workers: Int, floatsPerWorker: Int) {
+  package init(workers: Int, floatsPerWorker: Int) {
     precondition(workers > 0 && floatsPerWorker > 0, "RowScratch: workers \(workers) floats \(floatsPerWorker)")
     self.workers = workers
     self.floatsPerWorker = floatsPerWorker
@@ -20,28 +20,28 @@ public final class RowScratch: @unchecked Sendable {
   }
 
   /// Bytes held.
-  public var bytes: Int { storage.count * MemoryLayout<Float>.stride }
+  package var bytes: Int { storage.count * MemoryLayout<Float>.stride }
 }
 
 /// Rows a worker handles per chunk in the stem and the merges.
-public let rowChunk = 256
+package let rowChunk = 256
 
 // MARK: - Patch embedding
 
 /// Patch embedding: a `patch × patch` convolution with stride `patch`, then LayerNorm.
-public struct PatchEmbedWeights: Sendable {
+package struct PatchEmbedWeights: Sendable {
   /// Input channels (3 for RGB).
-  public let inputChannels: Int
+  package let inputChannels: Int
   /// Patch side.
-  public let patch: Int
+  package let patch: Int
   /// Output channels (embedding width).
-  public let channels: Int
+  package let channels: Int
   let weight: [Float]  // [channels, inputChannels·patch·patch], columns ordered (c, kh, kw)
   let bias: [Float]  // [channels]
   let norm: LayerNormWeights  // [channels]
 
   /// Checks `weight` is `[channels, inputChannels, patch, patch]` and the rest `[channels]`.
-  public init(weight: Tensor, bias: Tensor, norm: LayerNormWeights, name: String) throws(ShapeError) {
+  package init(weight: Tensor, bias: Tensor, norm: LayerNormWeights, name: String) throws(ShapeError) {
     guard weight.rank == 4, weight.shape[2] == weight.shape[3], weight.shape.allSatisfy({ $0 > 0 }) else {
       throw ShapeError(name: name + ".proj.weight", expected: [norm.channels, 3, 4, 4], actual: weight.shape)
     }
@@ -56,7 +56,7 @@ public struct PatchEmbedWeights: Sendable {
   }
 
   /// Floats of `RowScratch` one worker needs.
-  public var scratchFloats: Int { rowChunk * inputChannels * patch * patch }
+  package var scratchFloats: Int { rowChunk * inputChannels * patch * patch }
 }
 
 /// `output[b, i, j, :] = LN(W · patch(b, i, j) + bias)` for every `patch × patch` patch; a partial
@@ -65,7 +65,7 @@ public struct PatchEmbedWeights: Sendable {
 /// - Parameters:
 ///   - images: `[batch, inputChannels, height, width]` (NCHW).
 ///   - output: `[batch, height / patch, width / patch, channels]`.
-public func embedPatches(
+package func embedPatches(
   _ images: Tensor, weights: PatchEmbedWeights, into output: inout Tensor,
   scratch: RowScratch, threads: Int, profiler: Profiler? = nil
 ) {
@@ -138,16 +138,16 @@ public func embedPatches(
 
 /// Patch merging: 2×2 neighbours concatenated (channel `(dh + 2·dw)·C + c`), LayerNorm(4C),
 /// linear 4C → outChannels without bias.
-public struct PatchMergeWeights: Sendable {
+package struct PatchMergeWeights: Sendable {
   /// Channels of the input map.
-  public let inputChannels: Int
+  package let inputChannels: Int
   /// Channels of the output map.
-  public let outputChannels: Int
+  package let outputChannels: Int
   let norm: LayerNormWeights  // [4·inputChannels]
   let reduction: [Float]  // [outputChannels, 4·inputChannels]
 
   /// Checks `norm` is over `4·inputChannels` and `reduction` is `[outputChannels, 4·inputChannels]`.
-  public init(inputChannels: Int, norm: LayerNormWeights, reduction: Tensor, name: String) throws(ShapeError) {
+  package init(inputChannels: Int, norm: LayerNormWeights, reduction: Tensor, name: String) throws(ShapeError) {
     try ShapeError.check(name + ".norm.weight", [norm.channels], expected: [4 * inputChannels])
     guard reduction.rank == 2, reduction.shape[0] > 0 else {
       throw ShapeError(name: name + ".reduction.weight", expected: [2 * inputChannels, 4 * inputChannels], actual: reduction.shape)
@@ -160,12 +160,12 @@ public struct PatchMergeWeights: Sendable {
   }
 
   /// Floats of `RowScratch` one worker needs.
-  public var scratchFloats: Int { rowChunk * 4 * inputChannels }
+  package var scratchFloats: Int { rowChunk * 4 * inputChannels }
 }
 
 /// Merges 2×2 patches: `input [batch, H, W, C]` → `output [batch, ⌈H/2⌉, ⌈W/2⌉, outputChannels]`,
 /// odd sides zero-padded at the bottom/right first.
-public func mergePatches(
+package func mergePatches(
   _ input: Tensor, weights: PatchMergeWeights, into output: inout Tensor,
   scratch: RowScratch, threads: Int, profiler: Profiler? = nil
 ) {
@@ -231,7 +231,7 @@ public func mergePatches(
 
 /// Final LayerNorm of every token, then the mean over tokens: `[batch, H, W, C]` → `[batch, C]`.
 /// Uses the first `C` floats of worker 0's scratch.
-public func normalizedAveragePool(
+package func normalizedAveragePool(
   _ input: Tensor, norm: LayerNormWeights, into pooled: inout Tensor, scratch: RowScratch
 ) {
   let batch = input.shape[0], channels = norm.channels
@@ -267,7 +267,7 @@ public func normalizedAveragePool(
 }
 
 /// A linear layer `y = x · Wᵀ + b` over rows: `x [rows, in]`, `weight [out, in]`, `bias [out]`.
-public func linear(_ input: Tensor, weight: Tensor, bias: Tensor?, into output: inout Tensor) {
+package func linear(_ input: Tensor, weight: Tensor, bias: Tensor?, into output: inout Tensor) {
   let rows = input.shape[0], inner = input.shape[1], outputs = weight.shape[0]
   precondition(
     input.rank == 2 && weight.shape == [outputs, inner] && output.shape == [rows, outputs]

@@ -139,7 +139,7 @@ func addBiasGELU(_ values: UnsafeMutablePointer<Float>, bias: UnsafePointer<Floa
 // MARK: - Entry points for tests and for callers outside the fused kernels
 
 /// GELU of every element (exact erf form), through the vector kernel the engine uses.
-public func gelu(_ input: Tensor) -> Tensor {
+package func gelu(_ input: Tensor) -> Tensor {
   var output = input
   let zeros = [Float](repeating: 0, count: 8)
   output.values.withUnsafeMutableBufferPointer { out in
@@ -156,7 +156,7 @@ public func gelu(_ input: Tensor) -> Tensor {
 }
 
 /// e^x of every element, through the vector kernel the softmax uses.
-public func exponential(_ input: Tensor) -> Tensor {
+package func exponential(_ input: Tensor) -> Tensor {
   var output = input
   output.values.withUnsafeMutableBufferPointer { out in
     var i = 0

@@ -6,22 +6,22 @@
 /// Relative position bias plus shift mask of one block at one grid, laid out for the kernel:
 /// `[maskClasses, heads, windowTokens, paddedTokens]`, padding columns set to −1e30 so that they
 /// vanish in the softmax.
-public struct WindowAttentionBias: Sendable {
+package struct WindowAttentionBias: Sendable {
   /// Attention heads.
-  public let heads: Int
+  package let heads: Int
   /// Tokens per window (`N`).
-  public let tokens: Int
+  package let tokens: Int
   /// `N` rounded up to a multiple of 8 (the row stride of every table).
-  public let paddedTokens: Int
+  package let paddedTokens: Int
   /// Mask patterns (1 for unshifted grids, 4 for shifted ones; see `WindowGrid.maskClass`).
-  public let classes: Int
+  package let classes: Int
   let values: [Float]
 
   /// Expands a relative position bias table for `grid`'s window.
   ///
   /// - Parameter table: `[(2·wh − 1)·(2·ww − 1), heads]` for `grid.windowHeight × grid.windowWidth`
   ///   (row-major over (Δrow + wh − 1, Δcol + ww − 1), as timm's `relative_position_bias_table`).
-  public init(table: [Float], heads: Int, grid: WindowGrid) {
+  package init(table: [Float], heads: Int, grid: WindowGrid) {
     let wh = grid.windowHeight, ww = grid.windowWidth
     let spanWidth = 2 * ww - 1
     precondition(

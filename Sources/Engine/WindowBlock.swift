@@ -8,15 +8,15 @@
 import Synchronization
 
 /// Weights of one window-attention transformer block, packed into one array for the kernels.
-public struct WindowBlockWeights: Sendable {
+package struct WindowBlockWeights: Sendable {
   /// Model width `C` (the last axis of the activations).
-  public let channels: Int
+  package let channels: Int
   /// Attention heads; `channels` is a multiple of it.
-  public let heads: Int
+  package let heads: Int
   /// `channels / heads`.
-  public let headDim: Int
+  package let headDim: Int
   /// MLP width (`fc1` outputs).
-  public let hiddenChannels: Int
+  package let hiddenChannels: Int
   let epsilon1: Float
   let epsilon2: Float
 
@@ -31,7 +31,7 @@ public struct WindowBlockWeights: Sendable {
 
   /// Checks every shape against `channels` and `heads` (the MLP width is taken from `fc1Weight`);
   /// `name` prefixes tensor names in errors. Weights are PyTorch `[out, in]`.
-  public init(
+  package init(
     channels: Int, heads: Int,
     norm1: LayerNormWeights, qkvWeight: Tensor, qkvBias: Tensor,
     projWeight: Tensor, projBias: Tensor,
@@ -95,7 +95,7 @@ public struct WindowBlockWeights: Sendable {
 
   /// Multiply–accumulate count of the block per window of `tokens` tokens (linear layers and the
   /// two attention products), for FLOP accounting.
-  public func macsPerWindow(tokens: Int) -> Int {
+  package func macsPerWindow(tokens: Int) -> Int {
     let linear = tokens * channels * (3 * channels + channels + 2 * hiddenChannels)
     let attention = 2 * heads * tokens * tokens * headDim
     return linear + attention
@@ -104,11 +104,11 @@ public struct WindowBlockWeights: Sendable {
 
 /// Per-worker scratch for `runWindowBlock`: packed tile rows and attention buffers, allocated once
 /// per (workers, largest block) and reused for every block and every call.
-public final class BlockScratch: @unchecked Sendable {
+package final class BlockScratch: @unchecked Sendable {
   /// Workers the scratch has slots for.
-  public let workers: Int
+  package let workers: Int
   /// Rows (tokens) of one tile.
-  public let rowCapacity: Int
+  package let rowCapacity: Int
   let channelCapacity: Int
   let wideCapacity: Int
   let attentionCapacity: Int
@@ -117,7 +117,7 @@ public final class BlockScratch: @unchecked Sendable {
   /// Scratch for up to `workers` workers and tiles of `rowCapacity` rows, enough for any block with
   /// at most `channels` channels, `max(3·channels, hidden) ≤ wideChannels`, `tokens` tokens per
   /// window and head dimension `headDim`.
-  public init(workers: Int, rowCapacity: Int, channels: Int, wideChannels: Int, tokens: Int, headDim: Int) {
+  package init(workers: Int, rowCapacity: Int, channels: Int, wideChannels: Int, tokens: Int, headDim: Int) {
     precondition(workers > 0 && rowCapacity >= tokens, "BlockScratch: workers \(workers) rows \(rowCapacity) tokens \(tokens)")
     self.workers = workers
     self.rowCapacity = rowCapacity
@@ -130,7 +130,7 @@ public final class BlockScratch: @unchecked Sendable {
   var slotFloats: Int { rowCapacity * (2 * channelCapacity + wideCapacity) + attentionCapacity }
 
   /// Bytes held.
-  public var bytes: Int { storage.count * MemoryLayout<Float>.stride }
+  package var bytes: Int { storage.count * MemoryLayout<Float>.stride }
 }
 
 /// Runs one block on the windows listed in `keptWindows[0..<keptCount]` and leaves every other
@@ -140,7 +140,7 @@ public final class BlockScratch: @unchecked Sendable {
 ///   - activations: `[batch, grid.height, grid.width, channels]`, updated in place.
 ///   - keptWindows: window ids `image · grid.windowCount + window`, ascending, no repeats.
 ///   - threads: workers to use (≤ `scratch.workers`).
-public func runWindowBlock(
+package func runWindowBlock(
   _ activations: inout Tensor,
   weights: WindowBlockWeights, grid: WindowGrid, bias: WindowAttentionBias,
   keptWindows: [Int32], keptCount: Int,

@@ -4,21 +4,21 @@
 // gather and scatter kernels map each window token straight to its source pixel.
 
 /// The partition of a `height × width` map into windows of one block (timm semantics).
-public struct WindowGrid: Sendable, Equatable, Hashable {
+package struct WindowGrid: Sendable, Equatable, Hashable {
   /// Map height and width (tokens).
-  public let height: Int
-  public let width: Int
+  package let height: Int
+  package let width: Int
   /// Window extent on each axis, after the clamp (`min(window, side)`).
-  public let windowHeight: Int
-  public let windowWidth: Int
+  package let windowHeight: Int
+  package let windowWidth: Int
   /// Cyclic shift on each axis (0 when the block is unshifted or the side fits in one window).
-  public let shiftHeight: Int
-  public let shiftWidth: Int
+  package let shiftHeight: Int
+  package let shiftWidth: Int
 
   /// A grid for `height × width` with square `window` windows, shifted by `window / 2` when
   /// `shifted`. As timm: an axis no longer than `window` uses the whole side as its window and is
   /// not shifted.
-  public init(height: Int, width: Int, window: Int, shifted: Bool) {
+  package init(height: Int, width: Int, window: Int, shifted: Bool) {
     precondition(height > 0 && width > 0 && window > 0, "WindowGrid: height \(height) width \(width) window \(window)")
     self.height = height
     self.width = width
@@ -29,23 +29,23 @@ public struct WindowGrid: Sendable, Equatable, Hashable {
   }
 
   /// Height and width after zero padding to whole windows.
-  public var paddedHeight: Int { (height + windowHeight - 1) / windowHeight * windowHeight }
-  public var paddedWidth: Int { (width + windowWidth - 1) / windowWidth * windowWidth }
+  package var paddedHeight: Int { (height + windowHeight - 1) / windowHeight * windowHeight }
+  package var paddedWidth: Int { (width + windowWidth - 1) / windowWidth * windowWidth }
   /// Windows per column and per row of the padded map.
-  public var windowsDown: Int { paddedHeight / windowHeight }
-  public var windowsAcross: Int { paddedWidth / windowWidth }
+  package var windowsDown: Int { paddedHeight / windowHeight }
+  package var windowsAcross: Int { paddedWidth / windowWidth }
   /// Windows per image (`nW`).
-  public var windowCount: Int { windowsDown * windowsAcross }
+  package var windowCount: Int { windowsDown * windowsAcross }
   /// Tokens per window (`N = windowHeight · windowWidth`).
-  public var windowTokens: Int { windowHeight * windowWidth }
+  package var windowTokens: Int { windowHeight * windowWidth }
   /// Whether any axis is shifted (a shift mask applies).
-  public var isShifted: Bool { shiftHeight > 0 || shiftWidth > 0 }
+  package var isShifted: Bool { shiftHeight > 0 || shiftWidth > 0 }
 
   /// Which of the (at most four) shift-mask patterns window `window` uses: bit 0 is set for the
   /// last window row of a shifted height, bit 1 for the last window column of a shifted width.
   /// Every other window sees no mask (class 0).
   @inline(__always)
-  public func maskClass(ofWindow window: Int) -> Int {
+  package func maskClass(ofWindow window: Int) -> Int {
     let down = windowsDown, across = windowsAcross
     let row = window / across, column = window - window / across * across
     let lastRow = shiftHeight > 0 && row == down - 1 ? 1 : 0
@@ -54,11 +54,11 @@ public struct WindowGrid: Sendable, Equatable, Hashable {
   }
 
   /// Number of mask classes the bias tables hold (4 when shifted, else 1).
-  public var maskClassCount: Int { isShifted ? 4 : 1 }
+  package var maskClassCount: Int { isShifted ? 4 : 1 }
 
   /// The additive shift mask of class `maskClass`, `[windowTokens, windowTokens]`: 0 where two
   /// tokens come from the same region of the rolled map, −100 elsewhere (timm uses −100, not −inf).
-  public func shiftMask(forClass maskClass: Int) -> [Float] {
+  package func shiftMask(forClass maskClass: Int) -> [Float] {
     let tokens = windowTokens
     // Region labels of the last window row/column: rows [Hp−wh, Hp−sh) are region 1, [Hp−sh, Hp)
     // region 2; all other windows lie in region 0 on that axis.
@@ -83,7 +83,7 @@ public struct WindowGrid: Sendable, Equatable, Hashable {
 
   /// The pixel of the (unrolled, unpadded) map that token `token` of window `window` reads, as
   /// `row * width + column`, or nil for a padding token.
-  public func sourcePixel(window: Int, token: Int) -> Int? {
+  package func sourcePixel(window: Int, token: Int) -> Int? {
     let row = window / windowsAcross * windowHeight + token / windowWidth
     let column = window % windowsAcross * windowWidth + token % windowWidth
     guard row < height, column < width else { return nil }

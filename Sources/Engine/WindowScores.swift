@@ -3,7 +3,7 @@
 
 /// `activity[b, h, w] = mean_c |x[b, h, w, c]|` for `x [batch, H, W, C]`; `activity` has
 /// `batch·H·W` elements.
-public func meanAbsoluteActivation(_ x: Tensor, into activity: inout [Float]) {
+package func meanAbsoluteActivation(_ x: Tensor, into activity: inout [Float]) {
   precondition(x.rank == 4, "meanAbsoluteActivation: activations \(x.shape)")
   let channels = x.shape[3], pixels = x.shape[0] * x.shape[1] * x.shape[2]
   precondition(activity.count >= pixels, "meanAbsoluteActivation: \(activity.count) < \(pixels) outputs")
@@ -45,7 +45,7 @@ extension Vector8 {
 
 /// `scores[b · nW + w]` = L2 norm of window `w`'s values of `activity` (`[batch, H, W]`) on `grid`'s
 /// rolled and zero-padded map. Accumulates in double so rankings do not depend on summation order.
-public func windowScores(_ activity: [Float], batch: Int, grid: WindowGrid, into scores: inout [Double]) {
+package func windowScores(_ activity: [Float], batch: Int, grid: WindowGrid, into scores: inout [Double]) {
   let windowCount = grid.windowCount, tokens = grid.windowTokens
   let pixels = grid.height * grid.width
   precondition(activity.count >= batch * pixels && scores.count >= batch * windowCount, "windowScores: buffers too small")

@@ -6,12 +6,12 @@ import Engine
 import Foundation
 
 /// SplitMix64: a tiny, fast, seedable generator (the same seed gives the same weights everywhere).
-public struct SplitMix64: RandomNumberGenerator, Sendable {
+package struct SplitMix64: RandomNumberGenerator, Sendable {
   private var state: UInt64
 
-  public init(seed: UInt64) { state = seed }
+  package init(seed: UInt64) { state = seed }
 
-  public mutating func next() -> UInt64 {
+  package mutating func next() -> UInt64 {
     state &+= 0x9E37_79B9_7F4A_7C15
     var z = state
     z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -31,7 +31,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 }
 
 /// Named tensors (timm layout) of a randomly initialized model of `configuration`.
-public func seededWeights(_ configuration: SwinConfiguration, seed: UInt64) -> [String: Tensor] {
+package func seededWeights(_ configuration: SwinConfiguration, seed: UInt64) -> [String: Tensor] {
   var generator = SplitMix64(seed: seed)
   var tensors: [String: Tensor] = [:]
   func normal(_ name: String, _ shape: [Int], std: Float, mean: Float = 0) {
