@@ -9,4 +9,4 @@ if grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/
   flags=(-Xswiftc -target-cpu -Xswiftc native -Xswiftc -DSPARSEVIT_FMA)
 fi
 swift build -c release "${flags[@]}" "$@"
-echo "built: $(swift build -c release "${flags[@]}" --show-bin-path)/sparsevit" >&2
+echo "built: $(swift build -c release "${flags[@]}" "$@" --show-bin-path)/sparsevit" >&2

@@ -37,51 +37,87 @@ func monotonicNanoseconds() -> UInt64 {
 
 /// Accumulates time per operation over one or more forward passes (pass it in `ForwardOptions`).
 ///
-/// Not for concurrent forwards: one profiler per forward at a time.
+/// Not for concurrent forwards: one profiler per forward at a time. Time is also kept per stage
+/// (the forward calls `beginStage`; the stem counts in stage 0, the head in the last stage).
 public final class Profiler: @unchecked Sendable {
   /// Workers whose time is recorded (slots `0..<workers`).
   public let workers: Int
-  // [workers, ProfileOperation.allCases.count] worker-nanoseconds.
+  /// Stages time is kept for.
+  public static let maximumStages = 8
+  // [stage, worker, ProfileOperation] worker-nanoseconds.
   private var counters: [UInt64]
+  // [stage] wall nanoseconds.
+  private var stageWall: [UInt64]
   private var wall: UInt64 = 0
+  private var stage = 0
+  private var stageStart: UInt64 = 0
   /// Forward passes recorded.
   public private(set) var passes = 0
+
+  private static var opCount: Int { ProfileOperation.allCases.count }
 
   /// A profiler for up to `workers` concurrent workers.
   public init(workers: Int) {
     precondition(workers > 0, "Profiler: workers \(workers)")
     self.workers = workers
-    counters = [UInt64](repeating: 0, count: workers * ProfileOperation.allCases.count)
+    counters = [UInt64](repeating: 0, count: Profiler.maximumStages * workers * Profiler.opCount)
+    stageWall = [UInt64](repeating: 0, count: Profiler.maximumStages)
   }
 
   /// Clears all counters.
   public func reset() {
     for i in counters.indices { counters[i] = 0 }
+    for i in stageWall.indices { stageWall[i] = 0 }
     wall = 0
     passes = 0
+    stage = 0
   }
 
-  /// Seconds per operation, parts summing to the wall time of the profiled regions.
+  /// Seconds per operation, parts summing to the wall time of the profiled forwards.
   public var seconds: [ProfileOperation: Double] {
     var result: [ProfileOperation: Double] = [:]
-    let opCount = ProfileOperation.allCases.count
-    var busyTotal = 0.0
-    for op in ProfileOperation.allCases where op != .idle {
-      var sum: UInt64 = 0
-      for worker in 0..<workers { sum &+= counters[worker * opCount + op.rawValue] }
-      let share = Double(sum) / Double(workers) * 1e-9
-      result[op] = share
-      busyTotal += share
+    for stage in secondsByStage {
+      for (op, value) in stage { result[op, default: 0] += value }
     }
-    result[.idle] = max(0, wallSeconds - busyTotal)
+    let busy = result.filter { $0.key != .idle }.values.reduce(0, +)
+    result[.idle] = max(0, wallSeconds - busy)
     return result
+  }
+
+  /// Per stage (index = stage), seconds per operation, parts summing to the stage's wall time.
+  public var secondsByStage: [[ProfileOperation: Double]] {
+    var stages: [[ProfileOperation: Double]] = []
+    let used = stageWall.lastIndex { $0 > 0 }.map { $0 + 1 } ?? 0
+    for stage in 0..<used {
+      var result: [ProfileOperation: Double] = [:]
+      var busy = 0.0
+      for op in ProfileOperation.allCases where op != .idle {
+        var sum: UInt64 = 0
+        for worker in 0..<workers { sum &+= counters[index(stage: stage, worker: worker, op: op)] }
+        let share = Double(sum) / Double(workers) * 1e-9
+        result[op] = share
+        busy += share
+      }
+      result[.idle] = max(0, Double(stageWall[stage]) * 1e-9 - busy)
+      stages.append(result)
+    }
+    return stages
   }
 
   /// Total wall time of the profiled forward passes, in seconds.
   public var wallSeconds: Double { Double(wall) * 1e-9 }
 
-  /// Records the wall time of one whole forward pass.
+  /// Marks the start of stage `stage` of the current forward (closing the previous one).
+  public func beginStage(_ stage: Int) {
+    let now = monotonicNanoseconds()
+    if stage > 0 { stageWall[self.stage] &+= now &- stageStart }
+    self.stage = min(max(stage, 0), Profiler.maximumStages - 1)
+    stageStart = now
+  }
+
+  /// Records the wall time of one whole forward pass (and closes its last stage).
   public func recordForward(nanoseconds: UInt64) {
+    stageWall[stage] &+= monotonicNanoseconds() &- stageStart
     wall &+= nanoseconds
     passes += 1
   }
@@ -90,13 +126,18 @@ public final class Profiler: @unchecked Sendable {
   public func time(_ op: ProfileOperation, _ body: () -> Void) {
     let start = monotonicNanoseconds()
     body()
-    counters[op.rawValue] &+= monotonicNanoseconds() &- start
+    counters[index(stage: stage, worker: 0, op: op)] &+= monotonicNanoseconds() &- start
   }
 
-  /// Gives a kernel the counters to add worker time to, for the duration of `body`.
+  private func index(stage: Int, worker: Int, op: ProfileOperation) -> Int {
+    (stage * workers + worker) * Profiler.opCount + op.rawValue
+  }
+
+  /// Gives a kernel the counters of the current stage to add worker time to, for `body`.
   func withCounters<R>(_ body: (WorkerClock) -> R) -> R {
-    counters.withUnsafeMutableBufferPointer { buffer in
-      body(WorkerClock(counters: buffer.baseAddress, workers: workers))
+    let offset = index(stage: stage, worker: 0, op: .stem)
+    return counters.withUnsafeMutableBufferPointer { buffer in
+      body(WorkerClock(counters: buffer.baseAddress! + offset, workers: workers))
     }
   }
 }

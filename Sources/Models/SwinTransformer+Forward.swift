@@ -148,12 +148,14 @@ extension SwinTransformer {
   private func run(_ images: Tensor, ratios: PruningRatios, workspace: Workspace, options: ForwardOptions) -> SwinOutput {
     let threads = workspace.key.threads, batch = workspace.key.batch
     let profiler = options.profiler
+    profiler?.beginStage(0)
     embedPatches(
       images, weights: embedding, into: &workspace.activations[0], scratch: workspace.rowScratch,
       threads: threads, profiler: profiler)
     var usage: [[WindowUsage]] = []
     var keptWindows: [[[[Int]]?]] = []
     for (stageIndex, stage) in stages.enumerated() {
+      if stageIndex > 0 { profiler?.beginStage(stageIndex) }
       if let merge = stage.merge {
         mergePatches(
           workspace.activations[stageIndex - 1], weights: merge, into: &workspace.activations[stageIndex],
