@@ -153,7 +153,9 @@ func attendWindowHead(
     i += 1
   }
 
-  // Row softmax in place (padding lanes come out as exact zeros).
+  // Softmax numerators in place (padding lanes come out as exact zeros); the 1/sum of each row is
+  // applied to the output rows instead of to the 49 probabilities.
+  let inverseSums = queries  // the biased queries are no longer needed: reuse their first n floats
   for i in 0..<n {
     let row = scores + i * np
     var maxima = load8(row)
@@ -171,24 +173,19 @@ func attendWindowHead(
       sums += e
       c += 8
     }
-    let inverse = Vector8(repeating: 1 / horizontalSum(sums))
-    c = 0
-    while c < np {
-      store8(load8(row + c) * inverse, row + c)
-      c += 8
-    }
+    inverseSums[i] = 1 / horizontalSum(sums)
   }
 
-  // out = p·v + vb in register blocks of 2 rows × 32 columns (or 16, or 8, then scalars).
+  // out = (e·v)/sum + vb in register blocks of 2 rows × 32 columns, then 8, then scalars.
   i = 0
   while i < n {
     let pairs = i + 2 <= n
     let p0 = scores + i * np, p1 = pairs ? p0 + np : p0
     let o0 = output + i * outputStride, o1 = pairs ? o0 + outputStride : o0
     var c = 0
+    let scale0 = Vector8(repeating: inverseSums[i]), scale1 = Vector8(repeating: inverseSums[pairs ? i + 1 : i])
     while c + 32 <= headDim {
-      var a0 = load8(valueBias + c), a1 = load8(valueBias + c + 8)
-      var a2 = load8(valueBias + c + 16), a3 = load8(valueBias + c + 24)
+      var a0 = Vector8(), a1 = Vector8(), a2 = Vector8(), a3 = Vector8()
       var e0 = a0, e1 = a1, e2 = a2, e3 = a3
       for j in 0..<n {
         let v = value + j * rowStride + c
@@ -203,39 +200,42 @@ func attendWindowHead(
         e2 = multiplyAdd(w1, v2, e2)
         e3 = multiplyAdd(w1, v3, e3)
       }
-      store8(a0, o0 + c)
-      store8(a1, o0 + c + 8)
-      store8(a2, o0 + c + 16)
-      store8(a3, o0 + c + 24)
+      let b0 = load8(valueBias + c), b1 = load8(valueBias + c + 8)
+      let b2 = load8(valueBias + c + 16), b3 = load8(valueBias + c + 24)
+      store8(multiplyAdd(a0, scale0, b0), o0 + c)
+      store8(multiplyAdd(a1, scale0, b1), o0 + c + 8)
+      store8(multiplyAdd(a2, scale0, b2), o0 + c + 16)
+      store8(multiplyAdd(a3, scale0, b3), o0 + c + 24)
       if pairs {
-        store8(e0, o1 + c)
-        store8(e1, o1 + c + 8)
-        store8(e2, o1 + c + 16)
-        store8(e3, o1 + c + 24)
+        store8(multiplyAdd(e0, scale1, b0), o1 + c)
+        store8(multiplyAdd(e1, scale1, b1), o1 + c + 8)
+        store8(multiplyAdd(e2, scale1, b2), o1 + c + 16)
+        store8(multiplyAdd(e3, scale1, b3), o1 + c + 24)
       }
       c += 32
     }
     while c + 8 <= headDim {
-      var a0 = load8(valueBias + c)
+      var a0 = Vector8()
       var e0 = a0
       for j in 0..<n {
         let v0 = load8(value + j * rowStride + c)
         a0 = multiplyAdd(Vector8(repeating: p0[j]), v0, a0)
         e0 = multiplyAdd(Vector8(repeating: p1[j]), v0, e0)
       }
-      store8(a0, o0 + c)
-      if pairs { store8(e0, o1 + c) }
+      let b0 = load8(valueBias + c)
+      store8(multiplyAdd(a0, scale0, b0), o0 + c)
+      if pairs { store8(multiplyAdd(e0, scale1, b0), o1 + c) }
       c += 8
     }
     while c < headDim {
-      var a0 = valueBias[c], e0 = valueBias[c]
+      var a0: Float = 0, e0: Float = 0
       for j in 0..<n {
         let v = value[j * rowStride + c]
         a0 += p0[j] * v
         e0 += p1[j] * v
       }
-      o0[c] = a0
-      if pairs { o1[c] = e0 }
+      o0[c] = a0 * scale0[0] + valueBias[c]
+      if pairs { o1[c] = e0 * scale1[0] + valueBias[c] }
       c += 1
     }
     i += pairs ? 2 : 1
