@@ -36,7 +36,8 @@ DENSE_ATOL = 1e-5
 PEERS_DIR = os.environ.get("SPARSEVIT_PEERS", "/work/shared/peers")  # holds the sparsevit_ref.py reference
 
 CONFIGS = {
-    "tiny": dict(embed_dim=8, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4), num_classes=10),
+    # embed 4 (head dims 4, 4, 8, 8): 40,752 parameters, so six checkpoints and the 224x224 case fit in ~2.6 MB
+    "tiny": dict(embed_dim=4, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4), num_classes=10),
     "full": dict(embed_dim=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24), num_classes=1000),
 }
 
@@ -46,10 +47,11 @@ CASES = {
         ("dense_75x100_b2", (75, 100), 2, None),
         ("dense_64x64_b1", (64, 64), 1, None),
         ("dense_224x224_b1", (224, 224), 1, None),
-        ("dense_112x160_b3", (112, 160), 3, None),
-        ("sparse_mixed_224x224_b2", (224, 224), 2, [[0.3, 0.5], [0.2, 0.2], [0.25, 0.5], [0, 0]]),
-        ("sparse_uniform50_75x100_b1", (75, 100), 1, [[0.5, 0.5], [0.5, 0.5], [0.5, 0.5], [0.5, 0.5]]),
-        ("sparse_late_112x160_b1", (112, 160), 1, [[0, 0.5], [0, 0.3], [0, 0.5], [0, 0]]),
+        ("dense_56x80_b2", (56, 80), 2, None),
+        ("dense_32x32_b3", (32, 32), 3, None),
+        ("sparse_mixed_112x112_b2", (112, 112), 2, [[0.3, 0.5], [0.2, 0.2], [0.25, 0.5], [0, 0]]),
+        ("sparse_uniform50_75x100_b2", (75, 100), 2, [[0.5, 0.5], [0.5, 0.5], [0.5, 0.5], [0.5, 0.5]]),
+        ("sparse_late_56x80_b2", (56, 80), 2, [[0, 0.5], [0, 0.3], [0, 0.5], [0, 0]]),
         ("sparse_k0_64x64_b1", (64, 64), 1, [[0.99, 0.99], [0, 0], [0, 0], [0, 0]]),
         # all ratios 0: same input and same expected files as dense_75x100_b2
         ("sparse_zero_75x100_b2", (75, 100), 2, [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]),
@@ -64,8 +66,47 @@ CASES = {
         ("sparse_late_448x448_b1", (448, 448), 1, [[0, 0.5], [0, 0], [0, 0.2, 0.2, 0.4, 0.4, 0.4], [0, 0]]),
     ],
 }
+# What each case is there for (written into the manifest as `purpose`); check_purpose asserts the geometry.
+PURPOSES = {
+    "dense_75x100_b2": "padding and odd sizes: patch embed drops the last rows/columns (75x100 -> 18x25 tokens), "
+                       "shifted windows over padded maps (18x25 -> 21x28, 9x13 -> 14x14), odd merges (25 -> 13, "
+                       "9x13 -> 5x7 -> 3x4), windows clamped to 5x7 and 3x4 with no shift and their bias tables "
+                       "resized by timm; mmdet normed stages",
+    "dense_64x64_b1": "shift with padding (16x16 -> 21x21 and 8x8 -> 14x14 with shift 3), windows clamped to 4x4 and "
+                      "2x2 (tables resized); mmdet normed stages",
+    "dense_224x224_b1": "the canonical size: windows divide every map, no padding; the last stage is exactly 7x7, "
+                        "one window, and its shifted block does not shift",
+    "dense_56x80_b2": "a window clamped on one axis only with a shift on the other: stage 2 is 7x10, window 7x7, "
+                      "shift (0, 3), padded to 7x14; odd merge 4x5 -> 2x3",
+    "dense_32x32_b3": "batch 3; a map smaller than a window with shift 3 (8x8 padded to 14x14), clamped 4x4 and 2x2 "
+                      "windows and a 1x1 last stage",
+    "sparse_mixed_112x112_b2": "mixed per-block ratios at batch 2: the two images keep different windows (asserted); "
+                               "stage 1 has 16 windows (4x4); checked against peers/sparsevit_ref.py",
+    "sparse_uniform50_75x100_b2": "pruning on padded, shifted maps and clamped windows; k = 0 in stages 3 and 4; "
+                                  "input shared with dense_75x100_b2",
+    "sparse_late_56x80_b2": "the first pruned block is a stage's second (shifted) block, so importance is taken "
+                            "there; pruning under a one-axis shift (0, 3) on the 7x10 map of stage 2; input shared "
+                            "with dense_56x80_b2",
+    "sparse_k0_64x64_b1": "k = 0: ratio 0.99 keeps no window, stage 1 passes its input through; input shared with "
+                          "dense_64x64_b1",
+    "sparse_zero_75x100_b2": "all ratios 0 must equal dense: shares every file with dense_75x100_b2",
+    "sparse_cfg1_448x448_b2": "SparseViT's published cfg1 at batch 2 (selections differ between images)",
+    "sparse_cfg2_672x672_b1": "SparseViT's cfg2",
+    "sparse_uniform50_672x672_b1": "uniform 0.5 at 672",
+    "sparse_late_448x448_b1": "first pruned block late in stages 1 and 3",
+}
+# cases that reuse every file of an earlier case (their expected outputs are the same)
 SHARED_WITH = {"sparse_zero_75x100_b2": "dense_75x100_b2"}
+# cases that reuse an earlier case's input (its seed is drawn until every case on it has clear score gaps)
+INPUT_FROM = {"sparse_uniform50_75x100_b2": "dense_75x100_b2", "sparse_k0_64x64_b1": "dense_64x64_b1",
+              "sparse_late_56x80_b2": "dense_56x80_b2"}
 NORMED_IN_TINY = {"dense_75x100_b2", "dense_64x64_b1"}  # mmdet per-stage norms: odd sizes suffice, saves space
+# mixed-ratio cases must keep different windows in the two images somewhere
+MUST_DIFFER = ("sparse_mixed", "sparse_cfg1")
+# Layouts other than timm are stored in this dtype (exact: every value is float16-representable) and
+# the Microsoft file carries the old attn_mask buffers only in full mode (the loader ignores them).
+ALT_LAYOUT_DTYPE = {"tiny": ("F16", torch.float16), "full": ("F32", None)}
+MICROSOFT_ATTN_MASK = {"tiny": False, "full": True}
 
 
 def log(msg):
@@ -144,8 +185,9 @@ def relative_position_index(window=WINDOW):
     return (rel[0] * (2 * window - 1) + rel[1]).contiguous()
 
 
-def to_microsoft(sd, model224):
-    """Original Swin: merge into stage s stored as layers.{s-1}.downsample, head.*, plus the old buffers."""
+def to_microsoft(sd, model224, attn_mask=True):
+    """Original Swin: merge into stage s stored as layers.{s-1}.downsample, head.*, plus the old buffers
+    (relative_position_index; attn_mask of the shifted blocks unless attn_mask is False)."""
     out = {}
     for k, v in sd.items():
         parts = k.split(".")
@@ -158,7 +200,7 @@ def to_microsoft(sd, model224):
         for bi, blk in enumerate(stage.blocks):
             pre = f"layers.{si}.blocks.{bi}."
             out[pre + "attn.relative_position_index"] = blk.attn.relative_position_index.clone()
-            if blk.attn_mask is not None:  # None buffers were not saved by the original code either
+            if attn_mask and blk.attn_mask is not None:  # None buffers were not saved by the original code either
                 out[pre + "attn_mask"] = blk.attn_mask.clone()
     return out
 
@@ -449,6 +491,68 @@ def to_npy(outdir, name, t):
     return name
 
 
+def check_purpose(name, size, batch, geo, ratios, kept):
+    """Asserts the geometric property a tiny case exists for (see PURPOSES)."""
+    sizes = [g["size"] for g in geo]
+    clamped = [any(g["window"][i] < WINDOW for i in range(2)) for g in geo]
+    padded = [any(g["size"][i] % g["window"][i] for i in range(2)) for g in geo]
+    one_axis = [any(g["size"][i] <= WINDOW and g["shift"][i] == 0 and g["size"][1 - i] > WINDOW
+                    and g["shift"][1 - i] > 0 for i in range(2)) for g in geo]
+    if name == "dense_224x224_b1":
+        assert geo[-1]["size"] == [WINDOW, WINDOW] and geo[-1]["shift"] == [0, 0] and not any(padded), geo
+    elif name.startswith("dense_75x100") or name.startswith("sparse_uniform50_75x100"):
+        assert size[0] % PATCH and any(s[1] % 2 for s in sizes[:-1]) and any(padded[:2]) and any(clamped), geo
+    elif name.startswith("dense_64x64") or name.startswith("dense_32x32"):
+        assert any(g["shift"] != [0, 0] and p for g, p in zip(geo, padded)) and any(clamped), geo
+    elif name.startswith("dense_56x80"):
+        assert any(one_axis) and any(p and o for p, o in zip(padded, one_axis)), geo
+    if name.startswith("sparse_mixed"):
+        windows = [-(-geo[0]["size"][i] // geo[0]["window"][i]) for i in range(2)]
+        assert windows[0] * windows[1] >= 16, geo
+    if name.startswith("sparse_late"):
+        first = [next((b for b, r in enumerate(stage) if r > 0), None) for stage in ratios]
+        assert any(f is not None and f > 0 for f in first), ratios
+        # some block under a one-axis shift prunes part of its windows
+        blocks = [(si, bi) for si, stage in enumerate(ratios) for bi in range(len(stage))]
+        assert any(one_axis[si] and bi % 2 == 1 and kept[k][0] is not None and len(kept[k][0]) > 0
+                   and ratios[si][bi] > 0 for k, (si, bi) in enumerate(blocks)), (geo, kept)
+    if name.startswith("sparse_k0"):
+        assert all(k == [] for k in kept[0]) and all(k == [] for k in kept[1]), kept
+    if name.startswith("dense_32x32"):
+        assert batch == 3 and geo[-1]["size"] == [1, 1], geo
+
+
+def kept_sets_differ(kept):
+    return any(k[0] != k[1] for k in kept if k[0] is not None)
+
+
+def find_input(name, size, batch, seed_base, sparse_members, model):
+    """Draws inputs from seed_base on until every pruned case sharing this input has clear score gaps
+    (and, for MUST_DIFFER cases, different kept windows in the two images)."""
+    attempt = 0
+    while True:
+        seed = seed_base + attempt
+        x = draw_input(seed, batch, *size)
+        ok = True
+        for member, ratios in sparse_members:
+            record = {"gaps": [], "kept": [], "abort_below": MIN_GAP}
+            try:
+                with torch.no_grad():
+                    prune_forward(model, x, ratios, record)
+            except GapTooSmall as e:
+                log(f"{member}: seed {seed} gap {e.args[0]:.3g} < {MIN_GAP} at cut {len(record['gaps'])}, redrawing")
+                ok = False
+                break
+            if member.startswith(MUST_DIFFER) and not kept_sets_differ(record["kept"]):
+                log(f"{member}: seed {seed} keeps the same windows in both images, redrawing")
+                ok = False
+                break
+        if ok:
+            return x, seed
+        attempt += 1
+        assert attempt < 2000, f"{name}: could not find an input with clear window-score gaps"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("mode", choices=sorted(CONFIGS))
@@ -477,35 +581,45 @@ def main():
 
     prefix = args.mode
     checkpoints = []
+    written = []
 
     def add_ckpt(layout, sd, dtype_name, dtype=None, **extra):
         file = f"{prefix}.{layout}.{dtype_name.lower()}.safetensors"
         save_checkpoint(os.path.join(outdir, file), sd, dtype)
         checkpoints.append(dict(file=file, layout=layout, dtype=dtype_name, **extra))
+        written.append(file)
 
     add_ckpt("timm", canonical, "F32")
     if args.mode == "tiny":
         add_ckpt("timm", canonical, "F16", torch.float16)
         add_ckpt("timm", canonical, "BF16", torch.bfloat16)
+    alt_name, alt_dtype = ALT_LAYOUT_DTYPE[args.mode]
 
-    ms = to_microsoft(canonical, model224)
+    with_mask = MICROSOFT_ATTN_MASK[args.mode]
+    ms = to_microsoft(canonical, model224, attn_mask=with_mask)
     back = checkpoint_filter_fn(dict(ms), model224)  # timm's own converter must give the canonical dict back
     assert set(back) == set(canonical) and all(torch.equal(back[k], canonical[k]) for k in canonical)
-    add_ckpt("microsoft", ms, "F32", note="original Swin names; relative_position_index and attn_mask "
-                                          "buffers (made at 224) included as in old checkpoints: ignore them")
+    if with_mask:
+        ms_note = ("original Swin names; relative_position_index and attn_mask buffers (made at 224) included "
+                   "as in old checkpoints: ignore them")
+    else:
+        ms_note = ("original Swin names; relative_position_index buffers included as in old checkpoints (ignore "
+                   "them). Old checkpoints may also carry attn_mask buffers of the shifted blocks: the loader "
+                   "ignores them too (left out here for size; the Swift unit tests cover that case)")
+    add_ckpt("microsoft", ms, alt_name, alt_dtype, note=ms_note)
 
     x224 = draw_input(SEED, 1, CANONICAL_IMG, CANONICAL_IMG)
     with torch.no_grad():
         logits224 = model224(x224)
     tv = to_torchvision(canonical, cfg)
     tv_check = verify_torchvision(tv, cfg, logits224, x224)
-    add_ckpt("torchvision", tv, "F32", **tv_check)
+    add_ckpt("torchvision", tv, alt_name, alt_dtype, **tv_check)
 
     mm = to_mmdet(canonical, cfg, norms)
     verify_mmdet_merge(mm, model224, x224)
-    add_ckpt("mmdet", mm, "F32", note="backbone only: no final norm and no head; backbone.norm0..3 are "
-                                      "per-stage output norms (see normed_stages); merges in nn.Unfold "
-                                      "channel order c*4 + 2*dh + dw")
+    add_ckpt("mmdet", mm, alt_name, alt_dtype,
+             note="backbone only: no final norm and no head; backbone.norm0..3 are per-stage output norms (see "
+                  "normed_stages); merges in nn.Unfold channel order c*4 + 2*dh + dw")
 
     models = {}
     resized_tables = []
@@ -519,22 +633,20 @@ def main():
                     key = f"layers.{si}.blocks.{bi}.attn.relative_position_bias_table"
                     table = blk.attn.relative_position_bias_table
                     if table.shape != canonical[key].shape or not torch.equal(table, canonical[key]):
-                        file = f"table_{size[0]}x{size[1]}.layers{si}.blocks{bi}.npy"
-                        to_npy(outdir, file, table)
-                        resized_tables.append(dict(img_size=list(size), key=key,
-                                                   window_size=list(blk.window_size), file=file))
+                        resized_tables.append(dict(img_size=list(size), key=key, window_size=list(blk.window_size),
+                                                   shape=list(table.shape)))
         return models[size]
 
+    case_list = CASES[args.mode]
     cases = []
     by_name = {}
-    for ci, (name, size, batch, ratios) in enumerate(CASES[args.mode]):
+    for ci, (name, size, batch, ratios) in enumerate(case_list):
         model = get_model(size)
         geo = stage_geometry(model)
-        entry = dict(name=name, img_size=list(size), batch=batch, stages_geometry=geo)
+        entry = dict(name=name, purpose=PURPOSES.get(name), img_size=list(size), batch=batch, stages_geometry=geo)
         if name in SHARED_WITH:
             src = by_name[SHARED_WITH[name]]
-            x = torch.from_numpy(np.load(os.path.join(outdir, src["input"])))
-            seed = src["input_seed"]
+            x = src["_x"]
             with torch.no_grad():
                 record = {"gaps": [], "kept": []}
                 logits, stages = prune_forward(model, x, ratios, record)
@@ -544,43 +656,44 @@ def main():
             assert diff < DENSE_ATOL, diff
             entry.update(input=src["input"], logits=src["logits"], stages=src["stages"],
                          normed_stages=src["normed_stages"], pruning_ratios=ratios, min_score_gap=None,
-                         input_seed=seed, kept_windows=None, shares_files_with=src["name"])
+                         input_seed=src["input_seed"], kept_windows=None, shares_files_with=src["name"])
             cases.append(entry)
+            by_name[name] = entry
             continue
 
-        attempt = 0
-        while True:
-            seed = 1000 * (ci + 1) + attempt
-            x = draw_input(seed, batch, *size)
-            with torch.no_grad():
-                if ratios is None:
-                    logits, stages = dense_forward(model, x)
-                    record = {"gaps": [], "kept": []}
-                    zero = [[0.0] * len(s.blocks) for s in model.layers]
-                    plog, pst = prune_forward(model, x, zero, record)
-                    diff = max((plog - logits).abs().max().item(),
-                               *[(a - b).abs().max().item() for a, b in zip(pst, stages)])
-                    log(f"{name}: pruning path with ratios 0 vs timm dense max |diff| {diff:.3g}")
-                    assert diff < DENSE_ATOL, diff
-                    gap = None
-                    break
-                record = {"gaps": [], "kept": [], "abort_below": MIN_GAP}
-                try:
-                    logits, stages = prune_forward(model, x, ratios, record)
-                except GapTooSmall as e:
-                    log(f"{name}: seed {seed} gap {e.args[0]:.3g} < {MIN_GAP} at cut {len(record['gaps'])}, redrawing")
-                    attempt += 1
-                    assert attempt < 2000, "could not find an input with clear window-score gaps"
-                    continue
+        if name in INPUT_FROM:
+            src = by_name[INPUT_FROM[name]]
+            assert src["img_size"] == list(size) and src["batch"] == batch, name
+            x, seed = src["_x"], src["input_seed"]
+            entry["shares_input_with"] = src["name"]
+        else:
+            members = [(n, r) for n, _, _, r in case_list
+                       if (n == name or INPUT_FROM.get(n) == name) and r is not None and any(map(any, r))]
+            x, seed = find_input(name, size, batch, 1000 * (ci + 1), members, model)
+
+        with torch.no_grad():
+            if ratios is None:
+                logits, stages = dense_forward(model, x)
+                record = {"gaps": [], "kept": []}
+                zero = [[0.0] * len(s.blocks) for s in model.layers]
+                plog, pst = prune_forward(model, x, zero, record)
+                diff = max((plog - logits).abs().max().item(),
+                           *[(a - b).abs().max().item() for a, b in zip(pst, stages)])
+                log(f"{name}: pruning path with ratios 0 vs timm dense max |diff| {diff:.3g}")
+                assert diff < DENSE_ATOL, diff
+                gap = None
+            else:
+                record = {"gaps": [], "kept": []}
+                logits, stages = prune_forward(model, x, ratios, record)
                 gap = min(record["gaps"]) if record["gaps"] else None
-            break
+                assert gap is None or gap >= MIN_GAP, (name, gap)
 
         if ratios is not None:
             log(f"{name}: seed {seed}, {len(record['gaps'])} cuts, min score gap {gap}")
             if batch > 1:
-                differs = any(k[0] != k[1] for k in record["kept"] if k[0] is not None)
+                differs = kept_sets_differ(record["kept"])
                 log(f"{name}: kept sets differ between images: {differs}")
-                if name.startswith("sparse_mixed") or name.startswith("sparse_cfg1"):
+                if name.startswith(MUST_DIFFER):
                     assert differs
             if all(g["size"][i] % g["window"][i] == 0 and g["window"][0] == g["window"][1]
                    and g["shift"][0] == g["shift"][1] for g in geo for i in range(2)):
@@ -595,8 +708,13 @@ def main():
                 log(f"{name}: vs peers/sparsevit_ref.py max |diff| {diff:.3g}")
                 assert diff < DENSE_ATOL and np.allclose(ref_gaps, record["gaps"], rtol=0, atol=1e-7)
                 entry["checked_against_sparsevit_ref"] = True
+        if args.mode == "tiny":
+            check_purpose(name, size, batch, geo, ratios, record["kept"])
 
-        entry["input"] = to_npy(outdir, f"{name}.input.npy", x)
+        if name in INPUT_FROM:
+            entry["input"] = by_name[INPUT_FROM[name]]["input"]
+        else:
+            entry["input"] = to_npy(outdir, f"{name}.input.npy", x)
         entry["logits"] = to_npy(outdir, f"{name}.logits.npy", logits)
         entry["stages"] = [to_npy(outdir, f"{name}.stage{i}.npy", s) for i, s in enumerate(stages)]
         if args.mode == "full" or name in NORMED_IN_TINY:
@@ -607,13 +725,16 @@ def main():
             entry["normed_stages"] = None
         entry.update(pruning_ratios=ratios, min_score_gap=gap, input_seed=seed,
                      kept_windows=record["kept"] if ratios is not None else None)
-        entry["_logits"], entry["_stages"] = logits, stages
+        entry["_x"], entry["_logits"], entry["_stages"] = x, logits, stages
         by_name[name] = entry
         cases.append(entry)
 
+    if args.mode == "tiny":
+        assert any(e["batch"] == 3 for e in cases)
     for e in cases:
-        e.pop("_logits", None)
-        e.pop("_stages", None)
+        for k in ("_x", "_logits", "_stages"):
+            e.pop(k, None)
+        written.extend([e["input"], e["logits"], *e["stages"], *(e["normed_stages"] or [])])
     manifest = {
         "generator": "scripts/make_fixtures.py",
         "command": "python " + shlex.join([sys.argv[0]] + sys.argv[1:]),
@@ -628,12 +749,17 @@ def main():
             "(B, H_s, W_s, C_s) = raw output of timm model.layers[s] (before the final norm).",
             "Reference at another size: fresh timm model at that img_size, canonical state dict through "
             "timm checkpoint_filter_fn, load_state_dict(strict=True); resized_tables lists the bias tables "
-            "timm resized (stages whose window is clamped below 7).",
+            "timm resized (stages whose window is clamped below 7), their values are not stored.",
             "Every parameter is exactly representable in float16 and bfloat16: all checkpoint dtypes hold "
             "identical values.",
+            "relative_position_index buffers (int64) are kept where the layout has them; the Microsoft file "
+            + ("carries attn_mask buffers too; the loader ignores both." if with_mask else
+               "has no attn_mask buffers, which old checkpoints may carry and the loader ignores."),
+            "Cases may share files: shares_input_with names the case whose input file is reused, "
+            "shares_files_with the case whose every file is reused.",
             "kept_windows[block][image]: sorted kept window indices of that block (row-major over the rolled, "
             "padded map), null when the block runs dense.",
-            "min_score_gap: smallest (s[k-1]-s[k])/s[k-1] over every block with 0 < k < nW.",
+            "min_score_gap: smallest (s[k-1]-s[k])/s[k-1] over every block with 0 < k < nW (null: no cut).",
             "normed_stages: stage i output through mmdet backbone.norm{i} (LayerNorm, eps 1e-5).",
         ],
         "checkpoints": checkpoints,
@@ -643,6 +769,10 @@ def main():
     with open(os.path.join(outdir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")
+    written.append("manifest.json")
+    stale = sorted(set(os.listdir(outdir)) - set(written))
+    if stale:
+        log(f"warning: {len(stale)} files in {outdir} are not in the manifest (stale?): {' '.join(stale)}")
     log(f"wrote {len(cases)} cases and {len(checkpoints)} checkpoints to {outdir}")
 
 
