@@ -200,8 +200,16 @@ private func describe(_ value: Any) -> String {
   }
 }
 
-/// The first line of an error's description, for one-line messages.
+/// A one-line reason for a Foundation error: JSONSerialization's debug description, the POSIX
+/// reason of a file error, else the first line of the description.
 func firstLine(of error: any Error) -> String {
-  let text = String(describing: error)
+  let ns = error as NSError
+  if let debug = ns.userInfo[NSDebugDescriptionErrorKey] as? String { return debug }
+  if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain,
+    let reason = strerror(Int32(underlying.code))
+  {
+    return String(cString: reason)
+  }
+  let text = ns.domain == NSCocoaErrorDomain ? ns.localizedDescription : String(describing: error)
   return String(text.split(separator: "\n", maxSplits: 1).first ?? Substring(text))
 }
