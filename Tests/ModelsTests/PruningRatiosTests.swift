@@ -80,6 +80,16 @@ final class PruningRatiosTests: XCTestCase {
     XCTAssertEqual(ratios.keptWindows(stage: 1, block: 0, windows: 144), 144)
   }
 
+  /// The JSON files shipped in weights/ are the presets.
+  func testShippedConfigurationFilesAreThePresets() throws {
+    let weights = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("weights")
+    for name in PruningRatios.presetNames {
+      let loaded = try PruningRatios.load(path: weights.appendingPathComponent("\(name).json").path, depths: depths)
+      XCTAssertEqual(loaded.ratios, PruningRatios.presets[name], name)
+    }
+  }
+
   func testPresetsValidateForSwinTinyOnly() {
     for name in PruningRatios.presetNames { XCTAssertNoThrow(try PruningRatios.preset(name, depths: depths)) }
     XCTAssertThrowsError(try PruningRatios.preset("cfg1_42ms", depths: [2, 2, 18, 2]))
