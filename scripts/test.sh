@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --no-build
 swift build --build-tests
 swift test --skip-build --parallel
+bash scripts/check_readme_snippet.sh
 if [ -d Examples ]; then
   (cd Examples && swift build -c release && swift run -c release --skip-build embed-example --size 96)
 fi

@@ -1,4 +1,5 @@
-// `sparsevit run`: one forward pass on an .npy batch, logits (and stage features) to .npy files.
+// `sparsevit run`: one forward pass on an .npy batch or on a PNG/JPEG image; the top classes to
+// stdout, logits (and stage features) to .npy files.
 import Engine
 import Foundation
 import Models
@@ -6,43 +7,83 @@ import Models
 enum RunCommand {
   static let spec = CommandSpec(
     name: "run",
-    summary: "Run a Swin model on a batch of images and write the logits.",
-    usage: "--input <x.npy> --output <y.npy> [--weights <file>] [--sparsity <cfg>] [options]",
+    summary: "Run a Swin model on an image or a batch of images: top classes, logits, features.",
+    usage: "(--input <x.npy> | --image <file>) [--output <y.npy>] [--weights <file>] [--sparsity <cfg>] [options]",
     options: [
       OptionSpec(name: "input", value: "x.npy", help: "Float32 C-order array (batch, 3, height, width), ImageNet-normalized."),
-      OptionSpec(name: "output", value: "y.npy", help: "Where to write the float32 logits (batch, classes)."),
+      ImageOptions.image,
+      OptionSpec(
+        name: "output", value: "y.npy",
+        help: "Where to write the float32 logits (batch, classes). Required with '--input' unless '--features' or '--top' is given."),
       OptionSpec(name: "features", value: "dir", help: "Also write stage0.npy … stage3.npy (NHWC stage outputs) to this directory."),
       ModelOptions.weights, ModelOptions.seed, ModelOptions.sparsity, ModelOptions.threads,
+      ImageOptions.size, ImageOptions.resize,
+      OptionSpec(name: "top", value: "k", help: "Print the k most likely classes per image (default 5 with '--image')."),
       OptionSpec(name: "verbose", value: nil, help: "Print per block the ratio and kept/total windows, and the latency."),
     ],
     discussion: """
+      '--input' and '--image' are alternatives. An image is decoded (PNG any depth/color type,
+      JPEG), resized and normalized like timm's eval transform (see '--resize') to size × size.
+      Class names are ImageNet's for 1000-class models (weights/imagenet_classes.txt).
+
       EXAMPLES:
+        sparsevit run --image photo.jpg --weights swin_tiny.safetensors --sparsity cfg2_35ms
         sparsevit run --weights model.safetensors --input x.npy --output logits.npy
         sparsevit run --input x.npy --output y.npy --sparsity cfg2_35ms --verbose
       """)
 
   static func run(_ arguments: Arguments) throws {
-    let inputPath = try arguments.required("input")
+    let inputPath = arguments.string("input"), imagePath = arguments.string("image")
+    if inputPath != nil && imagePath != nil {
+      throw arguments.usage("'--input' and '--image' are alternatives: give one of them")
+    }
+    guard inputPath != nil || imagePath != nil else { throw arguments.usage("missing '--input <x.npy>' or '--image <file>'") }
     let outputPath = arguments.string("output")
     let featuresPath = arguments.string("features")
-    if outputPath == nil && featuresPath == nil { throw arguments.usage("missing '--output <y.npy>' (or '--features <dir>')") }
+    let requestedTop = try arguments.integer("top", in: 1...100_000)
+    if inputPath != nil {
+      if outputPath == nil && featuresPath == nil && requestedTop == nil {
+        throw arguments.usage("missing '--output <y.npy>' (or '--features <dir>' or '--top <k>')")
+      }
+      for name in ["size", "resize"] where arguments.string(name) != nil {
+        throw arguments.usage("'--\(name)' applies to '--image', not to '--input' (an .npy input is used as it is)")
+      }
+    }
     let threads = try ModelOptions.threads(arguments)
+    let preprocessing = try ImageOptions.preprocessing(arguments)
     try ModelOptions.requireFile(arguments, "input")
+    try ModelOptions.requireFile(arguments, "image")
     try ModelOptions.requireFiles(arguments)
-    let images = try readNumPy(path: inputPath)
-    guard images.rank == 4 else {
-      throw Failure("\(inputPath): expected shape (batch, 3, height, width), got \(images.shape)")
+    let verbose = arguments.flag("verbose")
+
+    let images: Tensor
+    if let inputPath {
+      images = try readNumPy(path: inputPath)
+      guard images.rank == 4 else {
+        throw Failure("\(inputPath): expected shape (batch, 3, height, width), got \(images.shape)")
+      }
+    } else {
+      let image = try RGBImage.load(path: imagePath!)
+      images = preprocessing.tensor(image)
+      if verbose {
+        printError(
+          "image: \(imagePath!) (\(image.width)×\(image.height)) → \(preprocessing.size)×\(preprocessing.size) (\(preprocessing.resize.rawValue), \(preprocessing.interpolation.rawValue))"
+        )
+      }
     }
-    let model = try ModelOptions.model(arguments, verbose: arguments.flag("verbose"))
+    let model = try ModelOptions.model(arguments, verbose: verbose)
     let sparsity = try ModelOptions.sparsity(arguments, model: model)
-    if outputPath != nil && model.configuration.classes == 0 {
-      throw Failure("the checkpoint has no classifier head (\(model.layout.rawValue) backbone): use '--features <dir>' instead of '--output'")
+    let hasHead = model.configuration.classes > 0
+    if !hasHead && (outputPath != nil || requestedTop != nil || featuresPath == nil) {
+      throw Failure("the checkpoint has no classifier head (\(model.layout.rawValue) backbone): use '--features <dir>' instead of '--output' or '--top'")
     }
+    // An image prints its top 5 classes unless told otherwise.
+    let top = requestedTop ?? (imagePath != nil && hasHead ? 5 : nil)
     let start = Date()
     let output = try model.forward(
       images, sparsity: sparsity, options: ForwardOptions(threads: threads, collectStages: featuresPath != nil))
     let elapsed = Date().timeIntervalSince(start)
-    if arguments.flag("verbose") {
+    if verbose {
       let ratios = sparsity ?? .dense(depths: model.configuration.depths)
       for (stage, blocks) in output.windowUsage.enumerated() {
         for (block, usage) in blocks.enumerated() {
@@ -51,6 +92,9 @@ enum RunCommand {
         }
       }
       printError(String(format: "forward: %.1f ms (batch %d, %dx%d, %d threads, first run)", elapsed * 1000, images.shape[0], images.shape[2], images.shape[3], threads))
+    }
+    if let top {
+      printTop(output.topClasses(top), batch: images.shape[0])
     }
     if let outputPath, let logits = output.logits {
       try writeNumPy(logits, to: outputPath)
@@ -62,6 +106,19 @@ enum RunCommand {
       }
       for (index, stage) in output.normalizedStages.enumerated() {
         try writeNumPy(stage, to: (featuresPath as NSString).appendingPathComponent("stage\(index).normed.npy"))
+      }
+    }
+  }
+
+  /// One table of the top classes per image: rank, class id, softmax probability, logit, name.
+  private static func printTop(_ predictions: [[ClassPrediction]], batch: Int) {
+    for (image, classes) in predictions.enumerated() {
+      if batch > 1 { print("image \(image):") }
+      print("rank  class  probability     logit  name")
+      for (rank, prediction) in classes.enumerated() {
+        print(
+          String(format: "%4d  %5d  %11.4f  %8.3f  ", rank + 1, prediction.index, prediction.probability, prediction.logit)
+            + prediction.name)
       }
     }
   }
