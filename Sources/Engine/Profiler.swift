@@ -43,7 +43,7 @@ public final class Profiler: @unchecked Sendable {
   /// Workers whose time is recorded (slots `0..<workers`).
   public let workers: Int
   /// Stages time is kept for.
-  public static let maximumStages = 8
+  package static let maximumStages = 8
   // [stage, worker, ProfileOperation] worker-nanoseconds.
   private var counters: [UInt64]
   // [stage] wall nanoseconds.
@@ -108,7 +108,7 @@ public final class Profiler: @unchecked Sendable {
   public var wallSeconds: Double { Double(wall) * 1e-9 }
 
   /// Marks the start of stage `stage` of the current forward (closing the previous one).
-  public func beginStage(_ stage: Int) {
+  package func beginStage(_ stage: Int) {
     let now = monotonicNanoseconds()
     if stage > 0 { stageWall[self.stage] &+= now &- stageStart }
     self.stage = min(max(stage, 0), Profiler.maximumStages - 1)
@@ -116,14 +116,14 @@ public final class Profiler: @unchecked Sendable {
   }
 
   /// Records the wall time of one whole forward pass (and closes its last stage).
-  public func recordForward(nanoseconds: UInt64) {
+  package func recordForward(nanoseconds: UInt64) {
     stageWall[stage] &+= monotonicNanoseconds() &- stageStart
     wall &+= nanoseconds
     passes += 1
   }
 
   /// Runs `body` on the calling thread and books its time to `op` for worker 0.
-  public func time(_ op: ProfileOperation, _ body: () -> Void) {
+  package func time(_ op: ProfileOperation, _ body: () -> Void) {
     let start = monotonicNanoseconds()
     body()
     counters[index(stage: stage, worker: 0, op: op)] &+= monotonicNanoseconds() &- start

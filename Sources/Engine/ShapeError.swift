@@ -9,7 +9,7 @@ public struct ShapeError: Error, Equatable, CustomStringConvertible {
   /// The shape found.
   public let actual: [Int]
 
-  public init(name: String, expected: [Int], actual: [Int]) {
+  package init(name: String, expected: [Int], actual: [Int]) {
     self.name = name
     self.expected = expected
     self.actual = actual
@@ -20,7 +20,7 @@ public struct ShapeError: Error, Equatable, CustomStringConvertible {
   }
 
   /// Throws unless `actual == expected`.
-  public static func check(_ name: String, _ actual: [Int], expected: [Int]) throws(ShapeError) {
+  package static func check(_ name: String, _ actual: [Int], expected: [Int]) throws(ShapeError) {
     if actual != expected { throw ShapeError(name: name, expected: expected, actual: actual) }
   }
 }

@@ -17,6 +17,7 @@ public struct ForwardOptions: Sendable {
   /// Refuse shapes whose workspace would need more bytes than this (default: half of physical memory).
   public var memoryBudget: Int
 
+  /// Options with defaults: all cores, logits only, no profiling, half of physical memory.
   public init(
     threads: Int = defaultThreadCount, collectStages: Bool = false, collectWindows: Bool = false,
     profiler: Profiler? = nil, memoryBudget: Int = ForwardOptions.defaultMemoryBudget
@@ -36,7 +37,9 @@ public struct ForwardOptions: Sendable {
 
 /// Kept and total windows of one block, summed over the batch.
 public struct WindowUsage: Sendable, Equatable {
+  /// Windows the block computed.
   public let kept: Int
+  /// Windows of the block's grid (padded map), over the batch.
   public let total: Int
 }
 
@@ -59,12 +62,19 @@ public struct SwinOutput: Sendable {
 
 /// Why a forward pass was refused. Nothing is computed or allocated when one is thrown.
 public enum InferenceError: Error, Equatable, CustomStringConvertible {
+  /// The input is not `[batch ≥ 1, channels, height, width]`.
   case inputShape([Int])
+  /// The input's channel count is not the model's.
   case inputChannels(expected: Int, actual: Int)
+  /// A side is below the model's minimum (patch size × 2^(stages − 1), 32 for Swin).
   case inputTooSmall(height: Int, width: Int, minimum: Int)
+  /// The input holds NaN or ±infinity (count of such values).
   case nonFiniteInput(count: Int)
+  /// The pruning ratios do not fit the model.
   case sparsity(SparsityError)
+  /// The workspace for this shape would exceed `ForwardOptions.memoryBudget` (bytes).
   case memoryBudget(needed: Int, budget: Int)
+  /// `ForwardOptions.threads` below 1.
   case threads(Int)
 
   public var description: String {
