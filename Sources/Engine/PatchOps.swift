@@ -74,10 +74,9 @@ package func embedPatches(
   let outHeight = height / patch, outWidth = width / patch, channels = weights.channels
   precondition(
     images.rank == 4 && images.shape[1] == inputChannels
-      && output.shape == [batch, outHeight, outWidth, channels],
+      && output.hasShape(batch, outHeight, outWidth, channels),
     "embedPatches: images \(images.shape), output \(output.shape)")
   precondition(scratch.floatsPerWorker >= weights.scratchFloats && scratch.workers >= threads, "embedPatches: scratch too small")
-  let inner = inputChannels * patch * patch
   let rows = batch * outHeight * outWidth
   let chunks = (rows + rowChunk - 1) / rowChunk
   withWorkerClock(profiler) { clock in
@@ -88,41 +87,15 @@ package func embedPatches(
             weights.norm.weight.withUnsafeBufferPointer { gamma in
               weights.norm.bias.withUnsafeBufferPointer { beta in
                 scratch.storage.withUnsafeMutableBufferPointer { scratchBuffer in
-                  let image = imageBuffer.baseAddress!, out = outBuffer.baseAddress!
-                  parallelParts(min(threads, chunks)) { worker in
-                    let start = clock.start()
-                    let columns = scratchBuffer.baseAddress! + worker * scratch.floatsPerWorker
-                    var chunk = worker
-                    while chunk < chunks {
-                      let first = chunk * rowChunk, count = min(rowChunk, rows - first)
-                      // im2col: one row of `inner` values per output pixel, ordered (c, kh, kw).
-                      for r in 0..<count {
-                        let pixel = first + r
-                        let n = pixel / (outHeight * outWidth)
-                        let i = pixel / outWidth % outHeight, j = pixel % outWidth
-                        var column = columns + r * inner
-                        for c in 0..<inputChannels {
-                          for kh in 0..<patch {
-                            let source = image + ((n * inputChannels + c) * height + i * patch + kh) * width + j * patch
-                            column.update(from: source, count: patch)
-                            column += patch
-                          }
-                        }
-                      }
-                      let target = out + first * channels
-                      for r in 0..<count { target.advanced(by: r * channels).update(from: b.baseAddress!, count: channels) }
-                      BLAS.multiplyTransposed(
-                        rows: count, columns: channels, inner: inner, columns, lda: inner,
-                        w.baseAddress!, ldb: inner, beta: 1, into: target, ldc: channels)
-                      for r in 0..<count {
-                        let row = target + r * channels
-                        layerNormRow(
-                          row, count: channels, gamma: gamma.baseAddress!, beta: beta.baseAddress!,
-                          epsilon: weights.norm.epsilon, into: row)
-                      }
-                      chunk += threads
-                    }
-                    clock.lap(.stem, worker: worker, since: start)
+                  var kernel = StemKernel(
+                    image: imageBuffer.baseAddress!, out: outBuffer.baseAddress!, weight: w.baseAddress!,
+                    bias: b.baseAddress!, gamma: gamma.baseAddress!, beta: beta.baseAddress!,
+                    epsilon: weights.norm.epsilon, scratch: scratchBuffer.baseAddress!,
+                    floatsPerWorker: scratch.floatsPerWorker, inputChannels: inputChannels, height: height,
+                    width: width, patch: patch, outHeight: outHeight, outWidth: outWidth, channels: channels,
+                    rows: rows, chunks: chunks, parts: min(threads, chunks), clock: clock)
+                  parallelParts(kernel.parts, &kernel) { raw, worker in
+                    forkContext(raw, as: StemKernel.self).pointee.run(worker: worker)
                   }
                 }
               }
@@ -131,6 +104,57 @@ package func embedPatches(
         }
       }
     }
+  }
+}
+
+/// The stem's state for its workers (lives inside `embedPatches`'s buffer closures).
+struct StemKernel {
+  let image: UnsafePointer<Float>  // [batch, inputChannels, height, width]
+  let out: UnsafeMutablePointer<Float>  // [batch, outHeight, outWidth, channels]
+  let weight: UnsafePointer<Float>  // [channels, inputChannels·patch·patch]
+  let bias: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>  // [channels]
+  let epsilon: Float
+  let scratch: UnsafeMutablePointer<Float>
+  let floatsPerWorker: Int
+  let inputChannels: Int, height: Int, width: Int, patch: Int
+  let outHeight: Int, outWidth: Int, channels: Int
+  let rows: Int, chunks: Int, parts: Int
+  let clock: WorkerClock
+
+  /// Worker `worker` takes every `parts`-th chunk of rows: im2col, GEMM on the bias, LayerNorm.
+  func run(worker: Int) {
+    let start = clock.start()
+    let inner = inputChannels * patch * patch
+    let columns = scratch + worker * floatsPerWorker
+    var chunk = worker
+    while chunk < chunks {
+      let first = chunk * rowChunk, count = min(rowChunk, rows - first)
+      // im2col: one row of `inner` values per output pixel, ordered (c, kh, kw).
+      for r in 0..<count {
+        let pixel = first + r
+        let n = pixel / (outHeight * outWidth)
+        let i = pixel / outWidth % outHeight, j = pixel % outWidth
+        var column = columns + r * inner
+        for c in 0..<inputChannels {
+          for kh in 0..<patch {
+            let source = image + ((n * inputChannels + c) * height + i * patch + kh) * width + j * patch
+            column.update(from: source, count: patch)
+            column += patch
+          }
+        }
+      }
+      let target = out + first * channels
+      for r in 0..<count { (target + r * channels).update(from: bias, count: channels) }
+      BLAS.multiplyTransposed(
+        rows: count, columns: channels, inner: inner, columns, lda: inner,
+        weight, ldb: inner, beta: 1, into: target, ldc: channels)
+      for r in 0..<count {
+        let row = target + r * channels
+        layerNormRow(row, count: channels, gamma: gamma, beta: beta, epsilon: epsilon, into: row)
+      }
+      chunk += parts
+    }
+    clock.lap(.stem, worker: worker, since: start)
   }
 }
 
@@ -172,10 +196,9 @@ package func mergePatches(
   let batch = input.shape[0], height = input.shape[1], width = input.shape[2], channels = weights.inputChannels
   let outHeight = (height + 1) / 2, outWidth = (width + 1) / 2, outChannels = weights.outputChannels
   precondition(
-    input.rank == 4 && input.shape[3] == channels && output.shape == [batch, outHeight, outWidth, outChannels],
+    input.rank == 4 && input.shape[3] == channels && output.hasShape(batch, outHeight, outWidth, outChannels),
     "mergePatches: input \(input.shape), output \(output.shape)")
   precondition(scratch.floatsPerWorker >= weights.scratchFloats && scratch.workers >= threads, "mergePatches: scratch too small")
-  let inner = 4 * channels
   let rows = batch * outHeight * outWidth
   let chunks = (rows + rowChunk - 1) / rowChunk
   withWorkerClock(profiler) { clock in
@@ -185,38 +208,14 @@ package func mergePatches(
           weights.norm.weight.withUnsafeBufferPointer { gamma in
             weights.norm.bias.withUnsafeBufferPointer { beta in
               scratch.storage.withUnsafeMutableBufferPointer { scratchBuffer in
-                let x = inBuffer.baseAddress!, out = outBuffer.baseAddress!
-                parallelParts(min(threads, chunks)) { worker in
-                  let start = clock.start()
-                  let gathered = scratchBuffer.baseAddress! + worker * scratch.floatsPerWorker
-                  var chunk = worker
-                  while chunk < chunks {
-                    let first = chunk * rowChunk, count = min(rowChunk, rows - first)
-                    for r in 0..<count {
-                      let pixel = first + r
-                      let n = pixel / (outHeight * outWidth)
-                      let i = pixel / outWidth % outHeight, j = pixel % outWidth
-                      let row = gathered + r * inner
-                      for quadrant in 0..<4 {
-                        let dh = quadrant & 1, dw = quadrant >> 1
-                        let h = 2 * i + dh, w = 2 * j + dw
-                        let target = row + quadrant * channels
-                        if h < height && w < width {
-                          target.update(from: x + ((n * height + h) * width + w) * channels, count: channels)
-                        } else {
-                          target.update(repeating: 0, count: channels)
-                        }
-                      }
-                      layerNormRow(
-                        row, count: inner, gamma: gamma.baseAddress!, beta: beta.baseAddress!,
-                        epsilon: weights.norm.epsilon, into: row)
-                    }
-                    BLAS.multiplyTransposed(
-                      rows: count, columns: outChannels, inner: inner, gathered, lda: inner,
-                      w.baseAddress!, ldb: inner, beta: 0, into: out + first * outChannels, ldc: outChannels)
-                    chunk += threads
-                  }
-                  clock.lap(.merge, worker: worker, since: start)
+                var kernel = MergeKernel(
+                  x: inBuffer.baseAddress!, out: outBuffer.baseAddress!, reduction: w.baseAddress!,
+                  gamma: gamma.baseAddress!, beta: beta.baseAddress!, epsilon: weights.norm.epsilon,
+                  scratch: scratchBuffer.baseAddress!, floatsPerWorker: scratch.floatsPerWorker, height: height,
+                  width: width, channels: channels, outHeight: outHeight, outWidth: outWidth,
+                  outChannels: outChannels, rows: rows, chunks: chunks, parts: min(threads, chunks), clock: clock)
+                parallelParts(kernel.parts, &kernel) { raw, worker in
+                  forkContext(raw, as: MergeKernel.self).pointee.run(worker: worker)
                 }
               }
             }
@@ -224,6 +223,55 @@ package func mergePatches(
         }
       }
     }
+  }
+}
+
+/// A merge's state for its workers (lives inside `mergePatches`'s buffer closures).
+struct MergeKernel {
+  let x: UnsafePointer<Float>  // [batch, height, width, channels]
+  let out: UnsafeMutablePointer<Float>  // [batch, outHeight, outWidth, outChannels]
+  let reduction: UnsafePointer<Float>  // [outChannels, 4·channels]
+  let gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>  // [4·channels]
+  let epsilon: Float
+  let scratch: UnsafeMutablePointer<Float>
+  let floatsPerWorker: Int
+  let height: Int, width: Int, channels: Int
+  let outHeight: Int, outWidth: Int, outChannels: Int
+  let rows: Int, chunks: Int, parts: Int
+  let clock: WorkerClock
+
+  /// Worker `worker` takes every `parts`-th chunk of output rows: 2×2 gather (zeros past the edge)
+  /// with LayerNorm, then the reduction GEMM.
+  func run(worker: Int) {
+    let start = clock.start()
+    let inner = 4 * channels
+    let gathered = scratch + worker * floatsPerWorker
+    var chunk = worker
+    while chunk < chunks {
+      let first = chunk * rowChunk, count = min(rowChunk, rows - first)
+      for r in 0..<count {
+        let pixel = first + r
+        let n = pixel / (outHeight * outWidth)
+        let i = pixel / outWidth % outHeight, j = pixel % outWidth
+        let row = gathered + r * inner
+        for quadrant in 0..<4 {
+          let dh = quadrant & 1, dw = quadrant >> 1
+          let h = 2 * i + dh, w = 2 * j + dw
+          let target = row + quadrant * channels
+          if h < height && w < width {
+            target.update(from: x + ((n * height + h) * width + w) * channels, count: channels)
+          } else {
+            target.update(repeating: 0, count: channels)
+          }
+        }
+        layerNormRow(row, count: inner, gamma: gamma, beta: beta, epsilon: epsilon, into: row)
+      }
+      BLAS.multiplyTransposed(
+        rows: count, columns: outChannels, inner: inner, gathered, lda: inner,
+        reduction, ldb: inner, beta: 0, into: out + first * outChannels, ldc: outChannels)
+      chunk += parts
+    }
+    clock.lap(.merge, worker: worker, since: start)
   }
 }
 
@@ -236,7 +284,7 @@ package func normalizedAveragePool(
 ) {
   let batch = input.shape[0], channels = norm.channels
   precondition(
-    input.rank == 4 && input.shape[3] == channels && pooled.shape == [batch, channels]
+    input.rank == 4 && input.shape[3] == channels && pooled.hasShape(batch, channels)
       && scratch.floatsPerWorker >= channels,
     "normalizedAveragePool: input \(input.shape), pooled \(pooled.shape)")
   let tokens = input.shape[1] * input.shape[2]
@@ -270,8 +318,8 @@ package func normalizedAveragePool(
 package func linear(_ input: Tensor, weight: Tensor, bias: Tensor?, into output: inout Tensor) {
   let rows = input.shape[0], inner = input.shape[1], outputs = weight.shape[0]
   precondition(
-    input.rank == 2 && weight.shape == [outputs, inner] && output.shape == [rows, outputs]
-      && (bias == nil || bias!.shape == [outputs]),
+    input.rank == 2 && weight.hasShape(outputs, inner) && output.hasShape(rows, outputs)
+      && (bias == nil || bias!.hasShape(outputs)),
     "linear: input \(input.shape), weight \(weight.shape), output \(output.shape)")
   input.values.withUnsafeBufferPointer { x in
     weight.values.withUnsafeBufferPointer { w in

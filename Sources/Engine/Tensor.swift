@@ -36,6 +36,16 @@ public struct Tensor: Sendable, Equatable {
   /// Number of axes.
   public var rank: Int { shape.count }
 
+  // Shape checks without building an array (kernels check shapes on every call).
+  @inline(__always)
+  package func hasShape(_ a: Int) -> Bool { shape.count == 1 && shape[0] == a }
+  @inline(__always)
+  package func hasShape(_ a: Int, _ b: Int) -> Bool { shape.count == 2 && shape[0] == a && shape[1] == b }
+  @inline(__always)
+  package func hasShape(_ a: Int, _ b: Int, _ c: Int, _ d: Int) -> Bool {
+    shape.count == 4 && shape[0] == a && shape[1] == b && shape[2] == c && shape[3] == d
+  }
+
   /// The same elements seen with another shape of equal element count.
   public func reshaped(_ newShape: [Int]) -> Tensor {
     Tensor(shape: newShape, values: values)

@@ -113,6 +113,8 @@ package final class BlockScratch: @unchecked Sendable {
   let wideCapacity: Int
   let attentionCapacity: Int
   var storage: [Float]
+  /// Next tile to claim in the current block (workers take tiles in order).
+  let nextTile = Atomic<Int>(0)
 
   /// Scratch for up to `workers` workers and tiles of `rowCapacity` rows, enough for any block with
   /// at most `channels` channels, `max(3·channels, hidden) ≤ wideChannels`, `tokens` tokens per
@@ -161,225 +163,306 @@ package func runWindowBlock(
     "runWindowBlock: scratch too small for this block")
   if keptCount == 0 { return }
 
-  let height = grid.height, width = grid.width
-  let tokens = grid.windowTokens
-  let windowCount = grid.windowCount
-  let windowWidth = grid.windowWidth, windowHeight = grid.windowHeight
-  let windowsAcross = grid.windowsAcross
-  let shiftHeight = grid.shiftHeight, shiftWidth = grid.shiftWidth
-  let heads = weights.heads, headDim = weights.headDim, hidden = weights.hiddenChannels
-  let wideStride = max(3 * channels, hidden)
-  let paddedTokens = bias.paddedTokens
-  let classStride = heads * tokens * paddedTokens
-  let slotFloats = scratch.slotFloats
-  let rowCapacity = scratch.rowCapacity
-  let windowsPerTile = rowCapacity / tokens
-
-  // Tiles: each at most `windowsPerTile` windows, a multiple of `threads` of them so every worker
-  // gets the same share. With fewer windows than workers, one shared (cooperative) tile.
-  let cooperative = threads > 1 && keptCount < threads && keptCount <= windowsPerTile
-  var tileCount = (keptCount + windowsPerTile - 1) / windowsPerTile
-  if !cooperative && threads > 1 {
-    tileCount = min(keptCount, (tileCount + threads - 1) / threads * threads)
-  }
-  if cooperative { tileCount = 1 }
-
   withWorkerClock(profiler) { clock in
     activations.values.withUnsafeMutableBufferPointer { xBuffer in
       weights.parameters.withUnsafeBufferPointer { pBuffer in
         bias.values.withUnsafeBufferPointer { biasBuffer in
           keptWindows.withUnsafeBufferPointer { keptBuffer in
             scratch.storage.withUnsafeMutableBufferPointer { scratchBuffer in
-              let x = xBuffer.baseAddress!
-              let p = pBuffer.baseAddress!
-              let biasBase = biasBuffer.baseAddress!
-              let kept = keptBuffer.baseAddress!
-              let scratchBase = scratchBuffer.baseAddress!
-
-              // Buffers of the tile held in `slot`.
-              func residual(_ slot: Int) -> UnsafeMutablePointer<Float> { scratchBase + slot * slotFloats }
-              func normed(_ slot: Int) -> UnsafeMutablePointer<Float> {
-                scratchBase + slot * slotFloats + rowCapacity * channels
-              }
-              func wide(_ slot: Int) -> UnsafeMutablePointer<Float> {
-                scratchBase + slot * slotFloats + 2 * rowCapacity * channels
-              }
-              func attentionScratch(_ worker: Int) -> UnsafeMutablePointer<Float> {
-                scratchBase + worker * slotFloats + slotFloats - scratch.attentionCapacity
-              }
-
-              // The pixel offset (in floats) token `token` of kept window `windowId` reads, or -1.
-              @inline(__always)
-              func source(_ windowId: Int, _ token: Int) -> Int {
-                let image = windowId / windowCount
-                let window = windowId - image * windowCount
-                let row = window / windowsAcross * windowHeight + token / windowWidth
-                let column = window % windowsAcross * windowWidth + token % windowWidth
-                if row >= height || column >= width { return -1 }
-                var sourceRow = row + shiftHeight
-                if sourceRow >= height { sourceRow -= height }
-                var sourceColumn = column + shiftWidth
-                if sourceColumn >= width { sourceColumn -= width }
-                return ((image * height + sourceRow) * width + sourceColumn) * channels
-              }
-
-              // MARK: The block's operations on one tile, each over its `part` of `parts`.
-
-              func gatherNorm(first: Int, count: Int, slot: Int, part: Int, parts: Int) {
-                let rows = partRange(count * tokens, part: part, parts: parts)
-                let r = residual(slot), y = normed(slot)
-                for row in rows {
-                  let offset = source(Int(kept[first + row / tokens]), row % tokens)
-                  let residualRow = r + row * channels, normedRow = y + row * channels
-                  if offset < 0 {
-                    residualRow.update(repeating: 0, count: channels)
-                    normedRow.update(repeating: 0, count: channels)
-                  } else {
-                    residualRow.update(from: x + offset, count: channels)
-                    layerNormRow(
-                      residualRow, count: channels, gamma: p + weights.norm1Weight, beta: p + weights.norm1Bias,
-                      epsilon: weights.epsilon1, into: normedRow)
+              var kernel = BlockKernel(
+                x: xBuffer.baseAddress!, parameters: pBuffer.baseAddress!, bias: biasBuffer.baseAddress!,
+                kept: keptBuffer.baseAddress!, keptCount: keptCount, scratch: scratchBuffer.baseAddress!,
+                scratchLayout: scratch, weights: weights, grid: grid, biasLayout: bias, threads: threads, clock: clock)
+              if kernel.cooperative {
+                // One tile in slot 0; each operation split over all workers, joined in between.
+                for step in 0..<BlockKernel.steps {
+                  kernel.step = step
+                  parallelParts(threads, &kernel) { raw, part in
+                    forkContext(raw, as: BlockKernel.self).pointee.runCooperativeStep(part: part)
                   }
                 }
-              }
-
-              func queryKeyValue(count: Int, slot: Int, part: Int, parts: Int) {
-                let columns = alignedPartRange(3 * channels, part: part, parts: parts, alignment: 16)
-                BLAS.multiplyTransposed(
-                  rows: count * tokens, columns: columns.count, inner: channels,
-                  normed(slot), lda: channels,
-                  p + weights.qkvWeight + columns.lowerBound * channels, ldb: channels,
-                  beta: 0, into: wide(slot) + columns.lowerBound, ldc: wideStride)
-              }
-
-              func attention(first: Int, count: Int, slot: Int, part: Int, parts: Int, worker: Int) {
-                let pairs = partRange(count * heads, part: part, parts: parts)
-                let qkv = wide(slot), out = normed(slot)
-                for pair in pairs {
-                  let window = pair / heads, head = pair - pair / heads * heads
-                  let windowId = Int(kept[first + window])
-                  let maskClass = grid.maskClass(ofWindow: windowId % windowCount)
-                  let rows = qkv + window * tokens * wideStride + head * headDim
-                  attendWindowHead(
-                    query: rows, key: rows + channels, value: rows + 2 * channels,
-                    rowStride: wideStride,
-                    queryBias: p + weights.qkvBias + head * headDim,
-                    keyBias: p + weights.qkvBias + channels + head * headDim,
-                    valueBias: p + weights.qkvBias + 2 * channels + head * headDim,
-                    tokens: tokens, paddedTokens: paddedTokens, headDim: headDim,
-                    bias: biasBase + maskClass * classStride + head * tokens * paddedTokens,
-                    scratch: attentionScratch(worker),
-                    into: out + window * tokens * channels + head * headDim, outputStride: channels)
-                }
-              }
-
-              func projection(count: Int, slot: Int, part: Int, parts: Int) {
-                let columns = alignedPartRange(channels, part: part, parts: parts, alignment: 16)
-                BLAS.multiplyTransposed(
-                  rows: count * tokens, columns: columns.count, inner: channels,
-                  normed(slot), lda: channels,
-                  p + weights.projWeight + columns.lowerBound * channels, ldb: channels,
-                  beta: 1, into: residual(slot) + columns.lowerBound, ldc: channels)
-              }
-
-              func secondNorm(count: Int, slot: Int, part: Int, parts: Int) {
-                let rows = partRange(count * tokens, part: part, parts: parts)
-                let r = residual(slot), y = normed(slot)
-                for row in rows {
-                  let residualRow = r + row * channels
-                  addRow(residualRow, p + weights.projBias, count: channels)
-                  layerNormRow(
-                    residualRow, count: channels, gamma: p + weights.norm2Weight, beta: p + weights.norm2Bias,
-                    epsilon: weights.epsilon2, into: y + row * channels)
-                }
-              }
-
-              func mlpUp(count: Int, slot: Int, part: Int, parts: Int) {
-                let columns = alignedPartRange(hidden, part: part, parts: parts, alignment: 16)
-                let h = wide(slot)
-                let rows = count * tokens
-                BLAS.multiplyTransposed(
-                  rows: rows, columns: columns.count, inner: channels,
-                  normed(slot), lda: channels,
-                  p + weights.fc1Weight + columns.lowerBound * channels, ldb: channels,
-                  beta: 0, into: h + columns.lowerBound, ldc: wideStride)
-                for row in 0..<rows {
-                  addBiasGELU(
-                    h + row * wideStride + columns.lowerBound, bias: p + weights.fc1Bias + columns.lowerBound,
-                    count: columns.count)
-                }
-              }
-
-              func mlpDown(count: Int, slot: Int, part: Int, parts: Int) {
-                let columns = alignedPartRange(channels, part: part, parts: parts, alignment: 16)
-                BLAS.multiplyTransposed(
-                  rows: count * tokens, columns: columns.count, inner: hidden,
-                  wide(slot), lda: wideStride,
-                  p + weights.fc2Weight + columns.lowerBound * hidden, ldb: hidden,
-                  beta: 1, into: residual(slot) + columns.lowerBound, ldc: channels)
-              }
-
-              func scatter(first: Int, count: Int, slot: Int, part: Int, parts: Int) {
-                let rows = partRange(count * tokens, part: part, parts: parts)
-                let r = residual(slot)
-                for row in rows {
-                  let offset = source(Int(kept[first + row / tokens]), row % tokens)
-                  if offset >= 0 {
-                    addRow(r + row * channels, p + weights.fc2Bias, into: x + offset, count: channels)
-                  }
-                }
-              }
-
-              if cooperative {
-                // One tile in slot 0; every operation split over all workers, joined in between.
-                let count = keptCount
-                func step(_ op: ProfileOperation, _ body: (Int) -> Void) {
-                  parallelParts(threads) { part in
-                    let start = clock.start()
-                    body(part)
-                    clock.lap(op, worker: part, since: start)
-                  }
-                }
-                step(.gatherNorm) { gatherNorm(first: 0, count: count, slot: 0, part: $0, parts: threads) }
-                step(.qkv) { queryKeyValue(count: count, slot: 0, part: $0, parts: threads) }
-                step(.attention) { attention(first: 0, count: count, slot: 0, part: $0, parts: threads, worker: $0) }
-                step(.projection) { projection(count: count, slot: 0, part: $0, parts: threads) }
-                step(.gatherNorm) { secondNorm(count: count, slot: 0, part: $0, parts: threads) }
-                step(.mlpUp) { mlpUp(count: count, slot: 0, part: $0, parts: threads) }
-                step(.mlpDown) { mlpDown(count: count, slot: 0, part: $0, parts: threads) }
-                step(.scatter) { scatter(first: 0, count: count, slot: 0, part: $0, parts: threads) }
               } else {
-                // Workers claim tiles in order; each runs the whole block on its tile in its slot.
-                let nextTile = Atomic<Int>(0)
-                parallelParts(min(threads, tileCount)) { worker in
-                  while true {
-                    let tile = nextTile.wrappingAdd(1, ordering: .relaxed).oldValue
-                    if tile >= tileCount { break }
-                    let windows = partRange(keptCount, part: tile, parts: tileCount)
-                    let first = windows.lowerBound, count = windows.count
-                    var t = clock.start()
-                    gatherNorm(first: first, count: count, slot: worker, part: 0, parts: 1)
-                    t = clock.lap(.gatherNorm, worker: worker, since: t)
-                    queryKeyValue(count: count, slot: worker, part: 0, parts: 1)
-                    t = clock.lap(.qkv, worker: worker, since: t)
-                    attention(first: first, count: count, slot: worker, part: 0, parts: 1, worker: worker)
-                    t = clock.lap(.attention, worker: worker, since: t)
-                    projection(count: count, slot: worker, part: 0, parts: 1)
-                    t = clock.lap(.projection, worker: worker, since: t)
-                    secondNorm(count: count, slot: worker, part: 0, parts: 1)
-                    t = clock.lap(.gatherNorm, worker: worker, since: t)
-                    mlpUp(count: count, slot: worker, part: 0, parts: 1)
-                    t = clock.lap(.mlpUp, worker: worker, since: t)
-                    mlpDown(count: count, slot: worker, part: 0, parts: 1)
-                    t = clock.lap(.mlpDown, worker: worker, since: t)
-                    scatter(first: first, count: count, slot: worker, part: 0, parts: 1)
-                    clock.lap(.scatter, worker: worker, since: t)
-                  }
+                scratch.nextTile.store(0, ordering: .relaxed)
+                kernel.nextTile = scratch
+                parallelParts(min(threads, kernel.tileCount), &kernel) { raw, worker in
+                  forkContext(raw, as: BlockKernel.self).pointee.runTiles(worker: worker)
                 }
               }
             }
           }
         }
+      }
+    }
+  }
+}
+
+/// Everything one block's workers need: the scoped buffers' addresses, the block's sizes and the
+/// tile plan. Lives only inside `runWindowBlock`'s buffer closures.
+struct BlockKernel {
+  let x: UnsafeMutablePointer<Float>  // [batch, height, width, channels]
+  let p: UnsafePointer<Float>  // WindowBlockWeights.parameters
+  let biasBase: UnsafePointer<Float>  // [classes, heads, tokens, paddedTokens]
+  let kept: UnsafePointer<Int32>  // [keptCount] window ids
+  let keptCount: Int
+  let scratchBase: UnsafeMutablePointer<Float>
+  let weights: WindowBlockWeights
+  let grid: WindowGrid
+  let clock: WorkerClock
+
+  let channels: Int, heads: Int, headDim: Int, hidden: Int
+  let tokens: Int, paddedTokens: Int, classStride: Int, windowCount: Int
+  let wideStride: Int, slotFloats: Int, rowCapacity: Int, attentionCapacity: Int
+  let threads: Int
+  /// One shared tile, each operation split by columns/rows over the workers (fewer windows than
+  /// workers); otherwise tiles of at most `rowCapacity / tokens` windows, a multiple of `threads`
+  /// of them so every worker gets the same share.
+  let cooperative: Bool
+  let tileCount: Int
+  /// Cooperative mode: the operation the workers run next.
+  var step = 0
+  /// Tile mode: where the tile counter lives.
+  var nextTile: BlockScratch? = nil
+
+  static let steps = 8
+
+  init(
+    x: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+    kept: UnsafePointer<Int32>, keptCount: Int, scratch: UnsafeMutablePointer<Float>, scratchLayout: BlockScratch,
+    weights: WindowBlockWeights, grid: WindowGrid, biasLayout: WindowAttentionBias, threads: Int, clock: WorkerClock
+  ) {
+    self.x = x
+    self.p = parameters
+    self.biasBase = bias
+    self.kept = kept
+    self.keptCount = keptCount
+    self.scratchBase = scratch
+    self.weights = weights
+    self.grid = grid
+    self.clock = clock
+    channels = weights.channels
+    heads = weights.heads
+    headDim = weights.headDim
+    hidden = weights.hiddenChannels
+    tokens = grid.windowTokens
+    paddedTokens = biasLayout.paddedTokens
+    classStride = heads * tokens * paddedTokens
+    windowCount = grid.windowCount
+    wideStride = max(3 * channels, hidden)
+    slotFloats = scratchLayout.slotFloats
+    rowCapacity = scratchLayout.rowCapacity
+    attentionCapacity = scratchLayout.attentionCapacity
+    self.threads = threads
+    let windowsPerTile = rowCapacity / tokens
+    cooperative = threads > 1 && keptCount < threads && keptCount <= windowsPerTile
+    let minimumTiles = (keptCount + windowsPerTile - 1) / windowsPerTile
+    tileCount =
+      cooperative ? 1 : threads > 1 ? min(keptCount, (minimumTiles + threads - 1) / threads * threads) : minimumTiles
+  }
+
+  // MARK: Buffers of the tile held in `slot`
+
+  @inline(__always) func residual(_ slot: Int) -> UnsafeMutablePointer<Float> { scratchBase + slot * slotFloats }
+  @inline(__always) func normed(_ slot: Int) -> UnsafeMutablePointer<Float> {
+    scratchBase + slot * slotFloats + rowCapacity * channels
+  }
+  @inline(__always) func wide(_ slot: Int) -> UnsafeMutablePointer<Float> {
+    scratchBase + slot * slotFloats + 2 * rowCapacity * channels
+  }
+  @inline(__always) func attentionScratch(_ worker: Int) -> UnsafeMutablePointer<Float> {
+    scratchBase + (worker + 1) * slotFloats - attentionCapacity
+  }
+
+  /// The offset (in floats) of the pixel token `token` of kept window `windowId` reads, or −1 for
+  /// padding: roll and padding folded into the index arithmetic.
+  @inline(__always)
+  func source(_ windowId: Int, _ token: Int) -> Int {
+    let image = windowId / windowCount
+    let window = windowId - image * windowCount
+    let row = window / grid.windowsAcross * grid.windowHeight + token / grid.windowWidth
+    let column = window % grid.windowsAcross * grid.windowWidth + token % grid.windowWidth
+    if row >= grid.height || column >= grid.width { return -1 }
+    var sourceRow = row + grid.shiftHeight
+    if sourceRow >= grid.height { sourceRow -= grid.height }
+    var sourceColumn = column + grid.shiftWidth
+    if sourceColumn >= grid.width { sourceColumn -= grid.width }
+    return ((image * grid.height + sourceRow) * grid.width + sourceColumn) * channels
+  }
+
+  // MARK: Schedules
+
+  /// Tile mode: the worker claims tiles in order and runs the whole block on each in its slot.
+  func runTiles(worker: Int) {
+    guard let counter = nextTile else { return }
+    while true {
+      let tile = counter.nextTile.wrappingAdd(1, ordering: .relaxed).oldValue
+      if tile >= tileCount { return }
+      let windows = partRange(keptCount, part: tile, parts: tileCount)
+      let first = windows.lowerBound, count = windows.count
+      var t = clock.start()
+      gatherNorm(first: first, count: count, slot: worker, part: 0, parts: 1)
+      t = clock.lap(.gatherNorm, worker: worker, since: t)
+      queryKeyValue(count: count, slot: worker, part: 0, parts: 1)
+      t = clock.lap(.qkv, worker: worker, since: t)
+      attention(first: first, count: count, slot: worker, part: 0, parts: 1, worker: worker)
+      t = clock.lap(.attention, worker: worker, since: t)
+      projection(count: count, slot: worker, part: 0, parts: 1)
+      t = clock.lap(.projection, worker: worker, since: t)
+      secondNorm(count: count, slot: worker, part: 0, parts: 1)
+      t = clock.lap(.gatherNorm, worker: worker, since: t)
+      mlpUp(count: count, slot: worker, part: 0, parts: 1)
+      t = clock.lap(.mlpUp, worker: worker, since: t)
+      mlpDown(count: count, slot: worker, part: 0, parts: 1)
+      t = clock.lap(.mlpDown, worker: worker, since: t)
+      scatter(first: first, count: count, slot: worker, part: 0, parts: 1)
+      clock.lap(.scatter, worker: worker, since: t)
+    }
+  }
+
+  /// Cooperative mode: this worker's part of operation `step` on the shared tile (slot 0).
+  func runCooperativeStep(part: Int) {
+    let start = clock.start()
+    let count = keptCount
+    let op: ProfileOperation
+    switch step {
+    case 0:
+      gatherNorm(first: 0, count: count, slot: 0, part: part, parts: threads)
+      op = .gatherNorm
+    case 1:
+      queryKeyValue(count: count, slot: 0, part: part, parts: threads)
+      op = .qkv
+    case 2:
+      attention(first: 0, count: count, slot: 0, part: part, parts: threads, worker: part)
+      op = .attention
+    case 3:
+      projection(count: count, slot: 0, part: part, parts: threads)
+      op = .projection
+    case 4:
+      secondNorm(count: count, slot: 0, part: part, parts: threads)
+      op = .gatherNorm
+    case 5:
+      mlpUp(count: count, slot: 0, part: part, parts: threads)
+      op = .mlpUp
+    case 6:
+      mlpDown(count: count, slot: 0, part: part, parts: threads)
+      op = .mlpDown
+    default:
+      scatter(first: 0, count: count, slot: 0, part: part, parts: threads)
+      op = .scatter
+    }
+    clock.lap(op, worker: part, since: start)
+  }
+
+  // MARK: The block's operations on one tile, each over its `part` of `parts`
+
+  /// Gathers the tile's tokens into `residual` and LN1 of them into `normed` (padding: zeros).
+  func gatherNorm(first: Int, count: Int, slot: Int, part: Int, parts: Int) {
+    let rows = partRange(count * tokens, part: part, parts: parts)
+    let r = residual(slot), y = normed(slot)
+    for row in rows {
+      let offset = source(Int(kept[first + row / tokens]), row % tokens)
+      let residualRow = r + row * channels, normedRow = y + row * channels
+      if offset < 0 {
+        residualRow.update(repeating: 0, count: channels)
+        normedRow.update(repeating: 0, count: channels)
+      } else {
+        residualRow.update(from: x + offset, count: channels)
+        layerNormRow(
+          residualRow, count: channels, gamma: p + weights.norm1Weight, beta: p + weights.norm1Bias,
+          epsilon: weights.epsilon1, into: normedRow)
+      }
+    }
+  }
+
+  /// `wide[:, 0..<3C] = normed · Wqkvᵀ` (biases are added inside the attention).
+  func queryKeyValue(count: Int, slot: Int, part: Int, parts: Int) {
+    let columns = alignedPartRange(3 * channels, part: part, parts: parts, alignment: 16)
+    BLAS.multiplyTransposed(
+      rows: count * tokens, columns: columns.count, inner: channels,
+      normed(slot), lda: channels,
+      p + weights.qkvWeight + columns.lowerBound * channels, ldb: channels,
+      beta: 0, into: wide(slot) + columns.lowerBound, ldc: wideStride)
+  }
+
+  /// Window attention of every (window, head) pair of the part, into `normed`.
+  func attention(first: Int, count: Int, slot: Int, part: Int, parts: Int, worker: Int) {
+    let pairs = partRange(count * heads, part: part, parts: parts)
+    let qkv = wide(slot), out = normed(slot)
+    for pair in pairs {
+      let window = pair / heads, head = pair - pair / heads * heads
+      let windowId = Int(kept[first + window])
+      let maskClass = grid.maskClass(ofWindow: windowId % windowCount)
+      let rows = qkv + window * tokens * wideStride + head * headDim
+      attendWindowHead(
+        query: rows, key: rows + channels, value: rows + 2 * channels,
+        rowStride: wideStride,
+        queryBias: p + weights.qkvBias + head * headDim,
+        keyBias: p + weights.qkvBias + channels + head * headDim,
+        valueBias: p + weights.qkvBias + 2 * channels + head * headDim,
+        tokens: tokens, paddedTokens: paddedTokens, headDim: headDim,
+        bias: biasBase + maskClass * classStride + head * tokens * paddedTokens,
+        scratch: attentionScratch(worker),
+        into: out + window * tokens * channels + head * headDim, outputStride: channels)
+    }
+  }
+
+  /// `residual += attention · Wprojᵀ` (the projection bias is added with LN2).
+  func projection(count: Int, slot: Int, part: Int, parts: Int) {
+    let columns = alignedPartRange(channels, part: part, parts: parts, alignment: 16)
+    BLAS.multiplyTransposed(
+      rows: count * tokens, columns: columns.count, inner: channels,
+      normed(slot), lda: channels,
+      p + weights.projWeight + columns.lowerBound * channels, ldb: channels,
+      beta: 1, into: residual(slot) + columns.lowerBound, ldc: channels)
+  }
+
+  /// `residual += projection bias`, then LN2 of it into `normed`.
+  func secondNorm(count: Int, slot: Int, part: Int, parts: Int) {
+    let rows = partRange(count * tokens, part: part, parts: parts)
+    let r = residual(slot), y = normed(slot)
+    for row in rows {
+      let residualRow = r + row * channels
+      addRow(residualRow, p + weights.projBias, count: channels)
+      layerNormRow(
+        residualRow, count: channels, gamma: p + weights.norm2Weight, beta: p + weights.norm2Bias,
+        epsilon: weights.epsilon2, into: y + row * channels)
+    }
+  }
+
+  /// `wide[:, part] = GELU(normed · W1ᵀ + b1)` for the part's hidden columns.
+  func mlpUp(count: Int, slot: Int, part: Int, parts: Int) {
+    let columns = alignedPartRange(hidden, part: part, parts: parts, alignment: 16)
+    let h = wide(slot)
+    let rows = count * tokens
+    BLAS.multiplyTransposed(
+      rows: rows, columns: columns.count, inner: channels,
+      normed(slot), lda: channels,
+      p + weights.fc1Weight + columns.lowerBound * channels, ldb: channels,
+      beta: 0, into: h + columns.lowerBound, ldc: wideStride)
+    for row in 0..<rows {
+      addBiasGELU(
+        h + row * wideStride + columns.lowerBound, bias: p + weights.fc1Bias + columns.lowerBound,
+        count: columns.count)
+    }
+  }
+
+  /// `residual += hidden · W2ᵀ` (the fc2 bias is added in the scatter).
+  func mlpDown(count: Int, slot: Int, part: Int, parts: Int) {
+    let columns = alignedPartRange(channels, part: part, parts: parts, alignment: 16)
+    BLAS.multiplyTransposed(
+      rows: count * tokens, columns: columns.count, inner: hidden,
+      wide(slot), lda: wideStride,
+      p + weights.fc2Weight + columns.lowerBound * hidden, ldb: hidden,
+      beta: 1, into: residual(slot) + columns.lowerBound, ldc: channels)
+  }
+
+  /// Writes `residual + fc2 bias` back to the map for every non-padding token.
+  func scatter(first: Int, count: Int, slot: Int, part: Int, parts: Int) {
+    let rows = partRange(count * tokens, part: part, parts: parts)
+    let r = residual(slot)
+    for row in rows {
+      let offset = source(Int(kept[first + row / tokens]), row % tokens)
+      if offset >= 0 {
+        addRow(r + row * channels, p + weights.fc2Bias, into: x + offset, count: channels)
       }
     }
   }

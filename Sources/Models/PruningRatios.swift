@@ -82,6 +82,13 @@ public struct PruningRatios: Sendable, Equatable, CustomStringConvertible {
     try PruningRatios(depths.map { [Double](repeating: ratio, count: $0) }, depths: depths)
   }
 
+  /// Whether there is one ratio per block of a model with `depths` (checked without allocating).
+  public func fits(_ depths: [Int]) -> Bool {
+    guard ratios.count == depths.count else { return false }
+    for stage in 0..<depths.count where ratios[stage].count != depths[stage] { return false }
+    return true
+  }
+
   /// Whether every ratio is 0.
   public var isDense: Bool { ratios.allSatisfy { $0.allSatisfy { $0 == 0 } } }
 
@@ -101,29 +108,33 @@ public struct PruningRatios: Sendable, Equatable, CustomStringConvertible {
   /// `{"pruning_ratios": r}` or a bare number `r` (the same ratio everywhere). `source` names the
   /// document in errors.
   public static func parse(json: Data, source: String, depths: [Int]) throws(SparsityError) -> PruningRatios {
-    let object: Any
+    // JSONSerialization says best what is wrong and where; JSONDecoder reads numbers exactly.
+    let object: JSONValue
     do {
-      object = try JSONSerialization.jsonObject(with: json, options: [.fragmentsAllowed])
+      _ = try JSONSerialization.jsonObject(with: json, options: [.fragmentsAllowed])
+      object = try JSONDecoder().decode(JSONValue.self, from: json)
     } catch {
-      throw .notJSON(source: source, reason: firstLine(of: error))
+      // Foundation quotes the offending input, which may hold control characters.
+      throw .notJSON(source: source, reason: printable(jsonReason(error)))
     }
-    if let number = jsonNumber(object) { return try uniform(number, depths: depths) }
-    guard let dictionary = object as? [String: Any] else { throw .missingKey(source: source) }
-    guard let value = dictionary["pruning_ratios"] else { throw .missingKey(source: source) }
-    if let number = jsonNumber(value) { return try uniform(number, depths: depths) }
-    guard let stages = value as? [Any] else {
+    if case .number(let number) = object { return try uniform(number, depths: depths) }
+    guard case .object(let dictionary) = object, let value = dictionary["pruning_ratios"] else {
+      throw .missingKey(source: source)
+    }
+    if case .number(let number) = value { return try uniform(number, depths: depths) }
+    guard case .list(let stages) = value else {
       throw .wrongStructure(source: source, reason: "\"pruning_ratios\" must be a list of per-stage lists of numbers")
     }
     var ratios: [[Double]] = []
     for (stage, entry) in stages.enumerated() {
-      guard let blocks = entry as? [Any] else {
+      guard case .list(let blocks) = entry else {
         throw .wrongStructure(source: source, reason: "\"pruning_ratios\"[\(stage)] must be a list of numbers")
       }
       var values: [Double] = []
       for (block, item) in blocks.enumerated() {
-        guard let number = jsonNumber(item) else {
+        guard case .number(let number) = item else {
           throw .wrongStructure(
-            source: source, reason: "\"pruning_ratios\"[\(stage)][\(block)] must be a number, found \(describe(item))")
+            source: source, reason: "\"pruning_ratios\"[\(stage)][\(block)] must be a number, found \(item.phrase)")
         }
         values.append(number)
       }
@@ -178,26 +189,54 @@ public struct PruningRatios: Sendable, Equatable, CustomStringConvertible {
   }
 }
 
-/// A JSON number as Double (JSONSerialization gives NSNumber; booleans are rejected).
-private func jsonNumber(_ value: Any) -> Double? {
-  guard let number = value as? NSNumber, !isBoolean(number) else { return nil }
-  return number.doubleValue
-}
+/// A JSON value as `JSONDecoder` reads it. Numbers come out correctly rounded, which
+/// `JSONSerialization` does not guarantee: on Linux it reads "0.9999999999999999" as 1.0 and
+/// "0.30000000000000004" as 0.3000000000000001, so a configuration written by `jsonData` (shortest
+/// round-trip digits) could come back with different ratios and different kept-window counts.
+private indirect enum JSONValue: Decodable {
+  case number(Double)
+  case boolean(Bool)
+  case string(String)
+  case null
+  case list([JSONValue])
+  case object([String: JSONValue])
 
-/// JSON `true`/`false` arrive as NSNumber too; their Objective-C type code is "c" (char).
-private func isBoolean(_ number: NSNumber) -> Bool {
-  String(cString: number.objCType) == "c"
-}
-
-private func describe(_ value: Any) -> String {
-  switch value {
-  case is String: "a string"
-  case is [Any]: "a list"
-  case is [String: Any]: "an object"
-  case is NSNull: "null"
-  case let number as NSNumber where isBoolean(number): "a boolean"
-  default: "\(value)"
+  init(from decoder: any Decoder) throws {
+    // The decoder has checked the syntax of the whole document already: only the type is unknown.
+    let container = try decoder.singleValueContainer()
+    if container.decodeNil() {
+      self = .null
+    } else if let value = try? container.decode(Bool.self) {
+      self = .boolean(value)
+    } else if let value = try? container.decode(Double.self) {
+      self = .number(value)
+    } else if let value = try? container.decode(String.self) {
+      self = .string(value)
+    } else if let value = try? container.decode([JSONValue].self) {
+      self = .list(value)
+    } else {
+      self = .object(try container.decode([String: JSONValue].self))
+    }
   }
+
+  /// What the value is, for messages.
+  var phrase: String {
+    switch self {
+    case .number(let value): "\(value)"
+    case .boolean: "a boolean"
+    case .string: "a string"
+    case .null: "null"
+    case .list: "a list"
+    case .object: "an object"
+    }
+  }
+}
+
+/// Why a document was rejected: JSONSerialization's words, or for a document only `JSONDecoder`
+/// refuses, its scanner's when it gave them.
+private func jsonReason(_ error: any Error) -> String {
+  guard case DecodingError.dataCorrupted(let context) = error else { return firstLine(of: error) }
+  return context.underlyingError.map { firstLine(of: $0) } ?? context.debugDescription
 }
 
 /// A one-line reason for a Foundation error: JSONSerialization's debug description, the POSIX

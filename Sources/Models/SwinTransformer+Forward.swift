@@ -102,11 +102,11 @@ extension SwinTransformer {
   public func forward(
     _ images: Tensor, sparsity: PruningRatios? = nil, options: ForwardOptions = ForwardOptions()
   ) throws(InferenceError) -> SwinOutput {
-    let (key, ratios) = try validate(images, sparsity: sparsity, options: options)
+    let key = try validate(images, sparsity: sparsity, options: options)
     let workspace = try checkoutWorkspace(key, budget: options.memoryBudget)
     defer { workspaces.giveBack(workspace) }
     let start = DispatchTime.now().uptimeNanoseconds
-    let output = run(images, ratios: ratios, workspace: workspace, options: options)
+    let output = run(images, ratios: sparsity, workspace: workspace, options: options)
     options.profiler?.recordForward(nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
     return output
   }
@@ -124,7 +124,7 @@ extension SwinTransformer {
   /// Checks a forward's arguments without allocating anything.
   func validate(
     _ images: Tensor, sparsity: PruningRatios?, options: ForwardOptions
-  ) throws(InferenceError) -> (WorkspaceKey, PruningRatios) {
+  ) throws(InferenceError) -> WorkspaceKey {
     guard images.rank == 4, images.shape[0] >= 1 else { throw .inputShape(images.shape) }
     guard images.shape[1] == configuration.inputChannels else {
       throw .inputChannels(expected: configuration.inputChannels, actual: images.shape[1])
@@ -135,8 +135,7 @@ extension SwinTransformer {
       throw .inputTooSmall(height: height, width: width, minimum: minimum)
     }
     guard options.threads >= 1 else { throw .threads(options.threads) }
-    let ratios = sparsity ?? .dense(depths: configuration.depths)
-    if ratios.ratios.map(\.count) != configuration.depths {
+    if let ratios = sparsity, !ratios.fits(configuration.depths) {
       do {
         _ = try PruningRatios(ratios.ratios, depths: configuration.depths)
       } catch {
@@ -145,7 +144,7 @@ extension SwinTransformer {
     }
     let nonFinite = images.values.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
     if nonFinite > 0 { throw .nonFiniteInput(count: nonFinite) }
-    return (WorkspaceKey(batch: images.shape[0], height: height, width: width, threads: options.threads), ratios)
+    return WorkspaceKey(batch: images.shape[0], height: height, width: width, threads: options.threads)
   }
 
   func checkoutWorkspace(_ key: WorkspaceKey, budget: Int) throws(InferenceError) -> Workspace {
@@ -155,7 +154,9 @@ extension SwinTransformer {
     return Workspace(model: self, key: key)
   }
 
-  private func run(_ images: Tensor, ratios: PruningRatios, workspace: Workspace, options: ForwardOptions) -> SwinOutput {
+  /// The forward on a checked-out workspace; `ratios` nil is dense. After the first call at a shape
+  /// the only allocations are those of the returned output.
+  private func run(_ images: Tensor, ratios: PruningRatios?, workspace: Workspace, options: ForwardOptions) -> SwinOutput {
     let threads = workspace.key.threads, batch = workspace.key.batch
     let profiler = options.profiler
     profiler?.beginStage(0)
@@ -163,6 +164,7 @@ extension SwinTransformer {
       images, weights: embedding, into: &workspace.activations[0], scratch: workspace.rowScratch,
       threads: threads, profiler: profiler)
     var usage: [[WindowUsage]] = []
+    usage.reserveCapacity(stages.count)
     var keptWindows: [[[[Int]]?]] = []
     for (stageIndex, stage) in stages.enumerated() {
       if stageIndex > 0 { profiler?.beginStage(stageIndex) }
@@ -172,11 +174,12 @@ extension SwinTransformer {
           scratch: workspace.rowScratch, threads: threads, profiler: profiler)
       }
       var scoring = false
-      var ranked = [false, false]
+      var rankedUnshifted = false, rankedShifted = false
       var stageUsage: [WindowUsage] = []
+      stageUsage.reserveCapacity(stage.blocks.count)
       var stageKept: [[[Int]]?] = []
       for (blockIndex, block) in stage.blocks.enumerated() {
-        let ratio = ratios.ratios[stageIndex][blockIndex]
+        let ratio = ratios?.ratios[stageIndex][blockIndex] ?? 0
         let parity = blockIndex % 2
         let grid = workspace.grids[stageIndex][parity]
         let windows = grid.windowCount
@@ -190,11 +193,11 @@ extension SwinTransformer {
         if scoring {
           // Both parities share one ranking when the stage is too small to shift.
           let rankingIndex = workspace.grids[stageIndex][0] == grid ? 0 : parity
-          if !ranked[rankingIndex] {
-            ranked[rankingIndex] = true
+          if rankingIndex == 0 ? !rankedUnshifted : !rankedShifted {
+            if rankingIndex == 0 { rankedUnshifted = true } else { rankedShifted = true }
             timed(.scoring, profiler) { rankWindows(workspace, grid: grid, batch: batch, into: rankingIndex) }
           }
-          let keep = ratios.keptWindows(stage: stageIndex, block: blockIndex, windows: windows)
+          let keep = ratios?.keptWindows(stage: stageIndex, block: blockIndex, windows: windows) ?? windows
           timed(.scoring, profiler) { selectWindows(workspace, ranking: rankingIndex, windows: windows, batch: batch, keep: keep) }
           keptCount = batch * keep
           if options.collectWindows {
