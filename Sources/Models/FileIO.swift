@@ -36,8 +36,15 @@ public enum FileIOError: Error, Equatable, CustomStringConvertible {
   }
 }
 
-/// Reads the whole file at `path` into memory.
-public func readFile(_ path: String) throws(FileIOError) -> [UInt8] {
+/// Largest file `readFile` reads by default: a quarter of physical memory, so that the bytes and
+/// the float32 values decoded from them together stay within half of it.
+public var defaultReadLimit: Int {
+  Int(min(ProcessInfo.processInfo.physicalMemory / 4, UInt64(Int.max)))
+}
+
+/// Reads the whole file at `path` into memory; a file over `limit` bytes (a sparse file can claim
+/// terabytes) is refused from its size, before anything is allocated.
+public func readFile(_ path: String, limit: Int = defaultReadLimit) throws(FileIOError) -> [UInt8] {
   let manager = FileManager.default
   var isDirectory: ObjCBool = false
   // `fileExists` follows symbolic links, so a dangling link reads as missing.
@@ -47,10 +54,14 @@ public func readFile(_ path: String) throws(FileIOError) -> [UInt8] {
   if isDirectory.boolValue { throw .isDirectory(path: path) }
   // `attributesOfItem` does not follow links: ask about the file the link resolves to.
   let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-  if let attributes = try? manager.attributesOfItem(atPath: resolved),
-    let type = attributes[.type] as? FileAttributeType, type != .typeRegular
-  {
+  let attributes = try? manager.attributesOfItem(atPath: resolved)
+  if let type = attributes?[.type] as? FileAttributeType, type != .typeRegular {
     throw .notRegularFile(path: path)
+  }
+  if let size = (attributes?[.size] as? NSNumber)?.uint64Value, size > UInt64(max(limit, 0)) {
+    throw .unreadable(
+      path: path,
+      reason: "the file has \(size) bytes, over the \(limit)-byte read limit")
   }
   do {
     return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
@@ -70,7 +81,10 @@ public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws(FileIO
   let temporary = directory.appendingPathComponent(
     ".\(target.lastPathComponent).\(UUID().uuidString).tmp")
   let manager = FileManager.default
-  guard manager.createFile(atPath: temporary.path, contents: nil) else {
+  // open(2) rather than FileManager.createFile, which writes through a temporary of its own
+  // (".dat.nosync…") that a killed process would leave behind as well.
+  let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+  guard descriptor >= 0 else {
     let reason =
       manager.fileExists(atPath: directory.path)
       ? "cannot create a temporary file in \(directory.path)"
@@ -78,7 +92,7 @@ public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws(FileIO
     throw .unwritable(path: path, reason: reason)
   }
   do {
-    let handle = try FileHandle(forWritingTo: temporary)
+    let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
     do {
       try handle.write(contentsOf: Data(bytes))
       try handle.synchronize()
@@ -110,19 +124,27 @@ private func systemReason(_ error: any Error) -> String {
 // MARK: - Message helpers shared by the file formats
 
 /// `text` with control characters escaped, so an error message stays on one line.
+///
+/// Escapes C0, DEL and C1 controls (latin-1 `.npy` headers can hold NEL, 0x85) and the Unicode
+/// line and paragraph separators: every scalar for which a `Character` could be a newline.
 func printable(_ text: String) -> String {
-  guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+  guard text.unicodeScalars.contains(where: needsEscape) else {
     return text
   }
   var result = ""
   for scalar in text.unicodeScalars {
-    if scalar.value < 0x20 || scalar.value == 0x7F {
+    if needsEscape(scalar) {
       result += "\\u{\(String(scalar.value, radix: 16))}"
     } else {
       result.unicodeScalars.append(scalar)
     }
   }
   return result
+}
+
+private func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+  scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028
+    || scalar.value == 0x2029
 }
 
 /// At most 40 characters of `text`, printable, for quoting a found value in an error message.

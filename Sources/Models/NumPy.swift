@@ -67,7 +67,7 @@ public enum NumPyError: Error, Equatable, CustomStringConvertible {
       return "\(file): header has unexpected key '\(abbreviated(key))', "
         + "expected only 'descr', 'fortran_order' and 'shape'"
     case .duplicateKey(let file, let key):
-      return "\(file): header has key '\(key)' twice"
+      return "\(file): header has key '\(abbreviated(key))' twice"
     case .badDescr(let file, let found):
       return "\(file): 'descr' is \(found), expected the string '<f4'"
     case .unsupportedDType(let file, let descr):
@@ -246,7 +246,7 @@ private func dtypeName(_ descr: String) -> String {
   case "b": return "bool"
   case "U": return "unicode string"
   case "S": return "byte string"
-  default: return "unsupported kind '\(characters[1])'"
+  default: return "unsupported kind '\(printable(String(characters[1])))'"
   }
 }
 

@@ -792,7 +792,8 @@ private struct HeaderParser {
           UTF8.encode(unicode) { content.append($0) }
         default:
           position -= 1
-          throw syntax("invalid escape '\\\(Character(Unicode.Scalar(escape)))'")
+          // `found` shows a control byte in hex, so the message stays on one line.
+          throw syntax("invalid escape: backslash followed by \(found)")
         }
       case 0..<0x20:
         position -= 1

@@ -31,7 +31,7 @@ public enum WeightLoadError: Error, Equatable, CustomStringConvertible {
     case .unknownLayout(let keys):
       "unrecognized checkpoint layout: no patch embedding among \(keys.count) tensors (expected "
         + "'patch_embed.proj.weight' (timm/Microsoft), 'features.0.0.weight' (torchvision) or "
-        + "'patch_embed.projection.weight' (mmdet)); first keys: \(keys.sorted().prefix(5).joined(separator: ", "))"
+        + "'patch_embed.projection.weight' (mmdet)); first keys: \(keys.sorted().prefix(5).map(printable).joined(separator: ", "))"
     case .architecture(let reason): "cannot infer the Swin architecture: \(reason)"
     case .keys(let missing, let unexpected):
       [
@@ -39,14 +39,14 @@ public enum WeightLoadError: Error, Equatable, CustomStringConvertible {
         unexpected.isEmpty ? nil : "unexpected \(unexpected.count) tensor(s): \(listed(unexpected))",
       ].compactMap { $0 }.joined(separator: "; ")
     case .shape(let error): error.description
-    case .nonFinite(let tensor): "tensor '\(tensor)' contains NaN or infinite values"
-    case .dtype(let tensor, let dtype): "tensor '\(tensor)' has dtype \(dtype), expected F32, F16 or BF16"
+    case .nonFinite(let tensor): "tensor '\(printable(tensor))' contains NaN or infinite values"
+    case .dtype(let tensor, let dtype): "tensor '\(printable(tensor))' has dtype \(dtype), expected F32, F16 or BF16"
     }
   }
 }
 
 private func listed(_ names: [String]) -> String {
-  let shown = names.sorted().prefix(12).joined(separator: ", ")
+  let shown = names.sorted().prefix(12).map(printable).joined(separator: ", ")
   return names.count > 12 ? shown + ", … (\(names.count - 12) more)" : shown
 }
 

@@ -97,32 +97,32 @@ final class Workspace: @unchecked Sendable {
     return (rows, channels, wide, headDim, rowFloats)
   }
 
-  /// Bytes a workspace for this shape would allocate, computed without allocating it.
+  /// Bytes a workspace for this shape would allocate, computed without allocating it. Saturates at
+  /// `Int.max` for shapes no machine could hold (any size and batch is safe to ask about).
   static func estimatedBytes(_ configuration: SwinConfiguration, key: WorkspaceKey) -> Int {
+    var total = Saturating(0)
     let sizes = configuration.stageSizes(height: key.height, width: key.width)
-    var floats = 0
-    var maxWindows = 1, maxPixels = 1, biasFloats = 0
+    var maxWindows = Saturating(1), maxPixels = Saturating(1)
     let maxTokens = min(configuration.window, max(sizes[0].height, sizes[0].width)) * configuration.window
     for (stage, size) in sizes.enumerated() {
-      // Overflow-safe: sizes beyond any real memory saturate instead of trapping.
-      let (pixels, overflow) = size.height.multipliedReportingOverflow(by: size.width)
-      if overflow { return Int.max }
-      let (stageFloats, overflow2) = pixels.multipliedReportingOverflow(by: key.batch * configuration.channels(stage: stage))
-      if overflow2 { return Int.max }
-      floats = floats.addingReportingOverflow(stageFloats).overflow ? Int.max : floats + stageFloats
-      let grid = WindowGrid(height: max(size.height, 1), width: max(size.width, 1), window: configuration.window, shifted: false)
-      maxWindows = max(maxWindows, grid.windowCount)
+      let pixels = Saturating(size.height) * size.width
+      total = total + pixels * key.batch * configuration.channels(stage: stage) * 4  // activations
+      let grid = WindowGrid(
+        height: max(size.height, 1), width: max(size.width, 1), window: configuration.window, shifted: false)
+      maxWindows = max(maxWindows, Saturating(grid.windowCount))
       maxPixels = max(maxPixels, pixels)
       let padded = (grid.windowTokens + 7) / 8 * 8
-      biasFloats += configuration.depths[stage] * 4 * configuration.heads[stage] * grid.windowTokens * padded
+      // Bias tables: up to 4 mask classes per block.
+      total = total + Saturating(configuration.depths[stage]) * 4 * configuration.heads[stage] * grid.windowTokens * padded * 4
     }
-    if floats == Int.max { return Int.max }
     let shape = scratchShape(configuration, threads: key.threads, maxTokens: maxTokens)
-    let perWorker = shape.rows * (2 * shape.channels + shape.wide) + shape.rowFloats + maxTokens * (shape.headDim + maxTokens + 8)
-    floats += key.threads * perWorker + biasFloats + key.batch * maxPixels
-    let windowBytes = key.batch * maxWindows * (3 * 4 + 8)
-    let (bytes, overflow) = floats.multipliedReportingOverflow(by: 4)
-    return overflow ? Int.max : bytes + windowBytes
+    let perWorker =
+      Saturating(shape.rows) * (2 * shape.channels + shape.wide) + shape.rowFloats
+      + Saturating(maxTokens) * (shape.headDim + maxTokens + 8)
+    total = total + perWorker * key.threads * 4  // block and row scratch
+    total = total + maxPixels * key.batch * 4  // activity map
+    total = total + maxWindows * key.batch * (3 * 4 + 8)  // kept ids, rankings, scores
+    return total.value
   }
 
   /// Bytes held.
@@ -154,4 +154,25 @@ final class WorkspacePool: Sendable {
       if idle.count > capacity { idle.removeFirst() }
     }
   }
+}
+
+/// Non-negative integer arithmetic that sticks at `Int.max` instead of trapping on overflow.
+struct Saturating: Comparable {
+  let value: Int
+
+  init(_ value: Int) { self.value = value }
+
+  static func + (a: Saturating, b: Saturating) -> Saturating {
+    let (sum, overflow) = a.value.addingReportingOverflow(b.value)
+    return Saturating(overflow ? Int.max : sum)
+  }
+
+  static func + (a: Saturating, b: Int) -> Saturating { a + Saturating(b) }
+
+  static func * (a: Saturating, b: Int) -> Saturating {
+    let (product, overflow) = a.value.multipliedReportingOverflow(by: b)
+    return Saturating(overflow ? Int.max : product)
+  }
+
+  static func < (a: Saturating, b: Saturating) -> Bool { a.value < b.value }
 }

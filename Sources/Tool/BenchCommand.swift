@@ -84,14 +84,14 @@ enum BenchCommand {
 
   static func run(_ arguments: Arguments) throws {
     let options = try BenchOptions(arguments)
+    let model = try ModelOptions.model(arguments)
+    let configurations = try options.configurations(for: model)
+    try options.checkSizes(for: model)
     if BenchEnvironment.isDebugBuild {
       printError(
         "WARNING: this sparsevit is a DEBUG build: its timings mean nothing. Build with 'swift build -c release'."
       )
     }
-    let model = try ModelOptions.model(arguments)
-    let configurations = try options.configurations(for: model)
-    try options.checkSizes(for: model)
 
     let environment = BenchEnvironment.current(model: model, threads: options.threads)
     let plan = BenchPlan(options: options, configurations: configurations, seed: options.inputSeed)
