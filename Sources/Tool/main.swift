@@ -4,6 +4,9 @@ import Foundation
 let commands: [(spec: CommandSpec, run: (Arguments) throws -> Void)] = [
   (RunCommand.spec, RunCommand.run),
   (InfoCommand.spec, InfoCommand.run),
+  (BenchCommand.spec, BenchCommand.run),
+  (SearchCommand.spec, SearchCommand.run),
+  (MaskCommand.spec, MaskCommand.run),
 ]
 
 let overview = """

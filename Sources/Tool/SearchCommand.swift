@@ -1,0 +1,808 @@
+// `sparsevit search`: the per-block pruning ratios that keep the model closest to dense under a
+// latency budget measured on this machine (SparseViT's evolutionary search). Thin: options, the
+// cached latency model, calibration images, then the library's search, a timed check and reports.
+import Engine
+import Foundation
+import Models
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+enum SearchCommand {
+  static let defaultSize = "672"
+  static let defaultIterations = 6
+  static let defaultRounds = 7
+  static let defaultQuietWait = 120.0
+  static let defaultRecalibrateRounds = 0
+  /// Calibration images by default: as many as cost two 672×672 forwards, 1…16.
+  static let referencePixels = 2 * 672 * 672
+  static let maximumDefaultImages = 16
+  /// Default lower bound of the window as a share of the budget.
+  static let defaultWindow = 0.9
+
+  static let spec = CommandSpec(
+    name: "search",
+    summary: "Search per-block pruning ratios that fit a latency budget on this machine.",
+    usage:
+      "--latency-ms <T> --output <cfg.json> [--size <n>] [--batch <n>] [--threads <n>] [--calibration <x.npy> | --images <dir>] [options]",
+    options: [
+      OptionSpec(
+        name: "latency-ms", value: "T",
+        help:
+          "Latency budget per forward, milliseconds (on this machine, at --size, --batch, --threads)."
+      ),
+      OptionSpec(
+        name: "min-latency-ms", value: "L",
+        help:
+          "Lower end of the latency window sampled (default: 0.9·T, or less to include the slowest uniform ratio that fits)."
+      ),
+      OptionSpec(
+        name: "output", value: "cfg.json",
+        help: "Where to write the best configuration (sparsity JSON, readable by --sparsity)."),
+      OptionSpec(
+        name: "size", value: "n",
+        help:
+          "Input size N (square) or HxW (default \(defaultSize), or the --calibration images' size)."
+      ),
+      OptionSpec(
+        name: "batch", value: "n", help: "Images per forward of the latency budget (default 1)."),
+      ModelOptions.threads,
+      ModelOptions.weights,
+      OptionSpec(
+        name: "model-seed", value: "n",
+        help: "Seed of the built-in random Swin-T weights when no --weights (default 0)."),
+      OptionSpec(
+        name: "calibration", value: "x.npy",
+        help: "Calibration images: float32 (n, 3, H, W), ImageNet-normalized."),
+      OptionSpec(
+        name: "images", value: "dir",
+        help:
+          "Calibration images: the .png/.jpg files of a directory (resized and centre-cropped to --size)."
+      ),
+      OptionSpec(
+        name: "calibration-count", value: "n",
+        help:
+          "Calibration images scored per configuration: the first n given, or n synthetic ones (default: as many as cost two 672² forwards, 1…\(maximumDefaultImages): \(SearchOptions.defaultCount(BenchSize(height: 672, width: 672))) at 672, \(SearchOptions.defaultCount(BenchSize(height: 224, width: 224))) at 224)."
+      ),
+      OptionSpec(
+        name: "score", value: "metric",
+        help:
+          "What to maximize: cosine (pooled features), top1 (agreement with dense) or mean (default cosine)."
+      ),
+      OptionSpec(
+        name: "population", value: "n", help: "Configurations per generation (default 100)."),
+      OptionSpec(
+        name: "parents", value: "n", help: "Best configurations kept as parents (default 25)."),
+      OptionSpec(
+        name: "mutation", value: "p",
+        help: "Probability that mutation redraws a pair's ratio (default 0.1)."),
+      OptionSpec(
+        name: "iterations", value: "n",
+        help: "Generations after the initial population (default \(defaultIterations))."),
+      OptionSpec(
+        name: "seed", value: "n",
+        help: "Seed of the search and of the synthetic calibration images (default 0)."),
+      OptionSpec(
+        name: "plot", value: "file.svg",
+        help:
+          "Draw score against latency (every configuration, Pareto front, uniform ratios) as SVG."),
+      OptionSpec(
+        name: "latency-model", value: "file",
+        help:
+          "Latency model cache file (default: $XDG_CACHE_HOME or ~/.cache, sparsevit/latency-<hash>.json)."
+      ),
+      OptionSpec(
+        name: "remeasure", value: nil,
+        help: "Measure the latency model again even when a cached one applies."),
+      OptionSpec(
+        name: "rounds", value: "n",
+        help: "Timed rounds per configuration when measuring latency (default \(defaultRounds))."),
+      OptionSpec(
+        name: "recalibrate", value: "n",
+        help:
+          "Map a cached latency model onto the machine's speed now (×factor + offset) from n rounds of timing dense and every ratio 0.8 (default \(defaultRecalibrateRounds): use it as cached, so that a seed gives the same result; a shared machine's speed drifts by 10–30% over minutes)."
+      ),
+      OptionSpec(
+        name: "quiet-wait", value: "s",
+        help:
+          "Seconds in all to wait for other processes when they disturb a timed run, before it is repeated (default \(Int(defaultQuietWait)); 0: repeat at once)."
+      ),
+      OptionSpec(
+        name: "validate", value: "n",
+        help:
+          "Time n random configurations and print the latency model's prediction errors (alone or before a search)."
+      ),
+    ],
+    discussion: """
+      SEARCH:
+        Each W-MSA/SW-MSA pair shares a ratio from {0, 0.1, …, 0.8}, non-decreasing within a stage.
+        Generation 0: the uniform ratios inside [L, T] plus random configurations drawn until
+        predicted within [L, T]. Each generation keeps the 25 best, adds 50 mutated children and 25
+        crossovers (each redrawn until it fits). Every distinct configuration is scored once: how
+        close the pruned model stays to dense on the calibration images (mean cosine similarity of
+        the pooled features; top-1 agreement of the logits), on synthetic picture-like images when
+        none are given. The same seed and latency model give the same result.
+
+      LATENCY MODEL:
+        Latency = fixed part + per stage (time per window × windows its blocks compute), fit by
+        least squares to 29 configurations (dense; each stage alone at 0.2, 0.4, 0.6, 0.8; every
+        stage at those; 8 random ones) timed in 7 interleaved rounds. Each round's speed is divided
+        out (median polish: a shared machine drifts by 10–20% within minutes), a configuration's
+        time is its median, outliers are left out of the fit. A run during which other processes
+        kept over 5% of the CPUs busy (/proc/stat) is repeated after waiting for quiet (at most
+        --quiet-wait seconds in all). Measured once per CPU, threads, size, batch, architecture and
+        engine build, then read from the cache (not cached when the machine was busy throughout).
+        --validate n times n random configurations against it; --recalibrate n maps it onto the
+        machine's speed now (then results depend on that speed).
+
+      DEFAULTS AND TIME:
+        At 672×672 a forward takes 0.4–0.9 s on two cores. The first run measures the latency model
+        (29 × 8 forwards, ~2.5 min on a quiet machine). The search scores each configuration on 2
+        images (~0.9 s): ~105 in generation 0, then 15–30 new per generation (children often repeat
+        their parents), ~240 in 6 generations (~3.5 min). Then the result, the best fitting uniform
+        ratio and dense are timed (1 + 7 rounds). About 7 minutes in all the first time, 4 after.
+
+      EXAMPLES:
+        sparsevit search --latency-ms 500 --output cfg.json --plot front.svg
+        sparsevit search --validate 20
+        sparsevit search --latency-ms 120 --size 224 --images photos/ --output cfg224.json
+        sparsevit bench --sparsity cfg.json
+      """)
+
+  static func run(_ arguments: Arguments) throws {
+    let options = try SearchOptions(arguments)
+    if BenchEnvironment.isDebugBuild {
+      printError(
+        "WARNING: this sparsevit is a DEBUG build: its latency model means nothing. Build with 'swift build -c release'."
+      )
+    }
+    let model = try options.model()
+    let calibration = try options.calibrationImages(for: model)
+    let size = calibration.size
+    let environment = BenchEnvironment.current(model: model, threads: options.threads)
+    let key: LatencyModelKey
+    do {
+      key = try LatencyModelKey(
+        cpu: "\(environment.cpuModel) (\(environment.processors) processors)",
+        threads: options.threads,
+        height: size.height, width: size.width, batch: options.batch,
+        architecture: model.configuration.description,
+        engine: "\(environment.engineVersion) \(environment.build)\(fusedMultiplyAdd ? " fma" : "")"
+      )
+    } catch {
+      throw Failure(error)
+    }
+    let cachePath =
+      options.latencyModelPath
+      ?? defaultCacheDirectory().map { ($0 as NSString).appendingPathComponent(key.fileName) }
+    var (latency, cached) = try latencyModel(model: model, key: key, path: cachePath, options: options)
+    if cached && options.recalibrateRounds > 0 {
+      latency = try recalibrate(model: model, latency: latency, options: options)
+    }
+    let report = SearchReport(
+      model: model, environment: environment, options: options, size: size,
+      calibration: calibration.label,
+      latencyModel: latency, latencyModelPath: cachePath)
+    emit(report.latencyModelSummary())
+
+    if let count = options.validate {
+      emit(
+        try validate(model: model, latency: latency, count: count, options: options, report: report)
+      )
+    }
+    guard let budget = options.latencySeconds else { return }
+    let depths = model.configuration.depths
+    let space = try SearchSpace(depths: depths)
+    let minSeconds =
+      options.minLatencySeconds ?? defaultMinimum(budget: budget, space: space, latency: latency)
+
+    var parameters = SearchParameters(maxSeconds: budget, minSeconds: minSeconds)
+    parameters.population = options.population
+    parameters.parents = options.parents
+    parameters.mutationProbability = options.mutation
+    parameters.iterations = options.iterations
+    parameters.seed = options.seed
+    let search = try RatioSearch(space: space, parameters: parameters)
+    try search.checkFeasible(latency: latency.predictedSeconds)
+
+    printError(
+      "Scoring against dense on \(calibration.label); reference forward…")
+    let scorer = try FidelityScorer(
+      model: model, images: calibration.images, metric: options.metric)
+    printError(
+      String(
+        format:
+          "Searching %.1f–%.1f ms (dense predicted %.1f ms): population %d, parents %d, mutation %.2f, %d generations, seed %llu",
+        minSeconds * 1000, budget * 1000, latency.denseSeconds * 1000, options.population,
+        options.parents, options.mutation,
+        options.iterations, options.seed))
+    let start = monotonicSeconds()
+    let progress = ProgressLine(total: nil)
+    let result = try search.run(
+      latency: latency.predictedSeconds, scorer: scorer,
+      progress: { event in
+        switch event {
+        case .scored(let candidate, let count):
+          progress.step(
+            String(
+              format: "scored %d configurations (last %.1f ms, %@)", count,
+              candidate.predictedSeconds * 1000, formatScore(candidate.score)))
+        case .generation(let summary):
+          progress.finish()
+          printError(
+            String(
+              format:
+                "generation %d/%d: %d new, %d scored, best %@ at %.1f ms predicted (%@ elapsed)",
+              summary.index,
+              options.iterations, summary.newlyScored, summary.totalScored,
+              formatScore(summary.best.score),
+              summary.best.predictedSeconds * 1000, formatDuration(monotonicSeconds() - start)))
+        }
+      })
+    progress.finish()
+
+    // Time the result against dense and the best fitting uniform ratio, interleaved.
+    var checked: [(label: String, ratios: PruningRatios)] = [
+      ("dense", .dense(depths: depths)), ("search result", result.best.ratios),
+    ]
+    if let uniform = result.bestUniform {
+      checked.append(
+        (
+          "uniform \(formatRatio(uniform.ratio))",
+          try PruningRatios.uniform(uniform.ratio, depths: depths)
+        ))
+    }
+    printError(
+      "Timing the result, dense and the best fitting uniform ratio (\(options.rounds) interleaved rounds)…"
+    )
+    let input = SyntheticImages.batch(
+      count: options.batch, height: size.height, width: size.width, seed: options.seed)
+    let forward = ForwardOptions(threads: options.threads)
+    let timingProgress = ProgressLine(total: checked.count * (1 + options.rounds))
+    let timer = QuietTimer(patience: options.quietWait)
+    let runs = try timeConfigurations(
+      model, input: input, configurations: checked.map(\.ratios), options: forward,
+      rounds: options.rounds, time: timer.time,
+      progress: { done, total in timingProgress.step("timing \(done)/\(total)") })
+    timingProgress.finish()
+    printError(timer.summary)
+    let measured = zip(checked, runs).map {
+      MeasuredConfiguration(label: $0.label, ratios: $0.ratios, runs: $1)
+    }
+
+    emit(
+      report.result(
+        result, budget: budget, minimum: minSeconds, measured: measured,
+        seconds: monotonicSeconds() - start))
+    let document = report.outputDocument(
+      result, budget: budget, minimum: minSeconds, measured: measured)
+    try write(
+      result.best.ratios.jsonData(extra: document), to: options.outputPath!, what: "configuration")
+    if let plotPath = options.plotPath {
+      let svg = SearchPlot(
+        result: result, budget: budget, minimum: minSeconds, measured: measured,
+        title: report.plotTitle, subtitle: report.plotSubtitle
+      ).render()
+      try write(Data(svg.utf8), to: plotPath, what: "plot")
+    }
+  }
+
+  /// The lower end of the window: 0.9·T, lowered to the predicted latency of the slowest uniform
+  /// configuration within T, so that the best fitting uniform ratio is always a candidate.
+  static func defaultMinimum(budget: Double, space: SearchSpace, latency: LatencyModel) -> Double {
+    let uniform = space.choices.indices.map {
+      latency.predictedSeconds(space.ratios(space.uniform($0)))
+    }
+    let slowestFitting = uniform.filter { $0 <= budget }.max() ?? 0
+    return min(defaultWindow * budget, slowestFitting)
+  }
+
+  /// The cached latency model when it applies, otherwise a new measurement (then cached).
+  static func latencyModel(
+    model: SwinTransformer, key: LatencyModelKey, path: String?, options: SearchOptions
+  ) throws -> (LatencyModel, cached: Bool) {
+    if let path, !options.remeasure, FileManager.default.fileExists(atPath: path) {
+      do {
+        let cached = try LatencyModel.load(path: path)
+        if cached.key == key {
+          printError("Using the latency model in \(path) (measured \(cached.measured))")
+          return (cached, true)
+        }
+        printError(
+          "Note: \(path) was measured for \(cached.key), this search needs \(key): measuring again")
+      } catch {
+        printError("Note: ignoring \(error.description): measuring again")
+      }
+    }
+    let design = LatencyModel.design(depths: model.configuration.depths)
+    printError(
+      "Measuring the latency model of this machine: \(design.count) configurations × (1 + \(options.rounds) rounds) at \(key.height)x\(key.width), batch \(key.batch), \(key.threads) threads (once; cached)…"
+    )
+    let input = SyntheticImages.batch(
+      count: key.batch, height: key.height, width: key.width, seed: 0)
+    let progress = ProgressLine(total: design.count * (1 + options.rounds))
+    let start = monotonicSeconds()
+    let timer = QuietTimer(patience: options.quietWait)
+    let measured = try LatencyModel.measure(
+      model: model, input: input, key: key, design: design, rounds: options.rounds,
+      time: timer.time,
+      progress: { done, total in progress.step("latency model \(done)/\(total)") })
+    progress.finish()
+    printError("Measured in \(formatDuration(monotonicSeconds() - start)). \(timer.summary)")
+    if timer.unreliable {
+      printError(
+        "Warning: the machine was busy throughout: this latency model is used for this run but not cached. Measure again when the machine is quiet."
+      )
+      return (measured, false)
+    }
+    if let path {
+      do {
+        try FileManager.default.createDirectory(
+          atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try measured.save(to: path)
+        printError("Saved the latency model to \(path)")
+      } catch {
+        printError(
+          "Warning: cannot cache the latency model (\(error)); it will be measured again next time")
+      }
+    }
+    return (measured, false)
+  }
+
+  /// The cached model mapped onto the machine's speed now (`LatencyModel.recalibrated`): dense and
+  /// every ratio 0.8, the ends of the range, timed in `--recalibrate` interleaved rounds.
+  static func recalibrate(model: SwinTransformer, latency: LatencyModel, options: SearchOptions) throws
+    -> LatencyModel
+  {
+    let depths = model.configuration.depths
+    let configurations = [PruningRatios.dense(depths: depths), try PruningRatios.uniform(0.8, depths: depths)]
+    let input = SyntheticImages.batch(
+      count: options.batch, height: latency.key.height, width: latency.key.width, seed: 0)
+    let timer = QuietTimer(patience: options.quietWait)
+    let runs = try timeConfigurations(
+      model, input: input, configurations: configurations, options: ForwardOptions(threads: options.threads),
+      rounds: options.recalibrateRounds, time: timer.time)
+    let measured = zip(configurations, runs).map { (ratios: $0, seconds: quantile($1, 0.5)) }
+    let recalibrated = latency.recalibrated(measured)
+    printError(
+      String(
+        format:
+          "Recalibration (%d rounds): dense %.1f ms and every ratio 0.8 %.1f ms now, predicted %.1f and %.1f: predictions ×%.3f %+.1f ms for this run.",
+        options.recalibrateRounds, measured[0].seconds * 1000, measured[1].seconds * 1000,
+        latency.predictedSeconds(configurations[0]) * 1000, latency.predictedSeconds(configurations[1]) * 1000,
+        recalibrated.scale, recalibrated.offset * 1000))
+    if timer.disturbed > 0 { printError(timer.summary) }
+    return recalibrated
+  }
+
+  /// `$XDG_CACHE_HOME/sparsevit` or `~/.cache/sparsevit`.
+  static func defaultCacheDirectory() -> String? {
+    let environment = ProcessInfo.processInfo.environment
+    if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") {
+      return (xdg as NSString).appendingPathComponent("sparsevit")
+    }
+    guard let home = environment["HOME"], !home.isEmpty else { return nil }
+    return (home as NSString).appendingPathComponent(".cache/sparsevit")
+  }
+
+  /// Times `count` random configurations of the search space and compares with the predictions.
+  static func validate(
+    model: SwinTransformer, latency: LatencyModel, count: Int, options: SearchOptions,
+    report: SearchReport
+  ) throws -> String {
+    let space = try SearchSpace(depths: model.configuration.depths)
+    var random = SearchRandom(seed: options.seed ^ 0x7A11_DA7E)
+    let configurations = (0..<count).map { _ in space.ratios(space.randomGenome(using: &random)) }
+    let input = SyntheticImages.batch(
+      count: options.batch, height: latency.key.height, width: latency.key.width, seed: options.seed
+    )
+    let forward = ForwardOptions(threads: options.threads)
+    printError(
+      "Validating the latency model on \(count) random configurations (1 + \(options.rounds) interleaved rounds)…"
+    )
+    let progress = ProgressLine(total: count * (1 + options.rounds))
+    let timer = QuietTimer(patience: options.quietWait)
+    let runs = try timeConfigurations(
+      model, input: input, configurations: configurations, options: forward, rounds: options.rounds,
+      time: timer.time,
+      progress: { done, total in progress.step("validation \(done)/\(total)") })
+    progress.finish()
+    printError(timer.summary)
+    return report.validation(configurations: configurations, runs: runs)
+  }
+
+  static func emit(_ text: String) {
+    FileHandle.standardOutput.write(Data(text.utf8))
+  }
+
+  static func write(_ data: Data, to path: String, what: String) throws {
+    do {
+      try writeFileAtomically([UInt8](data), to: path)
+    } catch {
+      throw Failure(error)
+    }
+    printError("Wrote \(what) to \(path)")
+  }
+
+  static var fusedMultiplyAdd: Bool {
+    #if SPARSEVIT_FMA
+      true
+    #else
+      false
+    #endif
+  }
+}
+
+/// A configuration timed after the search.
+struct MeasuredConfiguration {
+  let label: String
+  let ratios: PruningRatios
+  let runs: [Double]
+  var median: Double { quantile(runs, 0.5) }
+  var minimum: Double { runs.min() ?? 0 }
+}
+
+/// Calibration images and how to describe them.
+struct Calibration {
+  let images: Tensor
+  let size: BenchSize
+  let label: String
+}
+
+// MARK: - Options
+
+/// The search options, checked before the model is loaded.
+struct SearchOptions {
+  let arguments: Arguments
+  let latencySeconds: Double?
+  let minLatencySeconds: Double?
+  let outputPath: String?
+  let plotPath: String?
+  let size: BenchSize?
+  let batch: Int
+  let threads: Int
+  let calibrationPath: String?
+  let imagesPath: String?
+  let calibrationCount: Int?
+  let metric: FidelityScorer.Metric
+  let population: Int
+  let parents: Int
+  let mutation: Double
+  let iterations: Int
+  let seed: UInt64
+  let latencyModelPath: String?
+  let remeasure: Bool
+  let rounds: Int
+  let quietWait: Double
+  let recalibrateRounds: Int
+  let validate: Int?
+
+  init(_ arguments: Arguments) throws {
+    self.arguments = arguments
+    latencySeconds = try arguments.number("latency-ms", in: 0.001...86_400_000).map { $0 / 1000 }
+    minLatencySeconds = try arguments.number("min-latency-ms", in: 0...86_400_000).map { $0 / 1000 }
+    validate = try arguments.integer("validate", in: 1...10_000)
+    if latencySeconds == nil && validate == nil {
+      throw arguments.usage(
+        "missing '--latency-ms <T>' (or '--validate <n>' to check the latency model only)")
+    }
+    if let minimum = minLatencySeconds {
+      guard let maximum = latencySeconds else {
+        throw arguments.usage("'--min-latency-ms' needs '--latency-ms'")
+      }
+      if minimum >= maximum {
+        throw arguments.usage(
+          "'--min-latency-ms' (\(formatMilliseconds(minimum))) must be below '--latency-ms' (\(formatMilliseconds(maximum)))"
+        )
+      }
+    }
+    outputPath = try checkedWritablePath(arguments, "output")
+    if latencySeconds != nil && outputPath == nil {
+      throw arguments.usage("missing '--output <cfg.json>'")
+    }
+    plotPath = try checkedWritablePath(arguments, "plot")
+    if let plotPath, plotPath == outputPath {
+      throw arguments.usage("'--output' and '--plot' must name different files")
+    }
+    if let text = arguments.string("size") {
+      let sizes = try parseSizes(text, arguments: arguments)
+      guard sizes.count == 1 else {
+        throw arguments.usage("'--size' takes one size, got '\(text)'")
+      }
+      size = sizes[0]
+    } else {
+      size = nil
+    }
+    batch = try arguments.integer("batch", default: 1, in: 1...4096)!
+    threads = try ModelOptions.threads(arguments)
+    try ModelOptions.requireFile(arguments, "weights")
+    if arguments.string("weights") != nil && arguments.string("model-seed") != nil {
+      throw arguments.usage("'--model-seed' applies to the built-in weights, not to '--weights'")
+    }
+    calibrationPath = arguments.string("calibration")
+    imagesPath = arguments.string("images")
+    if calibrationPath != nil && imagesPath != nil {
+      throw arguments.usage("give either '--calibration <x.npy>' or '--images <dir>', not both")
+    }
+    try ModelOptions.requireFile(arguments, "calibration")
+    if let imagesPath {
+      var isDirectory: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: imagesPath, isDirectory: &isDirectory) else {
+        throw arguments.usage("'--images': no such directory '\(imagesPath)'")
+      }
+      if !isDirectory.boolValue {
+        throw arguments.usage(
+          "'--images': '\(imagesPath)' is a file, expected a directory of images")
+      }
+      if let size, size.height != size.width {
+        throw arguments.usage(
+          "'--images' needs a square '--size' (images are resized and centre-cropped), got \(size.label)"
+        )
+      }
+    }
+    calibrationCount = try arguments.integer("calibration-count", in: 1...4096)
+    let metricName = arguments.string("score") ?? "cosine"
+    guard let metric = FidelityScorer.Metric(rawValue: metricName) else {
+      throw arguments.usage("'--score' must be cosine, top1 or mean, got '\(metricName)'")
+    }
+    self.metric = metric
+    population = try arguments.integer("population", default: 100, in: 2...100_000)!
+    parents = try arguments.integer("parents", default: min(25, population), in: 1...100_000)!
+    if parents > population {
+      throw arguments.usage(
+        "'--parents' (\(parents)) must not exceed '--population' (\(population))")
+    }
+    mutation = try arguments.number("mutation", default: 0.1, in: 0...1)!
+    iterations = try arguments.integer(
+      "iterations", default: SearchCommand.defaultIterations, in: 0...10_000)!
+    seed = UInt64(try arguments.integer("seed", default: 0, in: 0...Int.max)!)
+    latencyModelPath = try checkedWritablePath(arguments, "latency-model")
+    remeasure = arguments.flag("remeasure")
+    rounds = try arguments.integer("rounds", default: SearchCommand.defaultRounds, in: 1...1000)!
+    quietWait = try arguments.number("quiet-wait", default: SearchCommand.defaultQuietWait, in: 0...86_400)!
+    recalibrateRounds = try arguments.integer(
+      "recalibrate", default: SearchCommand.defaultRecalibrateRounds, in: 0...1000)!
+  }
+
+  /// The model `--weights` names, or seeded Swin-T.
+  func model() throws -> SwinTransformer {
+    if let path = arguments.string("weights") {
+      let model = try SwinTransformer.load(path: path)
+      printError(
+        String(
+          format: "Loaded %@ (%@, %.1fM parameters)", path, model.configuration.name,
+          Double(model.parameterCount) / 1e6))
+      return model
+    }
+    let seed = try arguments.integer("model-seed", default: 0, in: 0...Int.max)!
+    return SwinTransformer.seeded(.swinTiny, seed: UInt64(seed))
+  }
+
+  /// Default number of calibration images at `size`.
+  static func defaultCount(_ size: BenchSize) -> Int {
+    max(
+      1,
+      min(
+        SearchCommand.maximumDefaultImages,
+        Int((Double(SearchCommand.referencePixels) / Double(size.height * size.width)).rounded())))
+  }
+
+  /// The calibration images from `--calibration`, `--images` or synthetic, checked against the
+  /// model and the size; the search size is `--size`, else the `.npy` images' size, else 672.
+  func calibrationImages(for model: SwinTransformer) throws -> Calibration {
+    let channels = model.configuration.inputChannels
+    let minimum = model.configuration.minimumInputSide
+    func checkSize(_ size: BenchSize) throws {
+      guard size.height >= minimum, size.width >= minimum else {
+        throw arguments.usage(
+          "'--size' \(size.label) is below the model's minimum of \(minimum)x\(minimum) pixels")
+      }
+    }
+    if let path = calibrationPath {
+      let images: Tensor
+      do {
+        images = try readNumPy(path: path)
+      } catch {
+        throw Failure("calibration images \(error.description)")
+      }
+      guard images.rank == 4, images.shape[0] >= 1 else {
+        throw Failure(
+          "\(path): calibration images have shape \(images.shape), expected (n, \(channels), height, width) with n ≥ 1"
+        )
+      }
+      guard images.shape[1] == channels else {
+        throw Failure(
+          "\(path): calibration images have \(images.shape[1]) channels, the model expects \(channels) (shape \(images.shape))"
+        )
+      }
+      let found = BenchSize(height: images.shape[2], width: images.shape[3])
+      if let size, size != found {
+        throw Failure(
+          "\(path): calibration images are \(found.label), the search is at \(size.label) (give '--size \(found.label)' or images of \(size.label))"
+        )
+      }
+      try checkSize(found)
+      let count = min(images.shape[0], calibrationCount ?? SearchOptions.defaultCount(found))
+      let plane = channels * found.height * found.width
+      let used = Tensor(
+        shape: [count, channels, found.height, found.width],
+        values: Array(images.values[0..<(count * plane)]))
+      return Calibration(
+        images: used, size: found, label: "\(count) of the \(images.shape[0]) images of \(path)")
+    }
+    let size = self.size ?? BenchSize(height: 672, width: 672)
+    try checkSize(size)
+    if let directory = imagesPath {
+      let files: [String]
+      do {
+        files = try FileManager.default.contentsOfDirectory(atPath: directory).filter {
+          ["png", "jpg", "jpeg"].contains(($0 as NSString).pathExtension.lowercased())
+        }.sorted()
+      } catch {
+        throw Failure("cannot list '\(directory)': \(error.localizedDescription)")
+      }
+      guard !files.isEmpty else {
+        throw Failure("'\(directory)' has no .png, .jpg or .jpeg files to calibrate with")
+      }
+      let count = min(files.count, calibrationCount ?? SearchOptions.defaultCount(size))
+      let preprocessing: ImagePreprocessing
+      do {
+        preprocessing = try ImagePreprocessing(size: size.height)
+      } catch {
+        throw Failure(error)
+      }
+      var pictures: [RGBImage] = []
+      for name in files.prefix(count) {
+        do {
+          pictures.append(
+            try RGBImage.load(path: (directory as NSString).appendingPathComponent(name)))
+        } catch {
+          throw Failure(error)
+        }
+      }
+      return Calibration(
+        images: preprocessing.tensor(pictures), size: size,
+        label: "\(count) of the \(files.count) images in \(directory)")
+    }
+    let count = calibrationCount ?? SearchOptions.defaultCount(size)
+    return Calibration(
+      images: SyntheticImages.batch(
+        count: count, height: size.height, width: size.width, seed: seed), size: size,
+      label: "\(count) synthetic image\(count == 1 ? "" : "s") (seed \(seed))")
+  }
+}
+
+/// `--name <file>` when given, after checking that it can be written: not a directory, in an
+/// existing writable directory (checked now, not after the search).
+func checkedWritablePath(_ arguments: Arguments, _ name: String) throws(UsageError) -> String? {
+  guard let path = arguments.string(name) else { return nil }
+  var isDirectory: ObjCBool = false
+  if path.isEmpty { throw arguments.usage("'--\(name)' needs a file name") }
+  if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue
+  {
+    throw arguments.usage("'--\(name)' names a directory ('\(path)'), expected a file")
+  }
+  let parent = (path as NSString).deletingLastPathComponent
+  let directory = parent.isEmpty ? "." : parent
+  guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
+    isDirectory.boolValue
+  else {
+    throw arguments.usage(
+      "cannot write '--\(name)' file '\(path)': directory '\(directory)' does not exist")
+  }
+  guard access(directory, W_OK) == 0 else {
+    throw arguments.usage(
+      "cannot write '--\(name)' file '\(path)': directory '\(directory)' is not writable")
+  }
+  return path
+}
+
+// MARK: - Timing on a shared machine
+
+/// Times forwards on a shared machine. A run during which other processes kept more than
+/// `threshold` of the CPUs busy (every CPU's busy time from /proc/stat minus this process's own from
+/// /proc/self/stat; hypervisor steal counts as busy) is disturbed: the timer waits until the machine
+/// is quiet (others under `threshold` for a 0.5 s look) and runs it again, up to `attempts` runs.
+/// The first undisturbed run counts, or the fastest when none was. Waiting stops for good once
+/// `patience` seconds have been spent waiting, so a machine busy throughout costs bounded time
+/// (and is reported). Where /proc is missing every run counts.
+final class QuietTimer {
+  let threshold: Double
+  let attempts: Int
+  let patience: Double
+  /// Forwards run, disturbed ones, and timings for which every attempt was disturbed.
+  private(set) var runs = 0
+  private(set) var disturbed = 0
+  private(set) var timings = 0
+  private(set) var unresolved = 0
+  /// Seconds spent waiting for quiet.
+  private(set) var waited = 0.0
+
+  init(threshold: Double = 0.05, attempts: Int = 4, patience: Double = SearchCommand.defaultQuietWait) {
+    self.threshold = threshold
+    self.attempts = attempts
+    self.patience = patience
+  }
+
+  func time(_ body: () throws -> Void) throws -> Double {
+    timings += 1
+    var fastest = Double.infinity
+    for attempt in 0..<attempts {
+      let before = CPUTicks.now()
+      let start = monotonicSeconds()
+      try body()
+      let seconds = monotonicSeconds() - start
+      runs += 1
+      guard let before, let after = CPUTicks.now(), after.othersShare(since: before) > threshold
+      else { return seconds }
+      disturbed += 1
+      fastest = min(fastest, seconds)
+      if attempt < attempts - 1 { waitForQuiet() }
+    }
+    unresolved += 1
+    return fastest
+  }
+
+  /// Sleeps in 0.5 s looks until one finds the other processes under `threshold`, within patience.
+  private func waitForQuiet() {
+    while waited < patience {
+      guard let before = CPUTicks.now() else { return }
+      usleep(500_000)
+      waited += 0.5
+      guard let after = CPUTicks.now() else { return }
+      if after.othersShare(since: before) <= threshold { return }
+    }
+  }
+
+  /// Whether too many timings had no undisturbed run for the results to be trusted.
+  var unreliable: Bool { unresolved * 5 > timings }
+
+  var summary: String {
+    guard disturbed > 0 else { return "No run was disturbed by other processes." }
+    var text =
+      "\(disturbed) of \(runs) runs were disturbed by other processes (over \(Int(threshold * 100))% of the CPUs busy)"
+    if waited > 0 { text += ", \(formatDuration(waited)) spent waiting for quiet" }
+    text +=
+      unresolved > 0
+      ? "; \(unresolved) of \(timings) timings have no undisturbed run (the fastest counts)."
+      : "; all were repeated."
+    return text
+  }
+}
+
+/// CPU time counters in clock ticks: every CPU's busy and total time (/proc/stat) and this
+/// process's user + system time (/proc/self/stat).
+struct CPUTicks {
+  let busy: UInt64
+  let total: UInt64
+  let own: UInt64
+
+  static func now() -> CPUTicks? {
+    guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+      let line = stat.split(separator: "\n").first, line.hasPrefix("cpu "),
+      let own = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+      let close = own.lastIndex(of: ")")
+    else { return nil }
+    // user nice system idle iowait irq softirq steal (guest time is already inside user).
+    let fields = line.split(separator: " ").dropFirst().prefix(8).compactMap { UInt64($0) }
+    // After "pid (comm)": state is field 3, utime 14, stime 15.
+    let ownFields = own[own.index(after: close)...].split(separator: " ")
+    guard fields.count == 8, ownFields.count > 12, let user = UInt64(ownFields[11]),
+      let system = UInt64(ownFields[12])
+    else {
+      return nil
+    }
+    let idle = fields[3] + fields[4]
+    let total = fields.reduce(0, +)
+    return CPUTicks(busy: total - idle, total: total, own: user + system)
+  }
+
+  /// Share of all CPUs' time since `earlier` spent by other processes (or stolen by the hypervisor).
+  func othersShare(since earlier: CPUTicks) -> Double {
+    let elapsed = Double(total &- earlier.total)
+    guard elapsed > 0 else { return 0 }
+    let others = Double(busy &- earlier.busy) - Double(own &- earlier.own)
+    return max(0, others) / elapsed
+  }
+}
