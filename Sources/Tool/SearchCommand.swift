@@ -96,6 +96,9 @@ enum SearchCommand {
         name: "remeasure", value: nil,
         help: "Measure the latency model again even when a cached one applies."),
       OptionSpec(
+        name: "cache-busy", value: nil,
+        help: "Cache the latency model even when the machine was busy while it was measured."),
+      OptionSpec(
         name: "rounds", value: "n",
         help: "Timed rounds per configuration when measuring latency (default \(defaultRounds))."),
       OptionSpec(
@@ -330,7 +333,7 @@ enum SearchCommand {
       progress: { done, total in progress.step("latency model \(done)/\(total)") })
     progress.finish()
     printError("Measured in \(formatDuration(monotonicSeconds() - start)). \(timer.summary)")
-    if timer.unreliable {
+    if timer.unreliable && !options.cacheBusy {
       printError(
         "Warning: the machine was busy throughout: this latency model is used for this run but not cached. Measure again when the machine is quiet."
       )
@@ -473,6 +476,8 @@ struct SearchOptions {
   let seed: UInt64
   let latencyModelPath: String?
   let remeasure: Bool
+  /// Whether a latency model measured on a busy machine is cached all the same.
+  let cacheBusy: Bool
   let rounds: Int
   let quietWait: Double
   let recalibrateRounds: Int
@@ -559,6 +564,7 @@ struct SearchOptions {
     seed = UInt64(try arguments.integer("seed", default: 0, in: 0...Int.max)!)
     latencyModelPath = try checkedWritablePath(arguments, "latency-model")
     remeasure = arguments.flag("remeasure")
+    cacheBusy = arguments.flag("cache-busy")
     rounds = try arguments.integer("rounds", default: SearchCommand.defaultRounds, in: 1...1000)!
     quietWait = try arguments.number("quiet-wait", default: SearchCommand.defaultQuietWait, in: 0...86_400)!
     recalibrateRounds = try arguments.integer(

@@ -220,7 +220,7 @@ final class SearchCommandTests: XCTestCase {
     let cache = path("latency.json")
     // 1. Measure (and validate) the latency model of this machine for the tiny model at 64×64.
     let measured = try sparsevit([
-      "search", "--weights", weights, "--size", "64", "--validate", "2", "--rounds", "1", "--quiet-wait", "0",
+      "search", "--weights", weights, "--size", "64", "--validate", "2", "--rounds", "1", "--quiet-wait", "0", "--cache-busy",
       "--threads", "1", "--latency-model", cache,
     ])
     XCTAssertEqual(measured.status, 0, measured.stderr)
@@ -240,7 +240,7 @@ final class SearchCommandTests: XCTestCase {
     let arguments = [
       "search", "--weights", weights, "--size", "64", "--latency-ms", String(budget), "--threads",
       "1", "--latency-model", cache,
-      "--population", "12", "--parents", "4", "--iterations", "2", "--rounds", "1", "--quiet-wait", "0", "--recalibrate", "0", "--seed", "3",
+      "--population", "12", "--parents", "4", "--iterations", "2", "--rounds", "1", "--quiet-wait", "0", "--cache-busy", "--recalibrate", "0", "--seed", "3",
       "--calibration-count", "2",
     ]
     let first = try sparsevit(
@@ -299,7 +299,7 @@ final class SearchCommandTests: XCTestCase {
     // 5. A cached model can be mapped onto the machine's speed now.
     let scaled = try sparsevit([
       "search", "--weights", weights, "--size", "64", "--validate", "1", "--rounds", "1", "--threads", "1",
-      "--latency-model", cache, "--quiet-wait", "0", "--recalibrate", "1",
+      "--latency-model", cache, "--quiet-wait", "0", "--cache-busy", "--recalibrate", "1",
     ])
     XCTAssertEqual(scaled.status, 0, scaled.stderr)
     XCTAssertTrue(scaled.stderr.contains("Recalibration (1 rounds): dense"), scaled.stderr)
@@ -322,7 +322,7 @@ final class SearchCommandTests: XCTestCase {
     let cache = path("garbage.json")
     try Data("{not json".utf8).write(to: URL(fileURLWithPath: cache))
     let result = try sparsevit([
-      "search", "--weights", weights, "--size", "64", "--validate", "1", "--rounds", "1", "--quiet-wait", "0",
+      "search", "--weights", weights, "--size", "64", "--validate", "1", "--rounds", "1", "--quiet-wait", "0", "--cache-busy",
       "--threads", "1", "--latency-model", cache,
     ])
     XCTAssertEqual(result.status, 0, result.stderr)
