@@ -23,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import statistics
 import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -169,9 +170,14 @@ def size_label(item):
 
 class Results:
     def __init__(self):
-        self.median = {}    # (size label, config, engine) -> ms
+        self.median = {}    # (size label, config, engine) -> ms (median over passes)
+        self.samples = {}   # (size label, config, engine) -> [ms per pass]
         self.versions = {}  # engine key -> version text
         self.notes = []
+
+    def add(self, key, ms):
+        self.samples.setdefault(key, []).append(ms)
+        self.median[key] = statistics.median(self.samples[key])
 
     def note(self, text):
         if text not in self.notes:
@@ -206,7 +212,7 @@ def run_worker(args, results, mode, size, extra, what):
         if "note" in record:
             results.note(record["note"])
         if "median_ms" in record:
-            results.median[(size_label(size), record["config"], record["engine"])] = record["median_ms"]
+            results.add((size_label(size), record["config"], record["engine"]), record["median_ms"])
     return records
 
 
@@ -234,31 +240,42 @@ def run_sparsevit(args, results, sizes, ratios):
         results.note("sparsevit is a DEBUG build: its times mean nothing")
     for run in document["runs"]:
         label = "dense" if run["baseline"] else run["label"]
-        results.median[(f"{run['height']}x{run['width']}", label, "sparsevit")] = run["median_ms"]
+        results.add((f"{run['height']}x{run['width']}", label, "sparsevit"), run["median_ms"])
 
 
-def run_peers(args, results, sizes, ratios):
+def run_all(args, results, sizes, ratios):
+    """Per size: export the ONNX model once, then `--passes` passes that each run every engine once
+    (sparsevit, PyTorch/timm with the reference pruning, ONNX Runtime, OpenVINO), so that a drift in
+    the machine's speed hits every engine alike; each figure is the median over passes."""
     skip = set(args.skip)
     with tempfile.TemporaryDirectory() as directory:
         for size in sizes:
-            if "timm" not in skip or "ref" not in skip:
-                for record in run_worker(args, results, "torch", size, [args.peers_dir, ",".join(ratios)], "PyTorch/timm"):
-                    if "version" in record:
-                        results.versions["timm"] = results.versions["ref"] = record["version"]
-            if "onnxruntime" in skip and "openvino" in skip:
-                continue
-            model = os.path.join(directory, f"swin_t_{size_label(size)}.onnx")
-            run_worker(args, results, "export", size, [model], "ONNX export (PyTorch)")
-            if not os.path.exists(model):
-                results.note("ONNX Runtime and OpenVINO skipped: no ONNX export (needs torch, timm and onnx)")
-                continue
-            for mode, key, what in (("ort", "onnxruntime", "ONNX Runtime"), ("ov", "openvino", "OpenVINO")):
-                if key in skip:
+            model = None
+            if "onnxruntime" not in skip or "openvino" not in skip:
+                model = os.path.join(directory, f"swin_t_{size_label(size)}.onnx")
+                run_worker(args, results, "export", size, [model], "ONNX export (PyTorch)")
+                if not os.path.exists(model):
+                    results.note("ONNX Runtime and OpenVINO skipped: no ONNX export (needs torch, timm and onnx)")
+                    model = None
+            for index in range(args.passes):
+                if args.passes > 1:
+                    log(f"pass {index + 1}/{args.passes} at {size_label(size)}")
+                if "sparsevit" not in skip:
+                    run_sparsevit(args, results, [size], ratios)
+                if "timm" not in skip or "ref" not in skip:
+                    for record in run_worker(args, results, "torch", size, [args.peers_dir, ",".join(ratios)], "PyTorch/timm"):
+                        if "version" in record:
+                            results.versions["timm"] = results.versions["ref"] = record["version"]
+                if model is None:
                     continue
-                for record in run_worker(args, results, mode, size, [model], what):
-                    if "version" in record:
-                        results.versions[key] = record["version"]
-            os.remove(model)
+                for mode, key, what in (("ort", "onnxruntime", "ONNX Runtime"), ("ov", "openvino", "OpenVINO")):
+                    if key in skip:
+                        continue
+                    for record in run_worker(args, results, mode, size, [model], what):
+                        if "version" in record:
+                            results.versions[key] = record["version"]
+            if model is not None:
+                os.remove(model)
     for key in skip:
         for size in sizes:
             for config in ["dense"] + [f"uniform {r}" for r in ratios]:
@@ -304,6 +321,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2, help="threads for every engine (default 2)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls (sparsevit: rounds) first (default 3)")
     parser.add_argument("--iterations", type=int, default=10, help="timed calls per configuration (default 10)")
+    parser.add_argument("--passes", type=int, default=1,
+                        help="passes over all engines, alternating (default 1); each figure is the median over passes")
     parser.add_argument("--python", default=default_python(), help="Python with the peers (default: the peers venv)")
     parser.add_argument("--peers-dir", default=default_peers_dir(), help="directory of sparsevit_ref.py")
     parser.add_argument("--sparsevit", default=os.path.join(REPO, ".build", "release", "sparsevit"),
@@ -316,28 +335,28 @@ def main():
     ratios = parse_list(args.ratios, "ratios", is_ratio) if args.ratios else []
     args.skip = [item for item in args.skip.split(",") if item]
     unknown = [item for item in args.skip if item not in dict(ENGINES)]
-    if unknown or args.threads < 1 or args.iterations < 1 or args.warmup < 0:
-        parser.error(f"unknown engine(s) {unknown}" if unknown else "threads and iterations must be ≥ 1, warmup ≥ 0")
+    if unknown or args.threads < 1 or args.iterations < 1 or args.warmup < 0 or args.passes < 1:
+        parser.error(f"unknown engine(s) {unknown}" if unknown else "threads, iterations and passes must be ≥ 1, warmup ≥ 0")
 
     results = Results()
-    if "sparsevit" not in args.skip:
-        run_sparsevit(args, results, sizes, ratios)
-    run_peers(args, results, sizes, ratios)
+    run_all(args, results, sizes, ratios)
 
-    print(f"Swin-T, batch 1, {args.threads} threads; median ms of {args.iterations} timed runs after {args.warmup} warm-up; "
+    passes = f", median over {args.passes} alternating passes" if args.passes > 1 else ""
+    print(f"Swin-T, batch 1, {args.threads} threads; median ms of {args.iterations} timed runs after {args.warmup} warm-up{passes}; "
           "(N.NNx) = ratio to the best peer of the row (lower is faster)")
     for key, title in ENGINES:
         if key in results.versions and (key != "ref" or "timm" not in results.versions):
             print(f"  {title}: {results.versions[key]}")
     print(table(args, results, sizes, ratios), end="")
-    print("sparsevit interleaves its configurations in one process; each peer runs in its own process, one after another.")
+    print("sparsevit interleaves its configurations in one process; each peer runs in its own process; engines alternate pass by pass.")
     for note in results.notes:
         print(f"note: {note}")
     if args.json:
-        entries = [{"size": size, "config": config, "engine": engine, "median_ms": round(ms, 3)}
+        entries = [{"size": size, "config": config, "engine": engine, "median_ms": round(ms, 3),
+                    "pass_medians_ms": [round(x, 3) for x in results.samples.get((size, config, engine), [])]}
                    for (size, config, engine), ms in sorted(results.median.items())]
         with open(args.json + ".tmp", "w") as handle:
-            json.dump({"threads": args.threads, "iterations": args.iterations, "warmup": args.warmup,
+            json.dump({"threads": args.threads, "passes": args.passes, "iterations": args.iterations, "warmup": args.warmup,
                        "versions": results.versions, "notes": results.notes, "medians": entries}, handle, indent=2)
         os.replace(args.json + ".tmp", args.json)
 

@@ -213,8 +213,8 @@ struct BlockKernel {
   let tokens: Int, paddedTokens: Int, classStride: Int, windowCount: Int
   let wideStride: Int, slotFloats: Int, rowCapacity: Int, attentionCapacity: Int
   let threads: Int
-  /// One shared tile, each operation split by columns/rows over the workers (fewer windows than
-  /// workers); otherwise tiles of at most `rowCapacity / tokens` windows, a multiple of `threads`
+  /// One shared tile, each operation split by columns/rows over the workers (few kept windows,
+  /// see `init`); otherwise tiles of at most `rowCapacity / tokens` windows, a multiple of `threads`
   /// of them so every worker gets the same share.
   let cooperative: Bool
   let tileCount: Int
@@ -224,6 +224,9 @@ struct BlockKernel {
   var nextTile: BlockScratch? = nil
 
   static let steps = 8
+  /// Tiles thinner than this run their GEMMs well below OpenBLAS's peak (98 rows: ~10% slower
+  /// per flop than 196 on Zen 3); fewer kept windows than that per worker share one tile.
+  static let minimumTileRows = 196
 
   init(
     x: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>, bias: UnsafePointer<Float>,
@@ -253,7 +256,13 @@ struct BlockKernel {
     attentionCapacity = scratchLayout.attentionCapacity
     self.threads = threads
     let windowsPerTile = rowCapacity / tokens
-    cooperative = threads > 1 && keptCount < threads && keptCount <= windowsPerTile
+    // One shared tile when the kept windows fit in one and tiles would leave workers unequal
+    // (3 windows on 2 workers) or thin (under `minimumTileRows` rows each, where OpenBLAS's
+    // per-call packing of the weights dominates): splitting each GEMM by columns keeps every
+    // worker busy on all the rows.
+    cooperative =
+      threads > 1 && keptCount <= windowsPerTile
+      && (keptCount % threads != 0 || keptCount / threads * tokens < BlockKernel.minimumTileRows)
     let minimumTiles = (keptCount + windowsPerTile - 1) / windowsPerTile
     tileCount =
       cooperative ? 1 : threads > 1 ? min(keptCount, (minimumTiles + threads - 1) / threads * threads) : minimumTiles
