@@ -397,22 +397,25 @@ enum SearchCommand {
     let space = try SearchSpace(depths: model.configuration.depths)
     var random = SearchRandom(seed: options.seed ^ 0x7A11_DA7E)
     let configurations = (0..<count).map { _ in space.ratios(space.randomGenome(using: &random)) }
+    // Dense runs in every round too: the time of each configuration over dense's in the same round
+    // is free of the machine's drift since the model was measured.
+    let dense = PruningRatios.dense(depths: model.configuration.depths)
     let input = SyntheticImages.batch(
       count: options.batch, height: latency.key.height, width: latency.key.width, seed: options.seed
     )
     let forward = ForwardOptions(threads: options.threads)
     printError(
-      "Validating the latency model on \(count) random configurations (1 + \(options.rounds) interleaved rounds)…"
+      "Validating the latency model on \(count) random configurations and dense (1 + \(options.rounds) interleaved rounds)…"
     )
-    let progress = ProgressLine(total: count * (1 + options.rounds))
+    let progress = ProgressLine(total: (count + 1) * (1 + options.rounds))
     let timer = QuietTimer(patience: options.quietWait)
     let runs = try timeConfigurations(
-      model, input: input, configurations: configurations, options: forward, rounds: options.rounds,
+      model, input: input, configurations: configurations + [dense], options: forward, rounds: options.rounds,
       time: timer.time,
       progress: { done, total in progress.step("validation \(done)/\(total)") })
     progress.finish()
     printError(timer.summary)
-    return report.validation(configurations: configurations, runs: runs)
+    return report.validation(configurations: configurations, runs: Array(runs.dropLast()), denseRuns: runs.last!)
   }
 
   static func emit(_ text: String) {

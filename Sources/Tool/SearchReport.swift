@@ -64,21 +64,33 @@ struct SearchReport {
 
   // MARK: - Validation
 
-  func validation(configurations: [PruningRatios], runs: [[Double]]) -> String {
+  /// The latency model against `runs` (per configuration, seconds per round) and, timed in the
+  /// same rounds, `denseRuns`: errors against the measured time (after dividing out each round's
+  /// speed), against the raw median, and of the fraction of dense (time over dense's in the same
+  /// round against the predicted fraction: free of the machine's drift since the model was measured).
+  func validation(configurations: [PruningRatios], runs: [[Double]], denseRuns: [Double]) -> String {
     let polished = polishRounds(runs)
+    let denseDepths = configurations.first?.ratios.map(\.count) ?? []
+    let predictedDense = latencyModel.predictedSeconds(PruningRatios.dense(depths: denseDepths))
     var rows: [[String]] = []
     var errors: [Double] = []
     var rawErrors: [Double] = []
+    var fractionErrors: [Double] = []
     for (index, (ratios, samples)) in zip(configurations, runs).enumerated() {
       let predicted = latencyModel.predictedSeconds(ratios)
       let measured = polished.seconds[index]
       let median = quantile(samples, 0.5)
       errors.append((predicted - measured) / measured)
       rawErrors.append((predicted - median) / median)
+      let predictedFraction = predicted / predictedDense
+      let measuredFraction = pairedRatio(samples, denseRuns)
+      fractionErrors.append((predictedFraction - measuredFraction) / measuredFraction)
       rows.append([
         String(index + 1), compactRatios(ratios), String(format: "%.1f", predicted * 1000),
         String(format: "%.1f", measured * 1000), String(format: "%+.1f%%", errors.last! * 100),
         String(format: "%.1f", median * 1000), String(format: "%+.1f%%", rawErrors.last! * 100),
+        String(format: "%.3f", predictedFraction), String(format: "%.3f", measuredFraction),
+        String(format: "%+.1f%%", fractionErrors.last! * 100),
       ])
     }
     var text =
@@ -86,9 +98,9 @@ struct SearchReport {
     text += renderText(
       headers: [
         "#", "ratios (per stage, per block pair)", "predicted ms", "measured ms", "error",
-        "raw median ms", "error",
+        "raw median ms", "error", "predicted × dense", "measured × dense", "error",
       ], rows: rows,
-      right: [true, false, true, true, true, true, true])
+      right: [true, false, true, true, true, true, true, true, true, true])
     func summary(_ errors: [Double]) -> String {
       let absolute = errors.map(abs)
       return String(
@@ -101,7 +113,11 @@ struct SearchReport {
       text += String(format: " (%+.1f%% to %+.1f%%)", (fastest - 1) * 100, (slowest - 1) * 100)
     }
     text += "\nprediction error vs measured: \(summary(errors))\n"
-    text += "prediction error vs raw median: \(summary(rawErrors))\n\n"
+    text += "prediction error vs raw median: \(summary(rawErrors))\n"
+    text += String(
+      format: "dense: predicted %.1f ms, measured %.1f ms (median) in the same rounds\n",
+      predictedDense * 1000, quantile(denseRuns, 0.5) * 1000)
+    text += "prediction error of the fraction of dense (drift-free): \(summary(fractionErrors))\n\n"
     return text
   }
 

@@ -229,6 +229,8 @@ final class SearchCommandTests: XCTestCase {
       measured.stdout.contains("Latency model validation: 2 random configurations"), measured.stdout
     )
     XCTAssertTrue(measured.stdout.contains("prediction error vs measured"), measured.stdout)
+    XCTAssertTrue(
+      measured.stdout.contains("prediction error of the fraction of dense (drift-free)"), measured.stdout)
     let model = try installKnownCoefficients(cache)
     XCTAssertEqual(model.windows, [9, 4, 1, 1])
     let depths = [2, 2, 2, 2]
