@@ -82,9 +82,9 @@ struct SearchReport {
       let median = quantile(samples, 0.5)
       errors.append((predicted - measured) / measured)
       rawErrors.append((predicted - median) / median)
-      let predictedFraction = predicted / predictedDense
-      let measuredFraction = pairedRatio(samples, denseRuns)
-      fractionErrors.append((predictedFraction - measuredFraction) / measuredFraction)
+      let (predictedFraction, measuredFraction, fractionError) = fractionOfDense(
+        predicted: predicted, predictedDense: predictedDense, runs: samples, denseRuns: denseRuns)
+      fractionErrors.append(fractionError)
       rows.append([
         String(index + 1), compactRatios(ratios), String(format: "%.1f", predicted * 1000),
         String(format: "%.1f", measured * 1000), String(format: "%+.1f%%", errors.last! * 100),
@@ -338,6 +338,17 @@ func formatScore(_ score: ConfigurationScore) -> String {
 }
 
 /// Median over rounds of `runs[r] / reference[r]` (same-round pairs, so drift cancels).
+/// A configuration's time as a fraction of dense, predicted (`predicted / predictedDense`) and
+/// measured (median over rounds of its time over dense's in the same round), and the relative error
+/// of the prediction. A uniform change of the machine's speed changes neither fraction.
+func fractionOfDense(predicted: Double, predictedDense: Double, runs: [Double], denseRuns: [Double])
+  -> (predicted: Double, measured: Double, error: Double)
+{
+  let predictedFraction = predicted / predictedDense
+  let measuredFraction = pairedRatio(runs, denseRuns)
+  return (predictedFraction, measuredFraction, (predictedFraction - measuredFraction) / measuredFraction)
+}
+
 func pairedRatio(_ runs: [Double], _ reference: [Double]) -> Double {
   quantile(zip(runs, reference).map { $0 / $1 }, 0.5)
 }
