@@ -51,6 +51,7 @@ public final class Profiler: @unchecked Sendable {
   private var wall: UInt64 = 0
   private var stage = 0
   private var stageStart: UInt64 = 0
+  private var forwardStart: UInt64 = 0
   /// Forward passes recorded.
   public private(set) var passes = 0
 
@@ -115,10 +116,19 @@ public final class Profiler: @unchecked Sendable {
     stageStart = now
   }
 
-  /// Records the wall time of one whole forward pass (and closes its last stage).
-  package func recordForward(nanoseconds: UInt64) {
-    stageWall[stage] &+= monotonicNanoseconds() &- stageStart
-    wall &+= nanoseconds
+  /// Marks the start of a forward pass (stage 0 starts here too).
+  package func beginForward() {
+    forwardStart = monotonicNanoseconds()
+    stage = 0
+    stageStart = forwardStart
+  }
+
+  /// Ends the forward pass `beginForward` started: closes its last stage at the same instant, so
+  /// the stages' wall times never add up to more than the forward's.
+  package func endForward() {
+    let now = monotonicNanoseconds()
+    stageWall[stage] &+= now &- stageStart
+    wall &+= now &- forwardStart
     passes += 1
   }
 

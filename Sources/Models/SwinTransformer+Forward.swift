@@ -105,9 +105,9 @@ extension SwinTransformer {
     let key = try validate(images, sparsity: sparsity, options: options)
     let workspace = try checkoutWorkspace(key, budget: options.memoryBudget)
     defer { workspaces.giveBack(workspace) }
-    let start = DispatchTime.now().uptimeNanoseconds
+    options.profiler?.beginForward()
     let output = run(images, ratios: sparsity, workspace: workspace, options: options)
-    options.profiler?.recordForward(nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
+    options.profiler?.endForward()
     return output
   }
 
