@@ -63,6 +63,7 @@ for sanitizer in "${sanitizers[@]}"; do
   if [ $code -ne 0 ] || [ "$reports" -ne 0 ]; then
     status=1
     grep -m5 -E -A12 'ERROR: AddressSanitizer|WARNING: ThreadSanitizer' "$log" >&2 || true
+    grep -m20 -E ': error: ' "$log" >&2 || true
   fi
 done
 printf '%s\n' "${summary[@]}"
