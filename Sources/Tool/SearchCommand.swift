@@ -114,7 +114,7 @@ enum SearchCommand {
       OptionSpec(
         name: "validate", value: "n",
         help:
-          "Time n random configurations and print the latency model's prediction errors (alone or before a search)."
+          "Time n random configurations and dense in interleaved rounds and print the latency model's prediction errors, of the time and of the fraction of dense (alone or before a search)."
       ),
     ],
     discussion: """
@@ -135,9 +135,12 @@ enum SearchCommand {
         time is its median, outliers are left out of the fit. A run during which other processes
         kept over 5% of the CPUs busy (/proc/stat) is repeated after waiting for quiet (at most
         --quiet-wait seconds in all). Measured once per CPU, threads, size, batch, architecture and
-        engine build, then read from the cache (not cached when the machine was busy throughout).
-        --validate n times n random configurations against it; --recalibrate n maps it onto the
-        machine's speed now (then results depend on that speed).
+        engine build, then read from the cache (not cached when the machine was busy throughout,
+        unless --cache-busy).
+        --validate n times n random configurations and dense against it: the error of the time
+        includes the machine's drift since the model was measured, the error of the fraction of
+        dense does not. --recalibrate n maps it onto the machine's speed now (then results depend
+        on that speed).
 
       DEFAULTS AND TIME:
         At 672×672 a forward takes 0.4–0.9 s on two cores. The first run measures the latency model
