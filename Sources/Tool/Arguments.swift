@@ -135,3 +135,28 @@ struct Arguments {
 func printError(_ text: String) {
   FileHandle.standardError.write(Data((text + "\n").utf8))
 }
+
+/// `--name <file>` when given, after checking that it can be written: not a directory, in an
+/// existing writable directory (checked before any long work, not after it).
+func checkedWritablePath(_ arguments: Arguments, _ name: String) throws(UsageError) -> String? {
+  guard let path = arguments.string(name) else { return nil }
+  var isDirectory: ObjCBool = false
+  if path.isEmpty { throw arguments.usage("'--\(name)' needs a file name") }
+  if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue
+  {
+    throw arguments.usage("'--\(name)' names a directory ('\(path)'), expected a file")
+  }
+  let parent = (path as NSString).deletingLastPathComponent
+  let directory = parent.isEmpty ? "." : parent
+  guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
+    isDirectory.boolValue
+  else {
+    throw arguments.usage(
+      "cannot write '--\(name)' file '\(path)': directory '\(directory)' does not exist")
+  }
+  guard access(directory, W_OK) == 0 else {
+    throw arguments.usage(
+      "cannot write '--\(name)' file '\(path)': directory '\(directory)' is not writable")
+  }
+  return path
+}

@@ -219,9 +219,9 @@ struct BenchOptions {
     }
     profile = arguments.flag("profile")
     markdown = arguments.flag("markdown")
-    jsonPath = try checkedOutputPath(arguments, "json")
-    csvPath = try checkedOutputPath(arguments, "csv")
-    plotPath = try checkedOutputPath(arguments, "plot")
+    jsonPath = try checkedWritablePath(arguments, "json")
+    csvPath = try checkedWritablePath(arguments, "csv")
+    plotPath = try checkedWritablePath(arguments, "plot")
     let outputs = [jsonPath, csvPath, plotPath].compactMap { $0 }
     if Set(outputs).count != outputs.count {
       throw arguments.usage("'--json', '--csv' and '--plot' must name different files")
@@ -351,32 +351,6 @@ func parseSizes(_ text: String, arguments: Arguments) throws(UsageError) -> [Ben
     sizes.append(size)
   }
   return sizes
-}
-
-/// `--name <file>` when given, after checking that it can be written: not a directory, in an
-/// existing writable directory (checked now, not after the measurements).
-private func checkedOutputPath(_ arguments: Arguments, _ name: String) throws(UsageError) -> String?
-{
-  guard let path = arguments.string(name) else { return nil }
-  var isDirectory: ObjCBool = false
-  if path.isEmpty { throw arguments.usage("'--\(name)' needs a file name") }
-  if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue
-  {
-    throw arguments.usage("'--\(name)' names a directory ('\(path)'), expected a file")
-  }
-  let parent = (path as NSString).deletingLastPathComponent
-  let directory = parent.isEmpty ? "." : parent
-  guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
-    isDirectory.boolValue
-  else {
-    throw arguments.usage(
-      "cannot write '--\(name)' file '\(path)': directory '\(directory)' does not exist")
-  }
-  guard access(directory, W_OK) == 0 else {
-    throw arguments.usage(
-      "cannot write '--\(name)' file '\(path)': directory '\(directory)' is not writable")
-  }
-  return path
 }
 
 /// Bytes of a float32 `[batch, channels, height, width]` input, `Int.max` on overflow.

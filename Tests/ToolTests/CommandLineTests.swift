@@ -32,14 +32,13 @@ func sparsevit(_ arguments: [String]) throws -> CommandResult {
     stderr: String(decoding: stderr, as: UTF8.self), crashed: process.terminationReason == .uncaughtSignal)
 }
 
-final class CommandLineTests: XCTestCase {
-  let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/tiny")
-  var weights: String { fixtures.appendingPathComponent("tiny.timm.f32.safetensors").path }
+/// A command test with a fresh scratch directory per test (removed afterwards).
+class CommandTestCase: XCTestCase {
   var directory: URL!
 
   override func setUpWithError() throws {
-    directory = FileManager.default.temporaryDirectory.appendingPathComponent("sparsevit-cli-\(UUID().uuidString)")
+    directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "sparsevit-\(String(describing: type(of: self)))-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
   }
 
@@ -47,7 +46,14 @@ final class CommandLineTests: XCTestCase {
     try? FileManager.default.removeItem(at: directory)
   }
 
-  private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+  /// `name` inside the scratch directory.
+  func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+}
+
+final class CommandLineTests: CommandTestCase {
+  let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/tiny")
+  var weights: String { fixtures.appendingPathComponent("tiny.timm.f32.safetensors").path }
 
   private func assertFailure(
     _ arguments: [String], status: Int32, contains fragment: String, file: StaticString = #filePath, line: UInt = #line

@@ -29,24 +29,12 @@ struct HostileCase: Sendable {
   let outputs: [String]
 }
 
-final class HostileInputTests: XCTestCase {
+final class HostileInputTests: CommandTestCase {
   let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("Fixtures")
   var tiny: URL { fixtures.appendingPathComponent("tiny") }
   var weights: String { tiny.appendingPathComponent("tiny.timm.f32.safetensors").path }
   var goodInput: String { tiny.appendingPathComponent("dense_64x64_b1.input.npy").path }
-  var directory: URL!
-
-  override func setUpWithError() throws {
-    directory = FileManager.default.temporaryDirectory.appendingPathComponent("sparsevit-hostile-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-  }
-
-  override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(at: directory)
-  }
-
-  private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
   private func write(_ bytes: [UInt8], _ name: String) throws -> String {
     let file = path(name)

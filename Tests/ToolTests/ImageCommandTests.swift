@@ -7,23 +7,12 @@ import Models
 import TestSupport
 import XCTest
 
-final class ImageCommandTests: XCTestCase {
+final class ImageCommandTests: CommandTestCase {
   let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("Fixtures")
   var weights: String { fixtures.appendingPathComponent("tiny/tiny.timm.f32.safetensors").path }
-  var directory: URL!
-
-  override func setUpWithError() throws {
-    directory = FileManager.default.temporaryDirectory.appendingPathComponent("sparsevit-image-cli-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-  }
-
-  override func tearDownWithError() throws {
-    try? FileManager.default.removeItem(at: directory)
-  }
 
   private func image(_ name: String) -> String { fixtures.appendingPathComponent("images/\(name)").path }
-  private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
   private func assertFailure(
     _ arguments: [String], status: Int32, contains fragment: String, file: StaticString = #filePath, line: UInt = #line
