@@ -51,19 +51,13 @@ func milliseconds(_ seconds: Double) -> String {
 /// gives the same search on every platform and Swift version (the standard library's `random(in:)`
 /// algorithms are not promised to stay the same).
 public struct SearchRandom: Sendable {
-  private var state: UInt64
+  private var bits: SplitMix64
 
   /// A generator whose every draw follows from `seed`.
-  public init(seed: UInt64) { state = seed }
+  public init(seed: UInt64) { bits = SplitMix64(seed: seed) }
 
   /// The next 64 random bits.
-  public mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
+  public mutating func next() -> UInt64 { bits.next() }
 
   /// An integer in `0..<bound` (`bound ≥ 1`): the high word of a 64 × 64-bit product (Lemire's
   /// multiply-shift; the bias is below 2⁻⁵⁰ for the small bounds used here).
