@@ -16,9 +16,13 @@ struct CommandResult {
 }
 
 func sparsevit(_ arguments: [String]) throws -> CommandResult {
-  let binary = Bundle.main.bundleURL.appendingPathComponent("sparsevit")
+  try runProcess(Bundle.main.bundleURL.appendingPathComponent("sparsevit"), arguments)
+}
+
+/// Runs `executable` with `arguments` to completion, capturing both output streams.
+func runProcess(_ executable: URL, _ arguments: [String]) throws -> CommandResult {
   let process = Process()
-  process.executableURL = binary
+  process.executableURL = executable
   process.arguments = arguments
   let out = Pipe(), err = Pipe()
   process.standardOutput = out

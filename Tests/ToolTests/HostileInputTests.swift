@@ -649,22 +649,9 @@ final class HostileInputTests: CommandTestCase {
     return try shell("ulimit -v 8000000 && exec " + quoted.joined(separator: " "))
   }
 
+  /// The shell `exec`s, so a signal shows as the shell's own termination by that signal.
   private func shell(_ command: String) throws -> CommandResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", command]
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    // The shell `exec`s, so a signal shows as the shell's own termination by that signal.
-    return CommandResult(
-      status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-      stderr: String(decoding: stderr, as: UTF8.self), crashed: process.terminationReason == .uncaughtSignal)
+    try runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", command])
   }
 
   func testLyingHeaderIsRefusedWithoutAllocating() throws {
