@@ -68,15 +68,6 @@ struct BenchEnvironment {
   }
 }
 
-private func operatingSystemName() -> String {
-  var names = utsname()
-  guard uname(&names) == 0 else { return ProcessInfo.processInfo.operatingSystemVersionString }
-  func text<T>(_ field: T) -> String {
-    withUnsafeBytes(of: field) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-  }
-  return "\(text(names.sysname)) \(text(names.release)) \(text(names.machine))"
-}
-
 // MARK: - Results
 
 /// One configuration at one size, with everything derived from its samples.
