@@ -17,11 +17,14 @@ package struct WindowBlockWeights: Sendable {
   package let headDim: Int
   /// MLP width (`fc1` outputs).
   package let hiddenChannels: Int
+  /// How the four weight matrices are stored and multiplied.
+  package let kernel: BlockMatrixKernel
   let epsilon1: Float
   let epsilon2: Float
 
   // One contiguous buffer; the offsets below locate each tensor in it.
   let parameters: [Float]
+  // Matrices are `[out, in]` (OpenBLAS) or packed (`PackedPanels`), per `kernel`.
   let norm1Weight: Int, norm1Bias: Int  // [C]
   let qkvWeight: Int, qkvBias: Int  // [3C, C], [3C]; query rows pre-scaled by headDim^-1/2
   let projWeight: Int, projBias: Int  // [C, C], [C]
@@ -30,14 +33,15 @@ package struct WindowBlockWeights: Sendable {
   let fc2Weight: Int, fc2Bias: Int  // [C, hidden], [C]
 
   /// Checks every shape against `channels` and `heads` (the MLP width is taken from `fc1Weight`);
-  /// `name` prefixes tensor names in errors. Weights are PyTorch `[out, in]`.
+  /// `name` prefixes tensor names in errors. Weights are PyTorch `[out, in]`; `kernel` picks how
+  /// they are stored and multiplied.
   package init(
     channels: Int, heads: Int,
     norm1: LayerNormWeights, qkvWeight: Tensor, qkvBias: Tensor,
     projWeight: Tensor, projBias: Tensor,
     norm2: LayerNormWeights, fc1Weight: Tensor, fc1Bias: Tensor,
     fc2Weight: Tensor, fc2Bias: Tensor,
-    name: String
+    name: String, kernel: BlockMatrixKernel = .preferred
   ) throws(ShapeError) {
     precondition(channels > 0 && heads > 0, "WindowBlockWeights: channels \(channels) heads \(heads)")
     if channels % heads != 0 {
@@ -59,6 +63,7 @@ package struct WindowBlockWeights: Sendable {
     self.heads = heads
     self.headDim = channels / heads
     self.hiddenChannels = hidden
+    self.kernel = kernel
     epsilon1 = norm1.epsilon
     epsilon2 = norm2.epsilon
 
@@ -71,24 +76,32 @@ package struct WindowBlockWeights: Sendable {
     for i in 0..<channels { qkvB[i] *= scale }
 
     var packed: [Float] = []
-    packed.reserveCapacity(
-      6 * channels + 4 * channels * channels + 2 * hidden * channels + hidden + 4 * channels)
+    let matrixFloats = [(3 * channels, channels), (channels, channels), (hidden, channels), (channels, hidden)].map {
+      PackedPanels.count(outputs: $0.0, inner: $0.1)
+    }
+    packed.reserveCapacity(matrixFloats.reduce(6 * channels + hidden + 4 * channels, +))
     func append(_ values: [Float]) -> Int {
       let offset = packed.count
       packed.append(contentsOf: values)
       return offset
     }
+    func appendMatrix(_ values: [Float], outputs: Int, inner: Int) -> Int {
+      switch kernel {
+      case .openBLAS: append(values)
+      case .packedPanels: append(PackedPanels.pack(values, outputs: outputs, inner: inner))
+      }
+    }
     norm1Weight = append(norm1.weight)
     norm1Bias = append(norm1.bias)
-    self.qkvWeight = append(qkvW)
+    self.qkvWeight = appendMatrix(qkvW, outputs: 3 * channels, inner: channels)
     self.qkvBias = append(qkvB)
-    self.projWeight = append(projWeight.values)
+    self.projWeight = appendMatrix(projWeight.values, outputs: channels, inner: channels)
     self.projBias = append(projBias.values)
     norm2Weight = append(norm2.weight)
     norm2Bias = append(norm2.bias)
-    self.fc1Weight = append(fc1Weight.values)
+    self.fc1Weight = appendMatrix(fc1Weight.values, outputs: hidden, inner: channels)
     self.fc1Bias = append(fc1Bias.values)
-    self.fc2Weight = append(fc2Weight.values)
+    self.fc2Weight = appendMatrix(fc2Weight.values, outputs: channels, inner: hidden)
     self.fc2Bias = append(fc2Bias.values)
     parameters = packed
   }
@@ -224,8 +237,9 @@ struct BlockKernel {
   var nextTile: BlockScratch? = nil
 
   static let steps = 8
-  /// Tiles thinner than this run their GEMMs well below OpenBLAS's peak (98 rows: ~10% slower
-  /// per flop than 196 on Zen 3); fewer kept windows than that per worker share one tile.
+  /// Tiles thinner than this run OpenBLAS's GEMMs well below its peak (98 rows: ~10% slower per
+  /// flop than 196 on Zen 3); fewer kept windows than that per worker share one tile. (With
+  /// packed weights, thin tiles and the shared tile measured the same, so one rule serves both.)
   static let minimumTileRows = 196
 
   init(
@@ -363,6 +377,25 @@ struct BlockKernel {
 
   // MARK: The block's operations on one tile, each over its `part` of `parts`
 
+  /// `c[:, columns] = a[m, k] · w[columns, :]ᵀ + beta · c[:, columns]` for the matrix
+  /// `w [outputs, k]` at float `weight` of the parameters; `columns` starts at a multiple of 16.
+  @inline(__always)
+  func multiply(
+    rows m: Int, columns: Range<Int>, inner k: Int, _ a: UnsafePointer<Float>, lda: Int,
+    weight: Int, outputs: Int, beta: Float, into c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    switch weights.kernel {
+    case .openBLAS:
+      BLAS.multiplyTransposed(
+        rows: m, columns: columns.count, inner: k, a, lda: lda, p + weight + columns.lowerBound * k, ldb: k,
+        beta: beta, into: c + columns.lowerBound, ldc: ldc)
+    case .packedPanels:
+      multiplyPanels(
+        rows: m, columns: columns.count, inner: k, a, lda: lda, packed: p + weight, outputs: outputs,
+        first: columns.lowerBound, beta: beta, into: c + columns.lowerBound, ldc: ldc)
+    }
+  }
+
   /// Gathers the tile's tokens into `residual` and LN1 of them into `normed` (padding: zeros).
   func gatherNorm(first: Int, count: Int, slot: Int, part: Int, parts: Int) {
     let rows = partRange(count * tokens, part: part, parts: parts)
@@ -384,12 +417,10 @@ struct BlockKernel {
 
   /// `wide[:, 0..<3C] = normed · Wqkvᵀ` (biases are added inside the attention).
   func queryKeyValue(count: Int, slot: Int, part: Int, parts: Int) {
-    let columns = alignedPartRange(3 * channels, part: part, parts: parts, alignment: 16)
-    BLAS.multiplyTransposed(
-      rows: count * tokens, columns: columns.count, inner: channels,
-      normed(slot), lda: channels,
-      p + weights.qkvWeight + columns.lowerBound * channels, ldb: channels,
-      beta: 0, into: wide(slot) + columns.lowerBound, ldc: wideStride)
+    let columns = alignedPartRange(3 * channels, part: part, parts: parts, alignment: PackedPanels.width)
+    multiply(
+      rows: count * tokens, columns: columns, inner: channels, normed(slot), lda: channels,
+      weight: weights.qkvWeight, outputs: 3 * channels, beta: 0, into: wide(slot), ldc: wideStride)
   }
 
   /// Window attention of every (window, head) pair of the part, into `normed`.
@@ -416,12 +447,10 @@ struct BlockKernel {
 
   /// `residual += attention · Wprojᵀ` (the projection bias is added with LN2).
   func projection(count: Int, slot: Int, part: Int, parts: Int) {
-    let columns = alignedPartRange(channels, part: part, parts: parts, alignment: 16)
-    BLAS.multiplyTransposed(
-      rows: count * tokens, columns: columns.count, inner: channels,
-      normed(slot), lda: channels,
-      p + weights.projWeight + columns.lowerBound * channels, ldb: channels,
-      beta: 1, into: residual(slot) + columns.lowerBound, ldc: channels)
+    let columns = alignedPartRange(channels, part: part, parts: parts, alignment: PackedPanels.width)
+    multiply(
+      rows: count * tokens, columns: columns, inner: channels, normed(slot), lda: channels,
+      weight: weights.projWeight, outputs: channels, beta: 1, into: residual(slot), ldc: channels)
   }
 
   /// `residual += projection bias`, then LN2 of it into `normed`.
@@ -439,14 +468,12 @@ struct BlockKernel {
 
   /// `wide[:, part] = GELU(normed · W1ᵀ + b1)` for the part's hidden columns.
   func mlpUp(count: Int, slot: Int, part: Int, parts: Int) {
-    let columns = alignedPartRange(hidden, part: part, parts: parts, alignment: 16)
+    let columns = alignedPartRange(hidden, part: part, parts: parts, alignment: PackedPanels.width)
     let h = wide(slot)
     let rows = count * tokens
-    BLAS.multiplyTransposed(
-      rows: rows, columns: columns.count, inner: channels,
-      normed(slot), lda: channels,
-      p + weights.fc1Weight + columns.lowerBound * channels, ldb: channels,
-      beta: 0, into: h + columns.lowerBound, ldc: wideStride)
+    multiply(
+      rows: rows, columns: columns, inner: channels, normed(slot), lda: channels,
+      weight: weights.fc1Weight, outputs: hidden, beta: 0, into: h, ldc: wideStride)
     for row in 0..<rows {
       addBiasGELU(
         h + row * wideStride + columns.lowerBound, bias: p + weights.fc1Bias + columns.lowerBound,
@@ -456,12 +483,10 @@ struct BlockKernel {
 
   /// `residual += hidden · W2ᵀ` (the fc2 bias is added in the scatter).
   func mlpDown(count: Int, slot: Int, part: Int, parts: Int) {
-    let columns = alignedPartRange(channels, part: part, parts: parts, alignment: 16)
-    BLAS.multiplyTransposed(
-      rows: count * tokens, columns: columns.count, inner: hidden,
-      wide(slot), lda: wideStride,
-      p + weights.fc2Weight + columns.lowerBound * hidden, ldb: hidden,
-      beta: 1, into: residual(slot) + columns.lowerBound, ldc: channels)
+    let columns = alignedPartRange(channels, part: part, parts: parts, alignment: PackedPanels.width)
+    multiply(
+      rows: count * tokens, columns: columns, inner: hidden, wide(slot), lda: wideStride,
+      weight: weights.fc2Weight, outputs: channels, beta: 1, into: residual(slot), ldc: channels)
   }
 
   /// Writes `residual + fc2 bias` back to the map for every non-padding token.

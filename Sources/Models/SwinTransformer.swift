@@ -27,6 +27,8 @@ public struct SwinTransformer: Sendable {
   public let layout: WeightLayout
   /// Where the weights came from (a path, or "seeded(…)").
   public let source: String
+  /// How the blocks' linear layers are multiplied.
+  package var blockKernel: BlockMatrixKernel { stages.first?.blocks.first?.weights.kernel ?? .preferred }
 
   let embedding: PatchEmbedWeights
   let stages: [SwinStage]
@@ -47,6 +49,11 @@ public struct SwinTransformer: Sendable {
   /// and every tensor present must be used, except the `relative_position_index`/`attn_mask`
   /// buffers (recomputed) and, in mmdet detector checkpoints, tensors outside `backbone.`.
   public init(tensors: [String: Tensor], source: String = "tensors") throws(WeightLoadError) {
+    try self.init(tensors: tensors, source: source, kernel: .preferred)
+  }
+
+  /// The same, with the blocks' matrix kernel chosen (tests and kernel comparisons).
+  package init(tensors: [String: Tensor], source: String, kernel: BlockMatrixKernel) throws(WeightLoadError) {
     BLAS.prepare()
     let canonical = try canonicalize(tensors)
     let configuration = try inferConfiguration(canonical.tensors)
@@ -63,14 +70,15 @@ public struct SwinTransformer: Sendable {
       throw .nonFinite(tensor: originalName(name, layout: canonical.layout))
     }
     do {
-      try self.init(configuration: configuration, bag: &bag, layout: canonical.layout, source: source)
+      try self.init(configuration: configuration, bag: &bag, layout: canonical.layout, source: source, kernel: kernel)
     } catch {
       throw .shape(error)
     }
   }
 
   private init(
-    configuration: SwinConfiguration, bag: inout TensorBag, layout: WeightLayout, source: String
+    configuration: SwinConfiguration, bag: inout TensorBag, layout: WeightLayout, source: String,
+    kernel: BlockMatrixKernel
   ) throws(ShapeError) {
     self.configuration = configuration
     self.layout = layout
@@ -113,7 +121,7 @@ public struct SwinTransformer: Sendable {
             name: prefix + ".norm2"),
           fc1Weight: bag[prefix + ".mlp.fc1.weight"], fc1Bias: bag[prefix + ".mlp.fc1.bias"],
           fc2Weight: bag[prefix + ".mlp.fc2.weight"], fc2Bias: bag[prefix + ".mlp.fc2.bias"],
-          name: prefix)
+          name: prefix, kernel: kernel)
         let table = bag[prefix + ".attn.relative_position_bias_table"]
         let side = tableSide(rows: table.shape.first ?? 0)
         guard table.rank == 2, table.shape[1] == heads, let side else {

@@ -22,6 +22,8 @@ struct BenchEnvironment {
   let blasVersion: String
   let blasConfiguration: String
   let blasCore: String
+  /// How the blocks' linear layers are multiplied (`BlockMatrixKernel`).
+  let blockKernel: String
   let threads: Int
   let weights: String
   let modelName: String
@@ -61,7 +63,7 @@ struct BenchEnvironment {
       physicalMemory: Int(min(ProcessInfo.processInfo.physicalMemory, UInt64(Int.max))),
       operatingSystem: operatingSystemName(), blasVersion: blasVersion,
       blasConfiguration: blasConfiguration,
-      blasCore: BLAS.coreName, threads: threads, weights: model.source,
+      blasCore: BLAS.coreName, blockKernel: model.blockKernel.description, threads: threads, weights: model.source,
       modelName: model.configuration.name,
       parameters: model.parameterCount, date: formatter.string(from: Date()),
       command: CommandLine.arguments)
@@ -186,6 +188,7 @@ struct BenchReport {
         "openblas",
         "\(e.blasConfiguration) (core \(e.blasCore)), one thread inside each engine worker"
       ))
+    rows.append(("gemm", "block linear layers: \(e.blockKernel)"))
     rows.append(("threads", "\(e.threads) engine workers"))
     rows.append(
       (
@@ -384,7 +387,7 @@ struct BenchReport {
       engine: .init(
         version: e.engineVersion, build: e.build, blasVersion: e.blasVersion,
         blasConfiguration: e.blasConfiguration,
-        blasCore: e.blasCore, threads: e.threads, weights: e.weights, model: e.modelName,
+        blasCore: e.blasCore, blockKernel: e.blockKernel, threads: e.threads, weights: e.weights, model: e.modelName,
         parameters: e.parameters),
       protocol: .init(
         batch: plan.batch, warmupRounds: options.warmup, iterations: iterations, minTimeS: minTime,
@@ -460,6 +463,7 @@ private struct BenchDocument: Encodable {
     let blasVersion: String
     let blasConfiguration: String
     let blasCore: String
+    let blockKernel: String
     let threads: Int
     let weights: String
     let model: String

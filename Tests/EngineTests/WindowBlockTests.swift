@@ -36,7 +36,7 @@ struct RandomBlock {
     table = randomValues(side * side * heads, in: -1...1, using: &g)
   }
 
-  func weights() throws -> WindowBlockWeights {
+  func weights(kernel: BlockMatrixKernel) throws -> WindowBlockWeights {
     let t = tensors
     return try WindowBlockWeights(
       channels: channels, heads: heads,
@@ -44,7 +44,7 @@ struct RandomBlock {
       qkvWeight: t["qkv.weight"]!, qkvBias: t["qkv.bias"]!, projWeight: t["proj.weight"]!, projBias: t["proj.bias"]!,
       norm2: LayerNormWeights(weight: t["norm2.weight"]!, bias: t["norm2.bias"]!, channels: channels, name: "norm2"),
       fc1Weight: t["fc1.weight"]!, fc1Bias: t["fc1.bias"]!, fc2Weight: t["fc2.weight"]!, fc2Bias: t["fc2.bias"]!,
-      name: "block")
+      name: "block", kernel: kernel)
   }
 
   /// The table for a clamped window: the sub-table of offsets the smaller window can have
@@ -156,20 +156,22 @@ final class WindowBlockTests: XCTestCase {
       (14, 14, false), (14, 14, true), (9, 13, true), (5, 7, true), (7, 7, true), (8, 16, true), (3, 4, false),
     ]
     let block = RandomBlock(channels: 16, heads: 2, hidden: 40, seed: 1)
-    let weights = try block.weights()
-    for (height, width, shifted) in cases {
-      let grid = WindowGrid(height: height, width: width, window: 7, shifted: shifted)
-      let bias = WindowAttentionBias(table: block.table(for: grid), heads: 2, grid: grid)
-      let batch = 2
-      let x = randomTensor([batch, height, width, 16], seed: UInt64(height * 100 + width))
-      let expected = block.reference(x.values, batch: batch, height: height, width: width, shifted: shifted, kept: nil)
-      for threads in [1, 2, 3] {
-        var y = x
-        let ids = (0..<(batch * grid.windowCount)).map(Int32.init)
-        let scratch = BlockScratch(workers: threads, rowCapacity: max(2, threads) * 49, channels: 16, wideChannels: 48, tokens: 49, headDim: 8)
-        runWindowBlock(&y, weights: weights, grid: grid, bias: bias, keptWindows: ids, keptCount: ids.count, scratch: scratch, threads: threads)
-        let result = compare(y.values, expected, atol: 2e-5, rtol: 2e-5, label: "\(height)x\(width) shifted \(shifted) threads \(threads)")
-        XCTAssertTrue(result.passed, result.description)
+    for kernel in [BlockMatrixKernel.openBLAS, .packedPanels] {
+      let weights = try block.weights(kernel: kernel)
+      for (height, width, shifted) in cases {
+        let grid = WindowGrid(height: height, width: width, window: 7, shifted: shifted)
+        let bias = WindowAttentionBias(table: block.table(for: grid), heads: 2, grid: grid)
+        let batch = 2
+        let x = randomTensor([batch, height, width, 16], seed: UInt64(height * 100 + width))
+        let expected = block.reference(x.values, batch: batch, height: height, width: width, shifted: shifted, kept: nil)
+        for threads in [1, 2, 3] {
+          var y = x
+          let ids = (0..<(batch * grid.windowCount)).map(Int32.init)
+          let scratch = BlockScratch(workers: threads, rowCapacity: max(2, threads) * 49, channels: 16, wideChannels: 48, tokens: 49, headDim: 8)
+          runWindowBlock(&y, weights: weights, grid: grid, bias: bias, keptWindows: ids, keptCount: ids.count, scratch: scratch, threads: threads)
+          let result = compare(y.values, expected, atol: 2e-5, rtol: 2e-5, label: "\(kernel): \(height)x\(width) shifted \(shifted) threads \(threads)")
+          XCTAssertTrue(result.passed, result.description)
+        }
       }
     }
   }
@@ -178,65 +180,73 @@ final class WindowBlockTests: XCTestCase {
   /// on those windows only; several images with different selections.
   func testKeptWindowsOnly() throws {
     let block = RandomBlock(channels: 24, heads: 3, hidden: 48, seed: 2)
-    let weights = try block.weights()
-    for (height, width, shifted) in [(21, 14, true), (10, 17, true), (14, 21, false)] {
-      let grid = WindowGrid(height: height, width: width, window: 7, shifted: shifted)
-      let bias = WindowAttentionBias(table: block.table(for: grid), heads: 3, grid: grid)
-      let batch = 3
-      let x = randomTensor([batch, height, width, 24], seed: 7)
-      var g = SeededGenerator(seed: UInt64(height))
-      let kept = (0..<(batch * grid.windowCount)).filter { _ in Bool.random(using: &g) }
-      let expected = block.reference(x.values, batch: batch, height: height, width: width, shifted: shifted, kept: Set(kept))
-      for threads in [1, 2, 4] {
-        var y = x
-        let scratch = BlockScratch(workers: threads, rowCapacity: 4 * 49, channels: 24, wideChannels: 72, tokens: 49, headDim: 8)
-        runWindowBlock(&y, weights: weights, grid: grid, bias: bias, keptWindows: kept.map(Int32.init), keptCount: kept.count, scratch: scratch, threads: threads)
-        let result = compare(y.values, expected, atol: 2e-5, rtol: 2e-5, label: "\(height)x\(width) kept \(kept.count) threads \(threads)")
-        XCTAssertTrue(result.passed, result.description)
-        // Tokens of windows not kept: bit patterns unchanged.
-        var keptPixels = Set<Int>()
-        for id in kept {
-          let image = id / grid.windowCount
-          for token in 0..<grid.windowTokens {
-            if let p = grid.sourcePixel(window: id % grid.windowCount, token: token) { keptPixels.insert(image * height * width + p) }
+    for kernel in [BlockMatrixKernel.openBLAS, .packedPanels] {
+      let weights = try block.weights(kernel: kernel)
+      for (height, width, shifted) in [(21, 14, true), (10, 17, true), (14, 21, false)] {
+        let grid = WindowGrid(height: height, width: width, window: 7, shifted: shifted)
+        let bias = WindowAttentionBias(table: block.table(for: grid), heads: 3, grid: grid)
+        let batch = 3
+        let x = randomTensor([batch, height, width, 24], seed: 7)
+        var g = SeededGenerator(seed: UInt64(height))
+        let kept = (0..<(batch * grid.windowCount)).filter { _ in Bool.random(using: &g) }
+        let expected = block.reference(x.values, batch: batch, height: height, width: width, shifted: shifted, kept: Set(kept))
+        for threads in [1, 2, 4] {
+          var y = x
+          let scratch = BlockScratch(workers: threads, rowCapacity: 4 * 49, channels: 24, wideChannels: 72, tokens: 49, headDim: 8)
+          runWindowBlock(&y, weights: weights, grid: grid, bias: bias, keptWindows: kept.map(Int32.init), keptCount: kept.count, scratch: scratch, threads: threads)
+          let result = compare(y.values, expected, atol: 2e-5, rtol: 2e-5, label: "\(kernel): \(height)x\(width) kept \(kept.count) threads \(threads)")
+          XCTAssertTrue(result.passed, result.description)
+          // Tokens of windows not kept: bit patterns unchanged.
+          var keptPixels = Set<Int>()
+          for id in kept {
+            let image = id / grid.windowCount
+            for token in 0..<grid.windowTokens {
+              if let p = grid.sourcePixel(window: id % grid.windowCount, token: token) { keptPixels.insert(image * height * width + p) }
+            }
           }
-        }
-        for pixel in 0..<(batch * height * width) where !keptPixels.contains(pixel) {
-          for k in 0..<24 where x.values[pixel * 24 + k].bitPattern != y.values[pixel * 24 + k].bitPattern {
-            XCTFail("pixel \(pixel) channel \(k) of an unkept window changed")
-            return
+          for pixel in 0..<(batch * height * width) where !keptPixels.contains(pixel) {
+            for k in 0..<24 where x.values[pixel * 24 + k].bitPattern != y.values[pixel * 24 + k].bitPattern {
+              XCTFail("pixel \(pixel) channel \(k) of an unkept window changed")
+              return
+            }
           }
         }
       }
     }
   }
 
-  /// No window kept: nothing changes. For a given thread count the result is bit-reproducible;
-  /// across thread counts tiles differ and OpenBLAS rounds rows of different tile sizes differently,
-  /// so results agree to float rounding only.
+  /// No window kept: nothing changes. For a given thread count the result is bit-reproducible.
+  /// Across thread counts tiles differ: OpenBLAS rounds rows of different tile sizes differently, so
+  /// its results agree to float rounding only; the packed kernel sums every output element in the
+  /// same order whatever the tile, so its results are bit-identical.
   func testNoWindowsAndReproducibility() throws {
     let block = RandomBlock(channels: 16, heads: 2, hidden: 32, seed: 3)
-    let weights = try block.weights()
-    let grid = WindowGrid(height: 28, width: 35, window: 7, shifted: true)
-    let bias = WindowAttentionBias(table: block.table(for: grid), heads: 2, grid: grid)
-    let x = randomTensor([2, 28, 35, 16], seed: 9)
-    var untouched = x
-    let scratch = BlockScratch(workers: 3, rowCapacity: 8 * 49, channels: 16, wideChannels: 48, tokens: 49, headDim: 8)
-    runWindowBlock(&untouched, weights: weights, grid: grid, bias: bias, keptWindows: [], keptCount: 0, scratch: scratch, threads: 3)
-    XCTAssertTrue(untouched.values.map(\.bitPattern) == x.values.map(\.bitPattern), "an empty window list changed the map")
-    let ids = (0..<(2 * grid.windowCount)).map(Int32.init)
-    var first: [Float] = []
-    for threads in [1, 2, 3] {
-      var runs: [[UInt32]] = []
-      for _ in 0..<3 {
-        var y = x
-        runWindowBlock(&y, weights: weights, grid: grid, bias: bias, keptWindows: ids, keptCount: ids.count, scratch: scratch, threads: threads)
-        runs.append(y.values.map(\.bitPattern))
-        if first.isEmpty { first = y.values }
-        let result = compare(y.values, first, atol: 1e-5, rtol: 1e-5, label: "threads \(threads) vs 1")
-        XCTAssertTrue(result.passed, result.description)
+    for kernel in [BlockMatrixKernel.openBLAS, .packedPanels] {
+      let weights = try block.weights(kernel: kernel)
+      let grid = WindowGrid(height: 28, width: 35, window: 7, shifted: true)
+      let bias = WindowAttentionBias(table: block.table(for: grid), heads: 2, grid: grid)
+      let x = randomTensor([2, 28, 35, 16], seed: 9)
+      var untouched = x
+      let scratch = BlockScratch(workers: 3, rowCapacity: 8 * 49, channels: 16, wideChannels: 48, tokens: 49, headDim: 8)
+      runWindowBlock(&untouched, weights: weights, grid: grid, bias: bias, keptWindows: [], keptCount: 0, scratch: scratch, threads: 3)
+      XCTAssertTrue(untouched.values.map(\.bitPattern) == x.values.map(\.bitPattern), "an empty window list changed the map")
+      let ids = (0..<(2 * grid.windowCount)).map(Int32.init)
+      var first: [Float] = []
+      for threads in [1, 2, 3] {
+        var runs: [[UInt32]] = []
+        for _ in 0..<3 {
+          var y = x
+          runWindowBlock(&y, weights: weights, grid: grid, bias: bias, keptWindows: ids, keptCount: ids.count, scratch: scratch, threads: threads)
+          runs.append(y.values.map(\.bitPattern))
+          if first.isEmpty { first = y.values }
+          let result = compare(y.values, first, atol: 1e-5, rtol: 1e-5, label: "\(kernel): threads \(threads) vs 1")
+          XCTAssertTrue(result.passed, result.description)
+          if kernel == .packedPanels {
+            XCTAssertTrue(y.values.map(\.bitPattern) == first.map(\.bitPattern), "packed: threads \(threads) differs from 1 thread")
+          }
+        }
+        XCTAssertTrue(runs[0] == runs[1] && runs[1] == runs[2], "threads \(threads): repeated runs differ")
       }
-      XCTAssertTrue(runs[0] == runs[1] && runs[1] == runs[2], "threads \(threads): repeated runs differ")
     }
   }
 }

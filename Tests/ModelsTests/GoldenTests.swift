@@ -2,11 +2,12 @@
 // (scripts/make_fixtures.py; versions, seed and command in Tests/Fixtures/tiny/manifest.json).
 // Every case is run dense or pruned as recorded: logits, the four stage outputs and the kept windows
 // must match; every other layout and dtype of the same weights must give identical results.
-import Engine
 import Foundation
-import Models
 import TestSupport
 import XCTest
+
+@testable import Engine
+@testable import Models
 
 /// Directory of the committed tiny fixtures.
 let tinyFixtures = ProcessInfo.processInfo.environment["SPARSEVIT_TINY_FIXTURES"].map { URL(fileURLWithPath: $0) }
@@ -40,11 +41,19 @@ final class GoldenTests: XCTestCase {
     XCTAssertGreaterThanOrEqual(manifest.cases.filter { $0.pruningRatios.map { !$0.joined().allSatisfy { $0 == 0 } } ?? false }.count, 4)
   }
 
-  /// Dense and pruned forwards of the timm checkpoint against timm / the pruning reference.
+  /// Dense and pruned forwards of the timm checkpoint against timm / the pruning reference, with
+  /// either matrix kernel.
   func testTimmCheckpointMatchesReference() throws {
     let manifest = try loadManifest(directory)
-    let model = try model("tiny.timm.f32.safetensors")
-    XCTAssertEqual(model.layout, .timm)
+    let path = directory.appendingPathComponent("tiny.timm.f32.safetensors").path
+    for kernel in [BlockMatrixKernel.openBLAS, .packedPanels] {
+      let model = try SwinTransformer(tensors: SafeTensorsFile.load(path: path).tensors, source: path, kernel: kernel)
+      XCTAssertEqual(model.layout, .timm)
+      try checkAgainstReference(model, manifest: manifest, label: "\(kernel)")
+    }
+  }
+
+  private func checkAgainstReference(_ model: SwinTransformer, manifest: FixtureManifest, label: String) throws {
     for fixture in manifest.cases {
       let input = try array(fixture.input)
       let sparsity = try fixture.pruningRatios.map { try PruningRatios($0, depths: model.configuration.depths) }
@@ -52,12 +61,12 @@ final class GoldenTests: XCTestCase {
         let output = try model.forward(
           input, sparsity: sparsity, options: ForwardOptions(threads: threads, collectStages: true, collectWindows: true))
         let logits = try array(fixture.logits)
-        check(output.logits!.values, logits.values, "\(fixture.name) logits, \(threads) threads")
+        check(output.logits!.values, logits.values, "\(label): \(fixture.name) logits, \(threads) threads")
         XCTAssertEqual(output.logits!.shape, logits.shape)
         for (index, file) in fixture.stages.enumerated() {
           let expected = try array(file)
           XCTAssertEqual(output.stages[index].shape, expected.shape, "\(fixture.name) stage \(index) shape")
-          check(output.stages[index].values, expected.values, "\(fixture.name) stage \(index), \(threads) threads")
+          check(output.stages[index].values, expected.values, "\(label): \(fixture.name) stage \(index), \(threads) threads")
         }
         if let expectedKept = fixture.keptWindows {
           let kept = output.keptWindows.flatMap { $0 }

@@ -1,0 +1,224 @@
+// The engine's own matrix product for the transformer blocks: c = a · wᵀ with the weight w packed
+// once, at load, into panels of 16 output columns. OpenBLAS (BLAS.swift) repacks w on every call,
+// which for the 49–392-row tiles of windowed attention costs a third as much as the product itself.
+
+/// How a block's four weight matrices are stored and multiplied.
+package enum BlockMatrixKernel: Sendable, Equatable, CustomStringConvertible {
+  /// `[out, in]` as loaded, multiplied by OpenBLAS `sgemm`.
+  case openBLAS
+  /// Packed into panels of `PackedPanels.width` output columns, multiplied by `multiplyPanels`.
+  case packedPanels
+
+  /// Packed panels when the build has FMA and 256-bit vectors (`scripts/build.sh`); OpenBLAS in the
+  /// portable build, where the Swift kernel would run on 128-bit vectors without FMA.
+  package static let preferred: BlockMatrixKernel = {
+    #if SPARSEVIT_FMA
+      .packedPanels
+    #else
+      .openBLAS
+    #endif
+  }()
+
+  package var description: String {
+    switch self {
+    case .openBLAS: "OpenBLAS sgemm"
+    case .packedPanels: "packed panels (engine kernel, weights packed at load)"
+    }
+  }
+}
+
+/// The packed layout: `w [outputs, inner]` is cut into blocks of `innerBlock` inner positions and
+/// `⌈outputs / width⌉` panels of `width` outputs (the last zero-padded): `[block][panel][k][width]`.
+/// A product walks it front to back (block by block, panel by panel), so the weights stream from
+/// memory in one sequential pass, which the hardware prefetcher follows (5–10% faster than
+/// panel-major when the weights come from DRAM, as the last stages' do).
+package enum PackedPanels {
+  /// Output columns per panel: two 8-float vectors.
+  package static let width = 16
+  /// Rows of a micro-tile: 6 rows × 2 vectors = 12 accumulators, 15 of the 16 vector registers.
+  static let tileRows = 6
+  /// Inner-dimension block: one panel of a block (256 × 16 floats, 16 KiB) stays in L1 while every
+  /// row tile of `a` passes over it; 392 rows × 256 of `a` stay in L2.
+  static let innerBlock = 256
+
+  /// `outputs` rounded up to whole panels.
+  package static func paddedOutputs(_ outputs: Int) -> Int { (outputs + width - 1) / width * width }
+
+  /// Floats of a packed `[outputs, inner]` matrix.
+  package static func count(outputs: Int, inner: Int) -> Int { paddedOutputs(outputs) * inner }
+
+  /// Float offset of the panel holding output `column` (a multiple of `width`) in the block that
+  /// starts at inner position `k0` (a multiple of `innerBlock`).
+  @inline(__always)
+  static func offset(column: Int, k0: Int, outputs: Int, inner: Int) -> Int {
+    k0 * paddedOutputs(outputs) + column * min(innerBlock, inner - k0)
+  }
+
+  /// `w [outputs, inner]` (row-major, PyTorch `[out, in]`) in the packed layout.
+  package static func pack(_ w: [Float], outputs: Int, inner: Int) -> [Float] {
+    precondition(outputs >= 0 && inner >= 0 && w.count == outputs * inner, "PackedPanels.pack: \(w.count) ≠ \(outputs)×\(inner)")
+    var packed = [Float](repeating: 0, count: count(outputs: outputs, inner: inner))
+    for k0 in stride(from: 0, to: inner, by: innerBlock) {
+      for output in 0..<outputs {
+        let panel = output / width * width, lane = output % width
+        let base = offset(column: panel, k0: k0, outputs: outputs, inner: inner) + lane
+        for k in k0..<min(k0 + innerBlock, inner) { packed[base + (k - k0) * width] = w[output * inner + k] }
+      }
+    }
+    return packed
+  }
+}
+
+/// `c[m, n] = a[m, k] · w[first..<first + n, :]ᵀ + beta · c[m, n]` (beta 0 or 1): output columns
+/// `first..<first + n` of a product with `w [outputs, k]` packed (`PackedPanels`); `first` is a
+/// multiple of `PackedPanels.width` and `c` points at output column `first`. Row-major `a` and `c`
+/// with leading dimensions.
+package func multiplyPanels(
+  rows m: Int, columns n: Int, inner k: Int,
+  _ a: UnsafePointer<Float>, lda: Int,
+  packed w: UnsafePointer<Float>, outputs: Int, first: Int,
+  beta: Float,
+  into c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+  precondition(m >= 0 && n >= 0 && k >= 0, "multiplyPanels: negative size m=\(m) n=\(n) k=\(k)")
+  precondition(lda >= k && ldc >= n, "multiplyPanels: leading dimension too small (lda \(lda) ldc \(ldc))")
+  precondition(
+    first >= 0 && first % PackedPanels.width == 0 && first + n <= outputs,
+    "multiplyPanels: columns \(first)..<\(first + n) of \(outputs) (start must be a multiple of \(PackedPanels.width))")
+  precondition(beta == 0 || beta == 1, "multiplyPanels: beta \(beta) (0 or 1)")
+  if m == 0 || n == 0 { return }
+  let width = PackedPanels.width
+  if k == 0 {
+    if beta == 0 {
+      for row in 0..<m { (c + row * ldc).update(repeating: 0, count: n) }
+    }
+    return
+  }
+  let fullPanels = n / width, edge = n - fullPanels * width
+  var k0 = 0
+  while k0 < k {
+    let depth = min(PackedPanels.innerBlock, k - k0)
+    let accumulate = beta != 0 || k0 > 0
+    let block = w + PackedPanels.offset(column: first, k0: k0, outputs: outputs, inner: k)
+    for panel in 0..<fullPanels {
+      multiplyRowTiles(
+        rows: m, depth: depth, a + k0, lda: lda, panel: block + panel * width * depth,
+        accumulate: accumulate, into: c + panel * width, ldc: ldc)
+    }
+    if edge > 0 {
+      // Last panel only partly in `c`: run it on a full-width copy, then keep `edge` columns.
+      withUnsafeTemporaryAllocation(of: Float.self, capacity: m * width) { temporary in
+        let t = temporary.baseAddress!
+        let column = fullPanels * width
+        for row in 0..<m {
+          if accumulate {
+            (t + row * width).update(from: c + row * ldc + column, count: edge)
+          }
+          (t + row * width + edge).update(repeating: 0, count: width - edge)
+        }
+        multiplyRowTiles(
+          rows: m, depth: depth, a + k0, lda: lda, panel: block + fullPanels * width * depth,
+          accumulate: accumulate, into: t, ldc: width)
+        for row in 0..<m { (c + row * ldc + column).update(from: t + row * width, count: edge) }
+      }
+    }
+    k0 += depth
+  }
+}
+
+/// One panel block against all `rows` of `a`, in tiles of 5–6 rows (balanced, so no thin tile
+/// runs on the FMA latency alone).
+@inline(__always)
+private func multiplyRowTiles(
+  rows: Int, depth: Int, _ a: UnsafePointer<Float>, lda: Int, panel: UnsafePointer<Float>,
+  accumulate: Bool, into c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+  let tiles = (rows + PackedPanels.tileRows - 1) / PackedPanels.tileRows
+  var row = 0
+  for tile in 0..<tiles {
+    let end = (tile + 1) * rows / tiles
+    let aTile = a + row * lda, cTile = c + row * ldc
+    switch end - row {
+    case 6: microTile(6, depth, aTile, lda, panel, accumulate, cTile, ldc)
+    case 5: microTile(5, depth, aTile, lda, panel, accumulate, cTile, ldc)
+    case 4: microTile(4, depth, aTile, lda, panel, accumulate, cTile, ldc)
+    case 3: microTile(3, depth, aTile, lda, panel, accumulate, cTile, ldc)
+    case 2: microTile(2, depth, aTile, lda, panel, accumulate, cTile, ldc)
+    default: microTile(1, depth, aTile, lda, panel, accumulate, cTile, ldc)
+    }
+    row = end
+  }
+}
+
+@inline(__always)
+private func load(_ p: UnsafePointer<Float>) -> Vector8 {
+  UnsafeRawPointer(p).loadUnaligned(as: Vector8.self)
+}
+
+@inline(__always)
+private func store(_ v: Vector8, _ p: UnsafeMutablePointer<Float>) {
+  UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector8.self)
+}
+
+/// `c[rows, 16] (+)= a[rows, depth] · panel[depth, 16]`, `rows` ≤ 6 a constant after inlining (the
+/// unused accumulators and their branches fold away).
+@inline(__always)
+private func microTile(
+  _ rows: Int, _ depth: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ panel: UnsafePointer<Float>,
+  _ accumulate: Bool, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+) {
+  var c00 = Vector8(), c01 = Vector8(), c10 = Vector8(), c11 = Vector8()
+  var c20 = Vector8(), c21 = Vector8(), c30 = Vector8(), c31 = Vector8()
+  var c40 = Vector8(), c41 = Vector8(), c50 = Vector8(), c51 = Vector8()
+  var column = a, b = panel
+  for _ in 0..<depth {
+    let b0 = load(b), b1 = load(b + 8)
+    var s = Vector8(repeating: column[0])
+    c00 = multiplyAdd(s, b0, c00)
+    c01 = multiplyAdd(s, b1, c01)
+    if rows > 1 {
+      s = Vector8(repeating: column[lda])
+      c10 = multiplyAdd(s, b0, c10)
+      c11 = multiplyAdd(s, b1, c11)
+    }
+    if rows > 2 {
+      s = Vector8(repeating: column[2 * lda])
+      c20 = multiplyAdd(s, b0, c20)
+      c21 = multiplyAdd(s, b1, c21)
+    }
+    if rows > 3 {
+      s = Vector8(repeating: column[3 * lda])
+      c30 = multiplyAdd(s, b0, c30)
+      c31 = multiplyAdd(s, b1, c31)
+    }
+    if rows > 4 {
+      s = Vector8(repeating: column[4 * lda])
+      c40 = multiplyAdd(s, b0, c40)
+      c41 = multiplyAdd(s, b1, c41)
+    }
+    if rows > 5 {
+      s = Vector8(repeating: column[5 * lda])
+      c50 = multiplyAdd(s, b0, c50)
+      c51 = multiplyAdd(s, b1, c51)
+    }
+    column += 1
+    b += PackedPanels.width
+  }
+  @inline(__always)
+  func put(_ row: Int, _ low: Vector8, _ high: Vector8) {
+    let p = c + row * ldc
+    if accumulate {
+      store(load(p) + low, p)
+      store(load(p + 8) + high, p + 8)
+    } else {
+      store(low, p)
+      store(high, p + 8)
+    }
+  }
+  put(0, c00, c01)
+  if rows > 1 { put(1, c10, c11) }
+  if rows > 2 { put(2, c20, c21) }
+  if rows > 3 { put(3, c30, c31) }
+  if rows > 4 { put(4, c40, c41) }
+  if rows > 5 { put(5, c50, c51) }
+}
