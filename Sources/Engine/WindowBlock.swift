@@ -182,23 +182,33 @@ package func runWindowBlock(
         bias.values.withUnsafeBufferPointer { biasBuffer in
           keptWindows.withUnsafeBufferPointer { keptBuffer in
             scratch.storage.withUnsafeMutableBufferPointer { scratchBuffer in
-              var kernel = BlockKernel(
-                x: xBuffer.baseAddress!, parameters: pBuffer.baseAddress!, bias: biasBuffer.baseAddress!,
-                kept: keptBuffer.baseAddress!, keptCount: keptCount, scratch: scratchBuffer.baseAddress!,
-                scratchLayout: scratch, weights: weights, grid: grid, biasLayout: bias, threads: threads, clock: clock)
-              if kernel.cooperative {
+              let plan = BlockKernel.plan(
+                keptCount: keptCount, threads: threads, windowsPerTile: scratch.rowCapacity / grid.windowTokens,
+                tokens: grid.windowTokens)
+              if plan.tiled > 0 {
+                var kernel = BlockKernel(
+                  x: xBuffer.baseAddress!, parameters: pBuffer.baseAddress!, bias: biasBuffer.baseAddress!,
+                  kept: keptBuffer.baseAddress!, keptCount: plan.tiled, cooperative: false,
+                  scratch: scratchBuffer.baseAddress!, scratchLayout: scratch, weights: weights, grid: grid,
+                  biasLayout: bias, threads: threads, clock: clock)
+                scratch.nextTile.store(0, ordering: .relaxed)
+                kernel.nextTile = scratch
+                parallelParts(min(threads, kernel.tileCount), &kernel) { raw, worker in
+                  forkContext(raw, as: BlockKernel.self).pointee.runTiles(worker: worker)
+                }
+              }
+              if plan.shared > 0 {
                 // One tile in slot 0; each operation split over all workers, joined in between.
+                var kernel = BlockKernel(
+                  x: xBuffer.baseAddress!, parameters: pBuffer.baseAddress!, bias: biasBuffer.baseAddress!,
+                  kept: keptBuffer.baseAddress! + plan.tiled, keptCount: plan.shared, cooperative: true,
+                  scratch: scratchBuffer.baseAddress!, scratchLayout: scratch, weights: weights, grid: grid,
+                  biasLayout: bias, threads: threads, clock: clock)
                 for step in 0..<BlockKernel.steps {
                   kernel.step = step
                   parallelParts(threads, &kernel) { raw, part in
                     forkContext(raw, as: BlockKernel.self).pointee.runCooperativeStep(part: part)
                   }
-                }
-              } else {
-                scratch.nextTile.store(0, ordering: .relaxed)
-                kernel.nextTile = scratch
-                parallelParts(min(threads, kernel.tileCount), &kernel) { raw, worker in
-                  forkContext(raw, as: BlockKernel.self).pointee.runTiles(worker: worker)
                 }
               }
             }
@@ -226,9 +236,8 @@ struct BlockKernel {
   let tokens: Int, paddedTokens: Int, classStride: Int, windowCount: Int
   let wideStride: Int, slotFloats: Int, rowCapacity: Int, attentionCapacity: Int
   let threads: Int
-  /// One shared tile, each operation split by columns/rows over the workers (few kept windows,
-  /// see `init`); otherwise tiles of at most `rowCapacity / tokens` windows, a multiple of `threads`
-  /// of them so every worker gets the same share.
+  /// One shared tile, each operation split by columns/rows over the workers (see `plan`);
+  /// otherwise tiles of at most `rowCapacity / tokens` windows, a multiple of `threads` of them.
   let cooperative: Bool
   let tileCount: Int
   /// Cooperative mode: the operation the workers run next.
@@ -244,7 +253,8 @@ struct BlockKernel {
 
   init(
     x: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>, bias: UnsafePointer<Float>,
-    kept: UnsafePointer<Int32>, keptCount: Int, scratch: UnsafeMutablePointer<Float>, scratchLayout: BlockScratch,
+    kept: UnsafePointer<Int32>, keptCount: Int, cooperative: Bool,
+    scratch: UnsafeMutablePointer<Float>, scratchLayout: BlockScratch,
     weights: WindowBlockWeights, grid: WindowGrid, biasLayout: WindowAttentionBias, threads: Int, clock: WorkerClock
   ) {
     self.x = x
@@ -270,16 +280,31 @@ struct BlockKernel {
     attentionCapacity = scratchLayout.attentionCapacity
     self.threads = threads
     let windowsPerTile = rowCapacity / tokens
-    // One shared tile when the kept windows fit in one and tiles would leave workers unequal
-    // (3 windows on 2 workers) or thin (under `minimumTileRows` rows each, where OpenBLAS's
-    // per-call packing of the weights dominates): splitting each GEMM by columns keeps every
-    // worker busy on all the rows.
-    cooperative =
-      threads > 1 && keptCount <= windowsPerTile
-      && (keptCount % threads != 0 || keptCount / threads * tokens < BlockKernel.minimumTileRows)
+    self.cooperative = cooperative
     let minimumTiles = (keptCount + windowsPerTile - 1) / windowsPerTile
     tileCount =
       cooperative ? 1 : threads > 1 ? min(keptCount, (minimumTiles + threads - 1) / threads * threads) : minimumTiles
+  }
+
+  /// How a block's `keptCount` windows are run: the first `tiled` in tiles (a multiple of `threads`
+  /// of them, so every worker gets the same share), the other `shared` in one shared tile whose
+  /// operations are split over the workers.
+  ///
+  /// All windows share one tile when they fit in one and tiles would leave workers unequal (3
+  /// windows on 2 workers) or thin (under `minimumTileRows` rows each, where OpenBLAS's per-call
+  /// packing of the weights dominates). Otherwise the `keptCount mod threads` windows left over
+  /// share a tile after the others (9 windows on 2 workers: 4 each, then 1 together), so no worker
+  /// waits while another runs an extra window.
+  static func plan(keptCount: Int, threads: Int, windowsPerTile: Int, tokens: Int) -> (tiled: Int, shared: Int) {
+    precondition(keptCount >= 0 && threads >= 1 && windowsPerTile >= threads, "BlockKernel.plan: \(keptCount) \(threads) \(windowsPerTile)")
+    if threads == 1 { return (keptCount, 0) }
+    if keptCount <= windowsPerTile
+      && (keptCount % threads != 0 || keptCount / threads * tokens < minimumTileRows)
+    {
+      return (0, keptCount)
+    }
+    let leftOver = keptCount % threads
+    return (keptCount - leftOver, leftOver)
   }
 
   // MARK: Buffers of the tile held in `slot`

@@ -249,4 +249,23 @@ final class WindowBlockTests: XCTestCase {
       }
     }
   }
+
+  /// The schedule: windows left over after equal tiles share one tile; few or thin windows share
+  /// one tile altogether; one worker takes everything in tiles.
+  func testPlanSplitsLeftOverWindowsIntoASharedTile() {
+    func plan(_ kept: Int, _ threads: Int, perTile: Int = 8, tokens: Int = 49) -> [Int] {
+      let result = BlockKernel.plan(keptCount: kept, threads: threads, windowsPerTile: perTile, tokens: tokens)
+      return [result.tiled, result.shared]
+    }
+    XCTAssertEqual(plan(9, 2), [8, 1], "stage 3 at 672: 4 windows each, then 1 shared")
+    XCTAssertEqual(plan(36, 2), [36, 0])
+    XCTAssertEqual(plan(8, 2), [8, 0], "4 windows (196 rows) each")
+    XCTAssertEqual(plan(4, 2), [0, 4], "2 windows (98 rows) each are too thin")
+    XCTAssertEqual(plan(3, 2), [0, 3], "uneven and fit one tile")
+    XCTAssertEqual(plan(1, 2), [0, 1])
+    XCTAssertEqual(plan(11, 3), [9, 2])
+    XCTAssertEqual(plan(13, 2, tokens: 16), [12, 1])
+    XCTAssertEqual(plan(9, 1), [9, 0])
+    XCTAssertEqual(plan(0, 2), [0, 0])
+  }
 }
