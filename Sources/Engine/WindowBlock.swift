@@ -185,12 +185,16 @@ package func runWindowBlock(
               let plan = BlockKernel.plan(
                 keptCount: keptCount, threads: threads, windowsPerTile: scratch.rowCapacity / grid.windowTokens,
                 tokens: grid.windowTokens)
-              if plan.tiled > 0 {
-                var kernel = BlockKernel(
+              // The kernel for `count` kept windows from `first` on, in tiles or in one shared tile.
+              func makeKernel(first: Int, count: Int, cooperative: Bool) -> BlockKernel {
+                BlockKernel(
                   x: xBuffer.baseAddress!, parameters: pBuffer.baseAddress!, bias: biasBuffer.baseAddress!,
-                  kept: keptBuffer.baseAddress!, keptCount: plan.tiled, cooperative: false,
+                  kept: keptBuffer.baseAddress! + first, keptCount: count, cooperative: cooperative,
                   scratch: scratchBuffer.baseAddress!, scratchLayout: scratch, weights: weights, grid: grid,
                   biasLayout: bias, threads: threads, clock: clock)
+              }
+              if plan.tiled > 0 {
+                var kernel = makeKernel(first: 0, count: plan.tiled, cooperative: false)
                 scratch.nextTile.store(0, ordering: .relaxed)
                 kernel.nextTile = scratch
                 parallelParts(min(threads, kernel.tileCount), &kernel) { raw, worker in
@@ -199,11 +203,7 @@ package func runWindowBlock(
               }
               if plan.shared > 0 {
                 // One tile in slot 0; each operation split over all workers, joined in between.
-                var kernel = BlockKernel(
-                  x: xBuffer.baseAddress!, parameters: pBuffer.baseAddress!, bias: biasBuffer.baseAddress!,
-                  kept: keptBuffer.baseAddress! + plan.tiled, keptCount: plan.shared, cooperative: true,
-                  scratch: scratchBuffer.baseAddress!, scratchLayout: scratch, weights: weights, grid: grid,
-                  biasLayout: bias, threads: threads, clock: clock)
+                var kernel = makeKernel(first: plan.tiled, count: plan.shared, cooperative: true)
                 for step in 0..<BlockKernel.steps {
                   kernel.step = step
                   parallelParts(threads, &kernel) { raw, part in
@@ -236,9 +236,8 @@ struct BlockKernel {
   let tokens: Int, paddedTokens: Int, classStride: Int, windowCount: Int
   let wideStride: Int, slotFloats: Int, rowCapacity: Int, attentionCapacity: Int
   let threads: Int
-  /// One shared tile, each operation split by columns/rows over the workers (see `plan`);
-  /// otherwise tiles of at most `rowCapacity / tokens` windows, a multiple of `threads` of them.
-  let cooperative: Bool
+  /// Tiles of at most `rowCapacity / tokens` windows, a multiple of `threads` of them; 1 for the
+  /// shared tile, whose operations are split by columns/rows over the workers (see `plan`).
   let tileCount: Int
   /// Cooperative mode: the operation the workers run next.
   var step = 0
@@ -280,7 +279,6 @@ struct BlockKernel {
     attentionCapacity = scratchLayout.attentionCapacity
     self.threads = threads
     let windowsPerTile = rowCapacity / tokens
-    self.cooperative = cooperative
     let minimumTiles = (keptCount + windowsPerTile - 1) / windowsPerTile
     tileCount =
       cooperative ? 1 : threads > 1 ? min(keptCount, (minimumTiles + threads - 1) / threads * threads) : minimumTiles
