@@ -1,0 +1,87 @@
+// The window-attention kernel against a naive double-precision softmax(q·kᵀ + bias)·v per head, on
+// the real Swin shape and on odd ones that reach every register-block edge (rows not a multiple of
+// 6, head dims with 16-, 8- and partial column blocks), with sentinels around every output row.
+import Foundation
+import TestSupport
+import XCTest
+
+@testable import Engine
+
+final class WindowAttentionTests: XCTestCase {
+  /// Runs `attendWindowHead` on seeded rows `[tokens, rowStride]` holding q, k, v at columns 0,
+  /// `channels` and `2·channels`, and compares with the Double reference.
+  func check(tokens: Int, headDim: Int, seed: UInt64, file: StaticString = #filePath, line: UInt = #line) {
+    let channels = headDim + 3  // the head's columns do not start the rows' other heads
+    let rowStride = 3 * channels + 5
+    let padded = (tokens + 7) / 8 * 8
+    let outputStride = headDim + 7
+    var random = SeededGenerator(seed: seed)
+    let rows = randomValues(tokens * rowStride, in: -1.5...1.5, using: &random)
+    let biases = randomValues(3 * headDim, in: -0.5...0.5, using: &random)
+    // Attention bias as `WindowAttentionBias` lays it out: padding columns −1e30.
+    var bias = [Float](repeating: -1e30, count: tokens * padded)
+    for i in 0..<tokens {
+      for j in 0..<tokens { bias[i * padded + j] = Float.random(in: -2...2, using: &random) }
+    }
+    let sentinel: Float = 1234.5
+    var output = [Float](repeating: sentinel, count: (tokens + 1) * outputStride)
+    var scratch = [Float](
+      repeating: .nan, count: WindowAttentionBias.scratchFloats(tokens: tokens, headDim: headDim))
+    rows.withUnsafeBufferPointer { r in
+      biases.withUnsafeBufferPointer { b in
+        bias.withUnsafeBufferPointer { table in
+          scratch.withUnsafeMutableBufferPointer { s in
+            output.withUnsafeMutableBufferPointer { o in
+              let base = r.baseAddress!
+              attendWindowHead(
+                query: base, key: base + channels, value: base + 2 * channels, rowStride: rowStride,
+                queryBias: b.baseAddress!, keyBias: b.baseAddress! + headDim, valueBias: b.baseAddress! + 2 * headDim,
+                tokens: tokens, paddedTokens: padded, headDim: headDim, bias: table.baseAddress!,
+                scratch: s.baseAddress!, into: o.baseAddress! + outputStride, outputStride: outputStride)
+            }
+          }
+        }
+      }
+    }
+
+    var expected = [Float](repeating: sentinel, count: output.count)
+    for i in 0..<tokens {
+      var logits = [Double](repeating: 0, count: tokens)
+      for j in 0..<tokens {
+        var dot = Double(bias[i * padded + j])
+        for d in 0..<headDim {
+          let q = Double(rows[i * rowStride + d]) + Double(biases[d])
+          let k = Double(rows[j * rowStride + channels + d]) + Double(biases[headDim + d])
+          dot += q * k
+        }
+        logits[j] = dot
+      }
+      let top = logits.max()!
+      let weights = logits.map { Foundation.exp($0 - top) }
+      let sum = weights.reduce(0, +)
+      for d in 0..<headDim {
+        var value = 0.0
+        for j in 0..<tokens {
+          value += weights[j] / sum * (Double(rows[j * rowStride + 2 * channels + d]) + Double(biases[2 * headDim + d]))
+        }
+        expected[(i + 1) * outputStride + d] = Float(value)
+      }
+    }
+    let result = compare(output, expected, atol: 2e-6, rtol: 2e-5, label: "attention n=\(tokens) d=\(headDim)")
+    XCTAssert(result.passed, result.description, file: file, line: line)
+  }
+
+  func testSwinShape() {
+    check(tokens: 49, headDim: 32, seed: 1)
+  }
+
+  func testEveryBlockEdge() {
+    // tokens: one 6-row block short, partial 16- and 8-column score blocks, a single token;
+    // headDim: 16-column blocks only, then an 8-column block, then 1–7 leftover columns.
+    for tokens in [1, 5, 6, 7, 9, 16, 25, 49, 50] {
+      for headDim in [1, 3, 8, 12, 16, 20, 24, 32, 40] {
+        check(tokens: tokens, headDim: headDim, seed: UInt64(tokens * 100 + headDim))
+      }
+    }
+  }
+}
