@@ -4,7 +4,7 @@
 import CBLASShim
 
 /// Version of the engine (reported by benchmarks).
-public let engineVersion = "0.2.0"
+public let engineVersion = "0.2.1"
 
 /// OpenBLAS as the engine uses it: single-threaded `sgemm` called from the engine's own workers.
 public enum BLAS {

@@ -182,14 +182,16 @@ package func runWindowBlock(
         bias.values.withUnsafeBufferPointer { biasBuffer in
           keptWindows.withUnsafeBufferPointer { keptBuffer in
             scratch.storage.withUnsafeMutableBufferPointer { scratchBuffer in
+              let windowsPerTile = BlockKernel.windowsPerTile(
+                kernel: weights.kernel, tokens: grid.windowTokens, threads: threads, rowCapacity: scratch.rowCapacity)
               let plan = BlockKernel.plan(
-                keptCount: keptCount, threads: threads, windowsPerTile: scratch.rowCapacity / grid.windowTokens,
-                tokens: grid.windowTokens)
+                keptCount: keptCount, threads: threads, windowsPerTile: windowsPerTile, tokens: grid.windowTokens)
               // The kernel for `count` kept windows from `first` on, in tiles or in one shared tile.
               func makeKernel(first: Int, count: Int, cooperative: Bool) -> BlockKernel {
                 BlockKernel(
                   x: xBuffer.baseAddress!, parameters: pBuffer.baseAddress!, bias: biasBuffer.baseAddress!,
-                  kept: keptBuffer.baseAddress! + first, keptCount: count, cooperative: cooperative,
+                  kept: keptBuffer.baseAddress! + first, keptCount: count, windowsPerTile: windowsPerTile,
+                  cooperative: cooperative,
                   scratch: scratchBuffer.baseAddress!, scratchLayout: scratch, weights: weights, grid: grid,
                   biasLayout: bias, threads: threads, clock: clock)
               }
@@ -236,7 +238,7 @@ struct BlockKernel {
   let tokens: Int, paddedTokens: Int, classStride: Int, windowCount: Int
   let wideStride: Int, slotFloats: Int, rowCapacity: Int, attentionCapacity: Int
   let threads: Int
-  /// Tiles of at most `rowCapacity / tokens` windows, a multiple of `threads` of them; 1 for the
+  /// Tiles of at most `windowsPerTile` windows, a multiple of `threads` of them; 1 for the
   /// shared tile, whose operations are split by columns/rows over the workers (see `plan`).
   let tileCount: Int
   /// Cooperative mode: the operation the workers run next.
@@ -252,7 +254,7 @@ struct BlockKernel {
 
   init(
     x: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>, bias: UnsafePointer<Float>,
-    kept: UnsafePointer<Int32>, keptCount: Int, cooperative: Bool,
+    kept: UnsafePointer<Int32>, keptCount: Int, windowsPerTile: Int, cooperative: Bool,
     scratch: UnsafeMutablePointer<Float>, scratchLayout: BlockScratch,
     weights: WindowBlockWeights, grid: WindowGrid, biasLayout: WindowAttentionBias, threads: Int, clock: WorkerClock
   ) {
@@ -278,10 +280,15 @@ struct BlockKernel {
     rowCapacity = scratchLayout.rowCapacity
     attentionCapacity = scratchLayout.attentionCapacity
     self.threads = threads
-    let windowsPerTile = rowCapacity / tokens
     let minimumTiles = (keptCount + windowsPerTile - 1) / windowsPerTile
     tileCount =
       cooperative ? 1 : threads > 1 ? min(keptCount, (minimumTiles + threads - 1) / threads * threads) : minimumTiles
+  }
+
+  /// Windows per tile: as many as make `kernel.preferredTileRows` rows, at least `threads` (so a
+  /// shared tile of fewer windows than workers always fits) and at most what the scratch holds.
+  static func windowsPerTile(kernel: BlockMatrixKernel, tokens: Int, threads: Int, rowCapacity: Int) -> Int {
+    min(rowCapacity / tokens, max(threads, kernel.preferredTileRows / tokens))
   }
 
   /// How a block's `keptCount` windows are run: the first `tiled` in tiles (a multiple of `threads`

@@ -12,7 +12,8 @@ struct WorkspaceKey: Hashable, Sendable {
   let threads: Int
 }
 
-/// Windows per tile a worker processes at once (rows = windows · tokens per window).
+/// Windows a worker's tile can hold (rows = windows · tokens per window): the longest tile any
+/// block kernel asks for (`BlockMatrixKernel.preferredTileRows`, 392 rows for OpenBLAS).
 let tileWindows = 8
 
 /// Scratch and geometry for one forward shape.

@@ -267,5 +267,23 @@ final class WindowBlockTests: XCTestCase {
     XCTAssertEqual(plan(13, 2, tokens: 16), [12, 1])
     XCTAssertEqual(plan(9, 1), [9, 0])
     XCTAssertEqual(plan(0, 2), [0, 0])
+    XCTAssertEqual(plan(4, 2, perTile: 2), [4, 0], "packed kernel at 224, stage 2: 2 windows each")
+    XCTAssertEqual(plan(9, 2, perTile: 2), [8, 1])
+    XCTAssertEqual(plan(2, 2, perTile: 2), [0, 2])
+  }
+
+  /// Tile length follows the kernel (OpenBLAS long, packed short), never below the worker count
+  /// and never beyond the scratch.
+  func testWindowsPerTileFollowsTheKernel() {
+    func perTile(_ kernel: BlockMatrixKernel, tokens: Int = 49, threads: Int = 2, capacity: Int = 8 * 49) -> Int {
+      BlockKernel.windowsPerTile(kernel: kernel, tokens: tokens, threads: threads, rowCapacity: capacity)
+    }
+    XCTAssertEqual(perTile(.openBLAS), 8)
+    XCTAssertEqual(perTile(.packedPanels), 2)
+    XCTAssertEqual(perTile(.packedPanels, threads: 3), 3)
+    XCTAssertEqual(perTile(.packedPanels, tokens: 16), 6)
+    XCTAssertEqual(perTile(.packedPanels, tokens: 144, capacity: 8 * 144), 2)
+    XCTAssertEqual(perTile(.openBLAS, capacity: 4 * 49), 4)
+    XCTAssertEqual(perTile(.packedPanels, threads: 4, capacity: 4 * 49), 4)
   }
 }
