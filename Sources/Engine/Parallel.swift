@@ -155,6 +155,16 @@ func partRange(_ count: Int, part: Int, parts: Int) -> Range<Int> {
   return lower..<upper
 }
 
+/// Like `partRange`, but the `count mod parts` parts one larger come first. Workers that claim
+/// parts in order then finish together: 14 windows in 8 tiles on 2 workers as 2,2,2,2,2,2,1,1 end
+/// after 7 windows each, while `partRange`'s 1,2,2,2,1,2,2,2 keep one worker busy for 8.
+@inline(__always)
+func largerFirstPartRange(_ count: Int, part: Int, parts: Int) -> Range<Int> {
+  let base = count / parts, extra = count % parts
+  let lower = part * base + min(part, extra)
+  return lower..<(lower + base + (part < extra ? 1 : 0))
+}
+
 /// Like `partRange`, but every boundary except the last is a multiple of `alignment`.
 @inline(__always)
 func alignedPartRange(_ count: Int, part: Int, parts: Int, alignment: Int) -> Range<Int> {

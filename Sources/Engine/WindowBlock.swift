@@ -349,7 +349,7 @@ struct BlockKernel {
     while true {
       let tile = counter.nextTile.wrappingAdd(1, ordering: .relaxed).oldValue
       if tile >= tileCount { return }
-      let windows = partRange(keptCount, part: tile, parts: tileCount)
+      let windows = largerFirstPartRange(keptCount, part: tile, parts: tileCount)
       let first = windows.lowerBound, count = windows.count
       var t = clock.start()
       gatherNorm(first: first, count: count, slot: worker, part: 0, parts: 1)
