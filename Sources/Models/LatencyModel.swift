@@ -86,14 +86,33 @@ public struct LatencyModelKey: Codable, Sendable, Hashable, CustomStringConverti
   /// `latency-<16 hex digits>.json`: a 64-bit FNV-1a hash of `description`, stable across runs and
   /// platforms (Swift's `hashValue` is seeded per process, so it cannot name a file).
   public var fileName: String {
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    for byte in description.utf8 {
-      hash ^= UInt64(byte)
-      hash &*= 0x0000_0100_0000_01b3
-    }
-    let digits = String(hash, radix: 16)
-    return "latency-" + String(repeating: "0", count: 16 - digits.count) + digits + ".json"
+    "latency-" + hexDigits(fnv1a(description.utf8)) + ".json"
   }
+
+  /// 16 hex digits naming the build of the program at `path` (by default the running one): a
+  /// 64-bit FNV-1a hash of its bytes; nil when it cannot be read. The tool adds it to `engine`, so a
+  /// rebuilt engine whose kernels or schedule changed without a new version number measures its
+  /// own latency model instead of reusing one timed on other code.
+  public static func buildFingerprint(path: String = "/proc/self/exe") -> String? {
+    guard let bytes = try? readFile(path) else { return nil }
+    return hexDigits(fnv1a(bytes))
+  }
+}
+
+/// 64-bit FNV-1a of `bytes`.
+func fnv1a(_ bytes: some Sequence<UInt8>) -> UInt64 {
+  var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+  for byte in bytes {
+    hash ^= UInt64(byte)
+    hash &*= 0x0000_0100_0000_01b3
+  }
+  return hash
+}
+
+/// `value` as 16 lowercase hex digits.
+func hexDigits(_ value: UInt64) -> String {
+  let digits = String(value, radix: 16)
+  return String(repeating: "0", count: 16 - digits.count) + digits
 }
 
 /// One measured configuration: its ratios, the timed runs and the time they stand for.

@@ -175,6 +175,7 @@ enum SearchCommand {
         height: size.height, width: size.width, batch: options.batch,
         architecture: model.configuration.description,
         engine: "\(environment.engineVersion) \(environment.build)\(fusedMultiplyAdd ? " fma" : "")"
+          + (LatencyModelKey.buildFingerprint().map { " build \($0)" } ?? "")
       )
     } catch {
       throw Failure(error)

@@ -273,6 +273,25 @@ final class LatencyModelTests: XCTestCase {
         cpu: "x", threads: 1, height: 5, width: 5, batch: 0, architecture: "a", engine: "e"))
   }
 
+  /// The build fingerprint hashes the program's bytes: the same bytes give the same digits (the
+  /// FNV-1a test vector of "a" included), one changed byte gives others, a missing file none.
+  func testBuildFingerprintFollowsTheBytes() throws {
+    XCTAssertEqual(hexDigits(fnv1a("a".utf8)), "af63dc4c8601ec8c")
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let first = directory.appendingPathComponent("one").path, second = directory.appendingPathComponent("two").path
+    try writeFileAtomically([1, 2, 3, 4], to: first)
+    try writeFileAtomically([1, 2, 3, 5], to: second)
+    let fingerprint = try XCTUnwrap(LatencyModelKey.buildFingerprint(path: first))
+    XCTAssertEqual(fingerprint, hexDigits(fnv1a([1, 2, 3, 4] as [UInt8])))
+    XCTAssertEqual(fingerprint.count, 16)
+    XCTAssertEqual(LatencyModelKey.buildFingerprint(path: first), fingerprint)
+    XCTAssertNotEqual(LatencyModelKey.buildFingerprint(path: second), fingerprint)
+    XCTAssertNil(LatencyModelKey.buildFingerprint(path: directory.appendingPathComponent("missing").path))
+    XCTAssertNotNil(LatencyModelKey.buildFingerprint(), "the running test binary")
+  }
+
   func testCacheFileRoundTripAndErrors() throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
       "latency-\(UUID().uuidString)")
