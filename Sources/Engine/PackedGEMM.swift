@@ -20,8 +20,8 @@ package enum BlockMatrixKernel: Sendable, Equatable, CustomStringConvertible {
   }()
 
   /// Rows of activations a worker's tile should hold for this kernel's products. OpenBLAS packs
-  /// the weights again on every call, so it wants long tiles (392 rows: 8 windows of 49 tokens ran
-  /// 2–7% faster than 4 or 2 windows at 224–672). The packed kernel reads the weights as stored, so
+  /// the weights again on every call, so it wants long tiles (392 rows, 8 windows of 49 tokens: 2
+  /// windows ran 7% slower at 672, 4 windows 0–2.5% slower at 224–672). The packed kernel reads the weights as stored, so
   /// short tiles cost it nothing in the products and keep the tile's rows in L2 for the LayerNorms,
   /// attention and GELU: 98 rows (2 windows) ran 3–7% faster than 392 at 224, 448 and 672, dense and
   /// sparse, in paired in-process runs on Zen 3 (147 and 196 rows measured the same as 98).
