@@ -63,8 +63,7 @@ package struct WindowAttentionBias: Sendable {
 /// `q`, `k` and `v` are the head's columns of rows with stride `rowStride` and no bias yet; the
 /// query scale is already folded into `q`'s weights. Since each softmax row sums to one, the value
 /// bias is added once to the output instead of to every value row. Four steps, each its own
-/// function: one function holding them all grows past the size up to which Swift's optimizer
-/// inlines, and `exp8` then becomes a call that spills every live vector register.
+/// function, so that each is compiled (and profiled) on its own.
 @inline(__always)
 func attendWindowHead(
   query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>,

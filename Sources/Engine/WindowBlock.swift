@@ -280,9 +280,16 @@ struct BlockKernel {
     rowCapacity = scratchLayout.rowCapacity
     attentionCapacity = scratchLayout.attentionCapacity
     self.threads = threads
-    let minimumTiles = (keptCount + windowsPerTile - 1) / windowsPerTile
     tileCount =
-      cooperative ? 1 : threads > 1 ? min(keptCount, (minimumTiles + threads - 1) / threads * threads) : minimumTiles
+      cooperative
+      ? 1 : BlockKernel.tileCount(keptCount: keptCount, windowsPerTile: windowsPerTile, threads: threads)
+  }
+
+  /// Tiles for `keptCount` windows of at most `windowsPerTile` each: with several workers, a
+  /// multiple of `threads` of them (at most one per window), so every worker gets the same count.
+  static func tileCount(keptCount: Int, windowsPerTile: Int, threads: Int) -> Int {
+    let minimumTiles = (keptCount + windowsPerTile - 1) / windowsPerTile
+    return threads > 1 ? min(keptCount, (minimumTiles + threads - 1) / threads * threads) : minimumTiles
   }
 
   /// Windows per tile: as many as make `kernel.preferredTileRows` rows, at least `threads` (so a

@@ -42,8 +42,7 @@ final class ParallelTests: XCTestCase {
   func testLargerFirstTilesBalanceTwoWorkers() {
     for kept in stride(from: 2, through: 72, by: 2) {
       for perTile in 2...8 {
-        let minimumTiles = (kept + perTile - 1) / perTile
-        let tiles = min(kept, (minimumTiles + 1) / 2 * 2)
+        let tiles = BlockKernel.tileCount(keptCount: kept, windowsPerTile: perTile, threads: 2)
         var finish = [0, 0]
         for tile in 0..<tiles {
           let worker = finish[0] <= finish[1] ? 0 : 1
