@@ -18,14 +18,27 @@ let package = Package(
       pkgConfig: "openblas",
       providers: [.apt(["libopenblas-dev", "liblapacke-dev", "pkg-config"])]
     ),
-    .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
     .systemLibrary(
-      name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+      name: "CPNG",
+      path: "Sources/CPNG",
+      pkgConfig: "libpng",
+      providers: [.apt(["libpng-dev"])]
+    ),
+    .systemLibrary(
+      name: "CTurboJPEG",
+      path: "Sources/CTurboJPEG",
+      pkgConfig: "libturbojpeg",
+      providers: [.apt(["libturbojpeg0-dev"])]
+    ),
 
     // MARK: - Libraries
 
-    .target(name: "Engine", dependencies: ["CBLASShim", "CPNG", "CTurboJPEG"]),
-    .target(name: "Models", dependencies: ["Engine"]),
+    // Kernels, buffers, windows and the worker pool: float32 CPU code, nothing Swin-specific.
+    .target(name: "Engine", dependencies: ["CBLASShim"]),
+    // PNG and JPEG files to 8-bit RGB and back.
+    .target(name: "ImageIO", dependencies: ["CPNG", "CTurboJPEG"]),
+    // Swin from checkpoints, pruning ratios, input preprocessing, the latency model and search.
+    .target(name: "Models", dependencies: ["Engine", "ImageIO"]),
 
     // MARK: - Command
 
@@ -35,7 +48,8 @@ let package = Package(
 
     .target(name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport"),
     .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"]),
-    .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "TestSupport"]),
-    .testTarget(name: "ToolTests", dependencies: ["Tool", "Models", "TestSupport"]),
+    .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "TestSupport"]),
+    .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "ImageIO", "TestSupport"]),
+    .testTarget(name: "ToolTests", dependencies: ["Tool", "Models", "ImageIO", "TestSupport"]),
   ]
 )

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes every file parser with libFuzzer (the clang runtime that ships with the Swift toolchain):
-# builds Engine and Models from Sources/ with -sanitize=fuzzer,address, links one binary per target
+# builds Engine, ImageIO and Models from Sources/ with -sanitize=fuzzer,address, links one binary per target
 # from scripts/fuzz/, then runs each target in turn for N seconds (one at a time: the machine has 2
 # cores). Corpora and artifacts live under .build/fuzz/ (git-ignored); every crash, leak, timeout or
 # out-of-memory input is copied to Tests/Fixtures/fuzz-crashes/<target>-<kind>-<sha1>, where
@@ -57,7 +57,7 @@ common=(-sanitize=fuzzer,address -O -g -parse-as-library -package-name sparsevit
 
 sources() {
   local file
-  for file in "$1"/*.swift; do
+  for file in $(find "$1" -name '*.swift' | sort); do
     case " ${FUZZ_EXCLUDE:-} " in *" $(basename "$file") "*) echo "fuzz.sh: leaving out $file" >&2; continue ;; esac
     echo "$file"
   done
@@ -76,13 +76,14 @@ build_module() {
     -c -o "$object" "${files[@]}"
 }
 build_module Engine Sources/Engine
-build_module Models Sources/Models "$out/obj/Engine.o"
+build_module ImageIO Sources/ImageIO
+build_module Models Sources/Models "$out/obj/Engine.o $out/obj/ImageIO.o"
 
 declare -A entry=([safetensors]=FuzzSafeTensors [numpy]=FuzzNumPy [sparsity]=FuzzPruningRatios
   [image]=FuzzImage [weights]=FuzzWeights)
 for target in "${targets[@]}"; do
   swiftc "${common[@]}" -module-name "${entry[$target]}" "scripts/fuzz/${entry[$target]}.swift" \
-    scripts/fuzz/FuzzSupport.swift "$out/obj/Engine.o" "$out/obj/Models.o" "${libs[@]}" -use-ld=lld \
+    scripts/fuzz/FuzzSupport.swift "$out/obj/Engine.o" "$out/obj/ImageIO.o" "$out/obj/Models.o" "${libs[@]}" -use-ld=lld \
     -o "$out/fuzz-$target"
 done
 

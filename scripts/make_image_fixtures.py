@@ -3,7 +3,7 @@
 broken files it must reject, the PIL decodings they must match, and timm/torchvision preprocessing
 references (Tests/Fixtures/images/README.md). Also writes the embedding example's sample photo and
 the ImageNet-1k class names (weights/imagenet_classes.txt and the generated section of
-Sources/Models/ImageNetClasses.swift, from torchvision's `_IMAGENET_CATEGORIES`, BSD-3-Clause).
+Sources/Models/Input/ImageNetClasses.swift, from torchvision's `_IMAGENET_CATEGORIES`, BSD-3-Clause).
 
     PY=$(scripts/python_env.sh)
     "$PY" scripts/make_image_fixtures.py [--skimage-data DIR]
@@ -108,7 +108,7 @@ def write_class_names():
         file.write("".join(name + "\n" for name in names))
     # The names go between the generated-section markers of ImageNetClasses.swift; the rest of
     # that file is written by hand.
-    path = os.path.join(ROOT, "Sources", "Models", "ImageNetClasses.swift")
+    path = os.path.join(ROOT, "Sources", "Models", "Input", "ImageNetClasses.swift")
     with open(path) as file:
         source = file.read()
     begin, end = "  // BEGIN GENERATED CLASS NAMES\n", "  // END GENERATED CLASS NAMES\n"

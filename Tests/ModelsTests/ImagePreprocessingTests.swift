@@ -2,6 +2,7 @@
 // scripts/make_image_fixtures.py): centre crop and direct resize, bicubic and bilinear, shrinking
 // and enlarging; crop rounding, normalization arithmetic, batching and parameter validation.
 import Engine
+import ImageIO
 import Foundation
 import Models
 import TestSupport

@@ -2,6 +2,7 @@
 // the memory budget is refused before anything is allocated (and the estimate behind that is honest),
 // oversized files are refused from their size, and NaN/Inf in inputs or weights are reported by name.
 import Engine
+import ImageIO
 import Foundation
 import TestSupport
 import XCTest

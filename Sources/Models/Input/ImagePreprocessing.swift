@@ -3,6 +3,7 @@
 // then scale to [0, 1] and normalize with the ImageNet mean and std. Resampling ports Pillow's
 // `Resample.c` (separable, antialiased, fixed-point, 8-bit between passes), so the bytes match PIL's.
 import Engine
+import ImageIO
 
 /// How an `RGBImage` becomes a normalized `[1, 3, size, size]` NCHW tensor.
 ///

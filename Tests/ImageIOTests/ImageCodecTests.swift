@@ -1,7 +1,7 @@
 // PNG/JPEG decoding against PIL's decodings (Tests/Fixtures/images, scripts/make_image_fixtures.py),
 // PNG encoding round trips, and every rejection path: truncated, corrupt, unsupported, mislabelled
 // and oversized files give a typed error naming the file, never a crash.
-import Engine
+import ImageIO
 import Foundation
 import TestSupport
 import XCTest

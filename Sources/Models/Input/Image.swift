@@ -1,6 +1,7 @@
 // An 8-bit RGB picture: what PNG/JPEG files decode to (Engine's ImageCodec, libpng/libjpeg-turbo),
 // what preprocessing resizes, and what the pruning-mask visualization draws into.
 import Engine
+import ImageIO
 
 /// An 8-bit sRGB picture, `[height, width, 3]` interleaved bytes, rows top to bottom.
 public struct RGBImage: Sendable, Equatable {
