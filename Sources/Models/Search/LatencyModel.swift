@@ -293,7 +293,7 @@ public struct LatencyModel: Codable, Sendable, Equatable {
     let targets = samples.map(\.seconds)
     var used = Array(samples.indices)
     var solution = leastSquares(rows, targets)
-    let typical = medianOf(targets)
+    let typical = median(targets)
     // Drop the worst sample while it is an outlier, one at a time, at most a quarter of them. Each
     // sample is judged by its deleted residual (its relative error when the fit leaves it out), as
     // an outlier bends the fit towards itself and hides in its own residual.
@@ -304,7 +304,7 @@ public struct LatencyModel: Codable, Sendable, Equatable {
         let fit = leastSquares(others.map { rows[$0] }, others.map { targets[$0] })
         return dot(rows[used[position]], fit) - targets[used[position]]
       }
-      let spread = 1.4826 * medianOf(deleted.map(abs))
+      let spread = 1.4826 * median(deleted.map(abs))
       let worst = deleted.indices.max { abs(deleted[$0]) < abs(deleted[$1]) }!
       guard abs(deleted[worst]) > max(4 * spread, 0.01 * typical) else { break }
       var remaining = used
@@ -463,53 +463,6 @@ private func describe(_ error: DecodingError) -> String {
   }
 }
 
-// MARK: - Timing
-
-/// Runs `count` configurations `warmup` times each untimed, then `rounds` timed rounds, each running
-/// every configuration once starting one later each round; returns per configuration the seconds
-/// `run(index)` reported, in round order. `progress(done, total)` follows every call.
-public func timeInterleaved(
-  count: Int, warmup: Int, rounds: Int, progress: (Int, Int) -> Void = { _, _ in },
-  run: (Int) throws -> Double
-) rethrows -> [[Double]] {
-  var results = [[Double]](repeating: [], count: count)
-  let total = count * (warmup + rounds)
-  var done = 0
-  for round in 0..<(warmup + rounds) {
-    for offset in 0..<count {
-      let index = (offset + round) % count
-      let seconds = try run(index)
-      if round >= warmup { results[index].append(seconds) }
-      done += 1
-      progress(done, total)
-    }
-  }
-  return results
-}
-
-/// Times forwards of `model` on `input` with each of `configurations`: each runs once untimed (the
-/// first run at a shape creates the workspace), then `rounds` interleaved timed rounds
-/// (`timeInterleaved`), `time(body)` timing each forward. Returns per configuration the timed
-/// seconds in round order; `progress(done, total)` follows every forward, warm-up included.
-public func timeConfigurations(
-  _ model: SwinTransformer, input: Tensor, configurations: [PruningRatios], options: ForwardOptions,
-  rounds: Int,
-  time: (() throws -> Void) throws -> Double = wallSeconds,
-  progress: (Int, Int) -> Void = { _, _ in }
-) throws -> [[Double]] {
-  let total = configurations.count * (1 + rounds)
-  for (index, ratios) in configurations.enumerated() {
-    _ = try model.forward(input, sparsity: ratios, options: options)
-    progress(index + 1, total)
-  }
-  return try timeInterleaved(
-    count: configurations.count, warmup: 0, rounds: rounds,
-    progress: { done, _ in progress(configurations.count + done, total) },
-    run: { index in
-      try time { _ = try model.forward(input, sparsity: configurations[index], options: options) }
-    })
-}
-
 /// Per configuration its time with the rounds' speed differences taken out, and each round's time
 /// factor (median 1), from `runs[configuration][round]` (every configuration timed once per round,
 /// as `timeInterleaved` returns them).
@@ -525,40 +478,15 @@ public func polishRounds(_ runs: [[Double]]) -> (seconds: [Double], roundFactors
     return (runs.map { quantile($0, 0.5) }, [Double](repeating: 1, count: rounds))
   }
   let logs = runs.map { $0.map { Foundation.log($0) } }
-  var level = logs.map { medianOf($0) }
+  var level = logs.map { median($0) }
   var factor = [Double](repeating: 0, count: rounds)
   for _ in 0..<10 {
-    factor = (0..<rounds).map { r in medianOf(logs.indices.map { logs[$0][r] - level[$0] }) }
-    let center = medianOf(factor)
+    factor = (0..<rounds).map { r in median(logs.indices.map { logs[$0][r] - level[$0] }) }
+    let center = median(factor)
     factor = factor.map { $0 - center }
-    level = logs.indices.map { c in medianOf((0..<rounds).map { logs[c][$0] - factor[$0] }) }
+    level = logs.indices.map { c in median((0..<rounds).map { logs[c][$0] - factor[$0] }) }
   }
   return (level.map { Foundation.exp($0) }, factor.map { Foundation.exp($0) })
-}
-
-/// Wall seconds `body` takes.
-public func wallSeconds(_ body: () throws -> Void) rethrows -> Double {
-  let start = DispatchTime.now().uptimeNanoseconds
-  try body()
-  return Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-}
-
-// MARK: - Numerics
-
-/// The median of `values` (mean of the middle two for an even count); 0 for none.
-func medianOf(_ values: [Double]) -> Double {
-  quantile(values, 0.5)
-}
-
-/// The `q`-quantile (0…1) of `values`, interpolated linearly between order statistics at rank
-/// `q · (n − 1)` (numpy's default); 0 for none.
-public func quantile(_ values: [Double], _ q: Double) -> Double {
-  guard !values.isEmpty else { return 0 }
-  let sorted = values.sorted()
-  let rank = min(max(q, 0), 1) * Double(sorted.count - 1)
-  let lower = Int(rank.rounded(.down))
-  let upper = min(lower + 1, sorted.count - 1)
-  return sorted[lower] + (sorted[upper] - sorted[lower]) * (rank - Double(lower))
 }
 
 func dot(_ a: [Double], _ b: [Double]) -> Double {
