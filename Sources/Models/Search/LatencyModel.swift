@@ -249,10 +249,11 @@ public struct LatencyModel: Codable, Sendable, Equatable {
   /// The regressors of one configuration: `[1, kept windows per stage (summed over blocks and the
   /// batch)…]`.
   static func features(_ ratios: [[Double]], windows: [Int], batch: Int) -> [Double] {
-    // Exactly the forward's count: ⌊nW · (1 − r)⌋ per image.
-    [1]
+    // Exactly the forward's count per image (`PruningRatios.keptWindows`).
+    let pruning = PruningRatios(validated: ratios)
+    return [1]
       + ratios.enumerated().map { stage, values in
-        Double(batch * values.reduce(0) { $0 + Int(Double(windows[stage]) * (1 - $1)) })
+        Double(batch * values.indices.reduce(0) { $0 + pruning.keptWindows(stage: stage, block: $1, windows: windows[stage]) })
       }
   }
 
@@ -493,47 +494,31 @@ func dot(_ a: [Double], _ b: [Double]) -> Double {
   zip(a, b).reduce(0) { $0 + $1.0 * $1.1 }
 }
 
-/// Least-squares solution of `rows · x ≈ targets` from the normal equations, columns scaled to unit
-/// maximum first (the regressors range from 0/1 indicators to thousands of windows). Gaussian
-/// elimination with partial pivoting; a pivot below 1e-10 of the column's scale (a regressor the
-/// rows cannot separate from the others) fixes that unknown at 0.
+/// Least-squares solution of `rows · x ≈ targets` by LAPACK (`BLAS.leastSquares`), columns scaled to
+/// unit maximum first (the regressors range from 0/1 indicators to thousands of windows). Columns are
+/// taken in order; one the rows cannot separate from those before it (a stage never pruned repeats
+/// the fixed part) is fixed at 0, so its cost goes to the earlier regressors instead of being split
+/// between them by the minimum-norm rule.
 func leastSquares(_ rows: [[Double]], _ targets: [Double]) -> [Double] {
   let n = rows.first?.count ?? 0
+  var solution = [Double](repeating: 0, count: n)
+  guard n > 0 else { return solution }
   var scale = [Double](repeating: 0, count: n)
   for row in rows { for j in 0..<n { scale[j] = max(scale[j], abs(row[j])) } }
   for j in 0..<n where scale[j] == 0 { scale[j] = 1 }
-  // Normal equations AᵀA x = Aᵀb on scaled columns, in an augmented matrix.
-  var matrix = [[Double]](repeating: [Double](repeating: 0, count: n + 1), count: n)
-  for (row, target) in zip(rows, targets) {
-    let scaled = (0..<n).map { row[$0] / scale[$0] }
-    for i in 0..<n {
-      for j in 0..<n { matrix[i][j] += scaled[i] * scaled[j] }
-      matrix[i][n] += scaled[i] * target
-    }
+  let scaled = rows.map { row in (0..<n).map { row[$0] / scale[$0] } }
+  func solve(_ columns: [Int]) -> (solution: [Double], rank: Int)? {
+    BLAS.leastSquares(
+      scaled.flatMap { row in columns.map { row[$0] } }, rows: scaled.count, columns: columns.count, targets,
+      rcond: separableConditionLimit)
   }
-  let reference = (0..<n).map { matrix[$0][$0] }.max() ?? 1
-  var dropped = [Bool](repeating: false, count: n)
-  var pivotRow = [Int](repeating: -1, count: n)
-  var row = 0
-  for column in 0..<n {
-    var best = row
-    for candidate in row..<n where abs(matrix[candidate][column]) > abs(matrix[best][column]) {
-      best = candidate
-    }
-    if row >= n || abs(matrix[best][column]) <= 1e-10 * max(reference, 1e-300) {
-      dropped[column] = true
-      continue
-    }
-    matrix.swapAt(row, best)
-    for other in 0..<n where other != row {
-      let factor = matrix[other][column] / matrix[row][column]
-      if factor != 0 { for k in column...n { matrix[other][k] -= factor * matrix[row][k] } }
-    }
-    pivotRow[column] = row
-    row += 1
-  }
-  return (0..<n).map { column in
-    dropped[column]
-      ? 0 : matrix[pivotRow[column]][n] / matrix[pivotRow[column]][column] / scale[column]
-  }
+  var kept: [Int] = []
+  for column in 0..<n where solve(kept + [column])?.rank == kept.count + 1 { kept.append(column) }
+  guard !kept.isEmpty, let fit = solve(kept) else { return solution }
+  for (position, column) in kept.enumerated() { solution[column] = fit.solution[position] / scale[column] }
+  return solution
 }
+
+/// Singular values below this fraction of the largest make a column inseparable: far above rounding
+/// (1e-16), far below the conditioning of any design the latency model is fit to (1e-3 or better).
+let separableConditionLimit = 1e-10
