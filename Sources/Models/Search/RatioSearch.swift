@@ -25,11 +25,11 @@ public enum SearchError: Error, Equatable, CustomStringConvertible {
     case .invalidParameter(let what, let value, let expected):
       "\(what) is \(value), expected \(expected)"
     case .impossibleBudget(let maxSeconds, let fastestSeconds, let ratio):
-      "impossible latency budget: \(milliseconds(maxSeconds)) is below the fastest configuration of the search space (every ratio \(ratio)), predicted at \(milliseconds(fastestSeconds))"
+      "impossible latency budget: \(formatMilliseconds(maxSeconds)) is below the fastest configuration of the search space (every ratio \(ratio)), predicted at \(formatMilliseconds(fastestSeconds))"
     case .lowerBoundAboveDense(let minSeconds, let denseSeconds):
-      "the lower latency bound \(milliseconds(minSeconds)) is above the dense model's predicted \(milliseconds(denseSeconds)): no configuration can be that slow"
+      "the lower latency bound \(formatMilliseconds(minSeconds)) is above the dense model's predicted \(formatMilliseconds(denseSeconds)): no configuration can be that slow"
     case .emptyWindow(let minSeconds, let maxSeconds, let draws):
-      "no configuration of the search space is predicted between \(milliseconds(minSeconds)) and \(milliseconds(maxSeconds)) in \(draws) random draws: widen the window (lower the minimum latency)"
+      "no configuration of the search space is predicted between \(formatMilliseconds(minSeconds)) and \(formatMilliseconds(maxSeconds)) in \(draws) random draws: widen the window (lower the minimum latency)"
     case .noClassifierHead:
       "the model has no classifier head, so top-1 agreement cannot be scored: score by cosine similarity"
     case .calibration(let reason): reason
@@ -37,13 +37,6 @@ public enum SearchError: Error, Equatable, CustomStringConvertible {
   }
 }
 
-/// `seconds` as "123.4 ms".
-func milliseconds(_ seconds: Double) -> String {
-  let value = seconds * 1000
-  return value < 10
-    ? "\(Double(Int((value * 100).rounded())) / 100) ms"
-    : "\(Double(Int((value * 10).rounded())) / 10) ms"
-}
 
 // MARK: - Search
 

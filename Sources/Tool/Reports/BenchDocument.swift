@@ -261,10 +261,6 @@ func millisecondDecimals(_ seconds: [Double]) -> Int {
   return 3
 }
 
-func formatMilliseconds(_ seconds: Double) -> String {
-  String(format: seconds >= 0.1 ? "%.1f ms" : "%.2f ms", seconds * 1000)
-}
-
 func formatRate(_ value: Double) -> String {
   String(format: value >= 100 ? "%.0f" : value >= 10 ? "%.1f" : "%.2f", value)
 }
