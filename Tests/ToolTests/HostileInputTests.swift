@@ -143,7 +143,7 @@ final class HostileInputTests: CommandTestCase {
 
     // Truncated: inside the length field, inside the header, at its end, inside the data.
     for length in [0, 1, 4, 7] { try add("truncated to \(length)", Array(original.prefix(length)), "too short") }
-    var generator = SeededGenerator(seed: 0x5AFE)
+    var generator = SplitMix64(seed: 0x5AFE)
     let insideHeader =
       [8, 9, 100, 5000, headerEnd - 1] + (0..<6).map { _ in Int.random(in: 10..<headerEnd, using: &generator) }
     for length in insideHeader {
@@ -594,7 +594,7 @@ final class HostileInputTests: CommandTestCase {
     }
 
     // Truncated data and seeded bit flips in the preamble and header.
-    var generator = SeededGenerator(seed: 0x2E4D)
+    var generator = SplitMix64(seed: 0x2E4D)
     for _ in 0..<6 {
       let length = Int.random(in: 128..<good.count, using: &generator)
       try add("cut to \(length) bytes", Array(good.prefix(length)), "needs 49152 data bytes")
@@ -773,7 +773,7 @@ final class HostileInputTests: CommandTestCase {
     }
     // Seeded truncations and byte changes of a valid file.
     let valid = Array("{\"pruning_ratios\": [[0.25, 0.5], [0, 0], [0.1, 0.2], [0, 0]], \"note\": \"tiny\"}".utf8)
-    var generator = SeededGenerator(seed: 0x5BA5)
+    var generator = SplitMix64(seed: 0x5BA5)
     var mutated = 0
     while mutated < 24 {
       var bytes = valid
@@ -852,7 +852,7 @@ final class HostileInputTests: CommandTestCase {
     try add("npy as image", try bytes(goodInput), ext: "png", "not a PNG or JPEG image")
     try add("safetensors as image", try bytes(weights), ext: "jpg", "not a PNG or JPEG image")
 
-    var generator = SeededGenerator(seed: 0x1A6E)
+    var generator = SplitMix64(seed: 0x1A6E)
     for (format, original, ext) in [("PNG", png, "png"), ("JPEG", jpeg, "jpg")] {
       for _ in 0..<10 {
         let length = Int.random(in: 9..<original.count - 1, using: &generator)
