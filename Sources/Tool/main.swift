@@ -6,6 +6,7 @@ let commands: [(spec: CommandSpec, run: (Arguments) throws -> Void)] = [
   (InfoCommand.spec, InfoCommand.run),
   (BenchCommand.spec, BenchCommand.run),
   (SearchCommand.spec, SearchCommand.run),
+  (EvalCommand.spec, EvalCommand.run),
   (MaskCommand.spec, MaskCommand.run),
 ]
 
