@@ -70,23 +70,32 @@ enum EvalCommand {
 
   static func run(_ arguments: Arguments) throws {
     let options = try EvalOptions(arguments)
-    if BenchEnvironment.isDebugBuild {
-      printError("WARNING: this sparsevit is a DEBUG build: its latencies mean nothing. Build with 'swift build -c release'.")
-    }
-    let model = try ModelOptions.model(arguments, verbose: true)
-    if arguments.string("weights") == nil {
-      printError(
-        "Note: no '--weights': using seeded random \(model.configuration.name) weights (seed \(options.seed)); accuracy against real labels means nothing."
-      )
-    }
+    // Everything that can be refused (weights, labels, configurations) is checked before a line
+    // is printed, so that a refusal is the one `Error:` line.
+    let start = Date()
+    let model = try ModelOptions.model(arguments)
+    let loadSeconds = Date().timeIntervalSince(start)
     let dataset = try options.dataset(for: model)
     let evaluation: Evaluation
     do {
       evaluation = try Evaluation(
         model: model, configurations: try options.configurations(for: model), preprocessing: options.preprocessing,
         batch: options.batch, options: ForwardOptions(threads: options.threads))
-    } catch {
+    } catch let error as EvaluationError {
       throw Failure(error)
+    }
+    if BenchEnvironment.isDebugBuild {
+      printError("WARNING: this sparsevit is a DEBUG build: its latencies mean nothing. Build with 'swift build -c release'.")
+    }
+    if let path = arguments.string("weights") {
+      printError(
+        String(
+          format: "Loaded %@ (%@, %@ layout, %.1fM parameters) in %.2f s", path, model.configuration.name,
+          model.layout.rawValue, Double(model.parameterCount) / 1e6, loadSeconds))
+    } else {
+      printError(
+        "Note: no '--weights': using seeded random \(model.configuration.name) weights (seed \(options.seed)); accuracy against real labels means nothing."
+      )
     }
     printError(describe(dataset) + "; \(evaluation.configurations.count) configurations, batch \(options.batch)")
     let progress = EvalProgressLine()
