@@ -28,11 +28,11 @@ public struct ClassList: Sendable, Equatable {
   public let names: [String]
   /// WordNet ids (`n01440764`), index = class id; empty when the list has none.
   public let wordNetIDs: [String]
-  /// Where the list came from (for messages).
-  public let source: String
+  /// Where the list came from (for messages); nil for classes known by index only.
+  public let source: String?
 
   /// A list of `names` (and, when not empty, one WordNet id per name).
-  public init(names: [String], wordNetIDs: [String] = [], source: String) {
+  public init(names: [String], wordNetIDs: [String] = [], source: String?) {
     precondition(
       wordNetIDs.isEmpty || wordNetIDs.count == names.count,
       "ClassList: \(wordNetIDs.count) WordNet ids for \(names.count) names")
@@ -49,7 +49,7 @@ public struct ClassList: Sendable, Equatable {
   /// ImageNet's list for a 1000-class model, otherwise classes named by their index only.
   public static func standard(classes: Int) -> ClassList {
     classes == ImageNetClasses.names.count
-      ? imageNet : ClassList(names: (0..<classes).map { "class \($0)" }, source: "class indices")
+      ? imageNet : ClassList(names: (0..<classes).map { "class \($0)" }, source: nil)
   }
 
   /// Number of classes.
@@ -127,6 +127,7 @@ public struct ClassList: Sendable, Equatable {
 
   /// How a label may be written, for messages.
   public var accepted: String {
+    guard let source else { return "a class index 0…\(count - 1); give '--classes' to use names" }
     let kinds = (wordNetIDs.isEmpty ? [] : ["a WordNet id"]) + ["a class index 0…\(count - 1)", "a class name"]
     return kinds.joined(separator: ", ") + " of \(source)"
   }

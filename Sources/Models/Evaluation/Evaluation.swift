@@ -15,8 +15,8 @@ public enum EvaluationError: Error, Equatable, CustomStringConvertible {
   case inference(label: String, reason: String)
   /// A label outside the model's classes (`name` is the image).
   case label(name: String, label: Int, classes: Int)
-  /// Not one image could be read.
-  case nothingReadable(count: Int)
+  /// Not one image could be read (`first` says why the first one could not).
+  case nothingReadable(count: Int, first: UnreadableImage?)
 
   public var description: String {
     switch self {
@@ -24,7 +24,8 @@ public enum EvaluationError: Error, Equatable, CustomStringConvertible {
     case .configuration(let label, let reason): "configuration '\(label)': \(reason)"
     case .inference(let label, let reason): "\(label): \(reason)"
     case .label(let name, let label, let classes): "\(name): label \(label) is not a class of the model (0…\(classes - 1))"
-    case .nothingReadable(let count): "none of the \(count) image(s) could be read"
+    case .nothingReadable(let count, let first):
+      "none of the \(count) image(s) could be read" + (first.map { " (\($0.name): \($0.reason))" } ?? "")
     }
   }
 }
@@ -173,7 +174,7 @@ public struct Evaluation: Sendable {
           done: next, total: source.count, evaluated: state.images, unreadable: state.unreadable.count,
           elapsed: Date().timeIntervalSince(start)))
     }
-    guard state.images > 0 else { throw .nothingReadable(count: source.count) }
+    guard state.images > 0 else { throw .nothingReadable(count: source.count, first: state.unreadable.first) }
     return EvaluationResult(
       records: records(state), images: state.images, labelled: state.labelled, unreadable: state.unreadable,
       timedBatches: state.samples[0].count, seconds: Date().timeIntervalSince(start))
