@@ -11,27 +11,10 @@ struct EvalPlot {
   static let width = 760.0
   static let height = 500.0
 
-  /// What the y axis shows: its title and each record's value (nil: not plotted).
-  private var quality: (title: String, values: [Double?]) {
-    let records = report.records
-    if report.hasLabels { return ("top-1 accuracy (%)", records.map { $0.tally.top1Accuracy.map { $0 * 100 } }) }
-    if report.hasHead { return ("top-1 agreement with dense (%)", records.map { $0.tally.top1Agreement.map { $0 * 100 } }) }
-    return ("cosine similarity with dense", records.map { $0.tally.meanCosine })
-  }
-
-  /// What the x axis shows: latency when timed, else GFLOP per image.
-  private var cost: (title: String, values: [Double?]) {
-    let records = report.records
-    if records.allSatisfy({ $0.secondsPerImage != nil }) {
-      return ("latency per image (ms, median of timed batches)", records.map { $0.secondsPerImage.map { $0 * 1000 } })
-    }
-    return ("GFLOP per image (not timed: fewer than two full batches)", records.map { $0.gflopPerImage })
-  }
-
   func render() -> String {
     let records = report.records
-    let (yTitle, ys) = quality
-    let (xTitle, xs) = cost
+    let (yTitle, ys) = report.quality
+    let (xTitle, xs) = report.cost
     let points = records.indices.compactMap { index -> (Int, Double, Double)? in
       guard let x = xs[index], let y = ys[index] else { return nil }
       return (index, x, y)
@@ -53,31 +36,69 @@ struct EvalPlot {
       0, points.map(\.1).max()! * 1.08, pixels: PixelRange(lowerBound: left + 10, upperBound: right - 10))
     let lowY = points.map(\.2).min()!, highY = points.map(\.2).max()!
     let yAxis = Axis.linear(
-      max(0, lowY - max(1e-3, (highY - lowY) * 0.15)), highY, pixels: PixelRange(lowerBound: bottom - 10, upperBound: top + 10),
-      headroom: 0.06)
+      max(0, lowY - max(1e-3, (highY - lowY) * 0.15)), highY,
+      pixels: PixelRange(lowerBound: bottom - 10, upperBound: top + 24))
     drawTicks(&svg, x: xAxis, y: yAxis, box: (left, right, top, bottom))
     svg.text(xTitle, x: (left + right) / 2, y: bottom + 40, size: 12, anchor: "middle")
     svg.text(yTitle, x: 24, y: (top + bottom) / 2, size: 12, anchor: "middle", rotate: true)
 
-    let front = paretoFront(latencies: points.map(\.1), scores: points.map(\.2)).map { points[$0] }
-    svg.polyline(front.map { (xAxis.map($0.1), yAxis.map($0.2)) }, color: "#59a14f", width: 2, dash: "6,4")
-    for point in front {
-      svg.marker(.circle, x: xAxis.map(point.1), y: yAxis.map(point.2), color: "#59a14f")
-    }
+    let onFront = report.paretoRecords
+    let front = points.filter { onFront.contains($0.0) }.sorted { $0.1 < $1.1 }
+    let frontColor = "#17becf"
+    svg.polyline(front.map { (xAxis.map($0.1), yAxis.map($0.2)) }, color: frontColor, width: 2, dash: "6,4")
+    for point in front { ring(&svg, x: xAxis.map(point.1), y: yAxis.map(point.2), color: frontColor) }
+    var placed: [(Double, Double, Double, Double)] = []
     for (order, point) in points.enumerated() {
       let label = records[point.0].configuration.label
       let paper = PruningRatios.presetNames.contains(label)
       let color = point.0 == 0 ? SVGPlot.baselineColor : SVGPlot.palette[order % SVGPlot.palette.count]
       let x = xAxis.map(point.1), y = yAxis.map(point.2)
       svg.marker(MarkerShape.allCases[order % MarkerShape.allCases.count], x: x, y: y, color: color)
+      let text = paper ? "\(label) (paper)" : label
+      let position = labelPosition(text, x: x, y: y, placed: &placed, box: (left, right, top, bottom))
       svg.text(
-        paper ? "\(label) (paper)" : label, x: x + 9, y: y - 8, size: 11, weight: paper ? "bold" : "normal",
-        halo: true)
+        text, x: position.x, y: position.y, size: 11, weight: paper ? "bold" : "normal",
+        anchor: position.anchor, halo: true)
     }
-    svg.line(from: (right - 200, top + 16), to: (right - 176, top + 16), color: "#59a14f", width: 2, dash: "6,4")
-    svg.text("Pareto front (no point is better on both)", x: right - 170, y: top + 20, size: 11)
+    svg.line(from: (left + 12, top + 14), to: (left + 36, top + 14), color: frontColor, width: 2, dash: "6,4")
+    svg.text(
+      "Pareto front: no other configuration is both faster and better (ringed)", x: left + 42, y: top + 18, size: 11)
     svg.close()
     return svg.text
+  }
+
+  /// A circle outline of radius 9 around a point (as a polyline: `SVGWriter` draws filled markers).
+  private func ring(_ svg: inout SVGWriter, x: Double, y: Double, color: String) {
+    let steps = 24
+    svg.polyline(
+      (0...steps).map { step in
+        let angle = 2 * Double.pi * Double(step) / Double(steps)
+        return (x + 9 * cos(angle), y + 9 * sin(angle))
+      }, color: color, width: 1.5)
+  }
+
+  /// Where a point's label goes: above right, below right, above left or below left of it, the first
+  /// that overlaps no label placed before and stays in the box (else above right). Widths are
+  /// estimated at 6.3 px per character of 11 px text.
+  private func labelPosition(
+    _ text: String, x: Double, y: Double, placed: inout [(Double, Double, Double, Double)],
+    box: (left: Double, right: Double, top: Double, bottom: Double)
+  ) -> (x: Double, y: Double, anchor: String) {
+    let width = Double(text.count) * 6.3, height = 13.0
+    let candidates: [(Double, Double, String)] = [
+      (x + 9, y - 8, "start"), (x + 9, y + 17, "start"), (x - 9, y - 8, "end"), (x - 9, y + 17, "end"),
+    ]
+    func rectangle(_ candidate: (Double, Double, String)) -> (Double, Double, Double, Double) {
+      let x0 = candidate.2 == "start" ? candidate.0 : candidate.0 - width
+      return (x0, candidate.1 - height + 3, x0 + width, candidate.1 + 3)
+    }
+    func fits(_ r: (Double, Double, Double, Double)) -> Bool {
+      r.0 >= box.left && r.2 <= box.right && r.1 >= box.top && r.3 <= box.bottom
+        && !placed.contains { r.0 < $0.2 && $0.0 < r.2 && r.1 < $0.3 && $0.1 < r.3 }
+    }
+    let chosen = candidates.first { fits(rectangle($0)) } ?? candidates[0]
+    placed.append(rectangle(chosen))
+    return (chosen.0, chosen.1, chosen.2)
   }
 
   private func drawTicks(

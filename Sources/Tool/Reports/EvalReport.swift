@@ -22,6 +22,29 @@ struct EvalReport {
     return dense / seconds
   }
 
+  /// What quality means here: top-1 accuracy with labels, else agreement with dense, else (no
+  /// head) cosine similarity; per record, nil when unknown.
+  var quality: (title: String, values: [Double?]) {
+    if hasLabels { return ("top-1 accuracy (%)", records.map { $0.tally.top1Accuracy.map { $0 * 100 } }) }
+    if hasHead { return ("top-1 agreement with dense (%)", records.map { $0.tally.top1Agreement.map { $0 * 100 } }) }
+    return ("cosine similarity with dense", records.map { $0.tally.meanCosine })
+  }
+
+  /// What cost means here: latency per image when timed, else GFLOP per image.
+  var cost: (title: String, values: [Double?]) {
+    if records.allSatisfy({ $0.secondsPerImage != nil }) {
+      return ("latency per image (ms, median of timed batches)", records.map { $0.secondsPerImage.map { $0 * 1000 } })
+    }
+    return ("GFLOP per image (not timed: fewer than two full batches)", records.map { $0.gflopPerImage })
+  }
+
+  /// Records on the Pareto front of quality against cost (no other is both cheaper and better).
+  var paretoRecords: Set<Int> {
+    let known = records.indices.filter { quality.values[$0] != nil && cost.values[$0] != nil }
+    let front = paretoFront(latencies: known.map { cost.values[$0]! }, scores: known.map { quality.values[$0]! })
+    return Set(front.map { known[$0] })
+  }
+
   var sizeLabel: String {
     let p = evaluation.preprocessing
     return "\(p.size)x\(p.size) (\(p.resize.rawValue), \(p.interpolation.rawValue))"
@@ -93,6 +116,7 @@ struct EvalReport {
   // MARK: - Files
 
   func json() throws -> [UInt8] {
+    let front = paretoRecords
     let document = EvalDocument(
       schema: "sparsevit-eval/1", command: CommandLine.arguments, weights: weights,
       model: evaluation.model.configuration.name, size: evaluation.preprocessing.size,
@@ -102,10 +126,11 @@ struct EvalReport {
       layout: dataset.layout.rawValue, images: result.images, labelled: result.labelled,
       timedBatches: result.timedBatches, seconds: rounded(result.seconds, 3),
       unreadable: result.unreadable.map { .init(file: $0.name, reason: $0.reason) },
-      configurations: records.map { record in
+      configurations: records.enumerated().map { index, record in
         let t = record.tally
         return EvalDocument.Configuration(
           label: record.configuration.label, pruningRatios: record.configuration.ratios.ratios,
+          paretoFront: front.contains(index),
           top1Accuracy: t.top1Accuracy.map { rounded($0, 6) }, top5Accuracy: t.top5Accuracy.map { rounded($0, 6) },
           top1Agreement: t.top1Agreement.map { rounded($0, 6) }, top5Overlap: t.top5Overlap.map { rounded($0, 6) },
           meanCosine: rounded(t.meanCosine, 8), keptWindowFraction: rounded(record.keptWindowFraction, 6),
@@ -128,18 +153,19 @@ struct EvalReport {
   func csv() -> String {
     let headers = [
       "label", "images", "labelled", "top1_accuracy", "top5_accuracy", "top1_agreement", "top5_overlap",
-      "mean_cosine", "kept_window_fraction", "gflop_per_image", "ms_per_image", "speedup", "size", "batch",
-      "pruning_ratios",
+      "mean_cosine", "kept_window_fraction", "gflop_per_image", "ms_per_image", "speedup", "pareto_front", "size",
+      "batch", "pruning_ratios",
     ]
+    let front = paretoRecords
     func number(_ value: Double?, _ decimals: Int) -> String { value.map { formatNumber(rounded($0, decimals)) } ?? "" }
-    let lines = records.map { record -> String in
+    let lines = records.enumerated().map { index, record -> String in
       let t = record.tally
       return [
         csvCell(record.configuration.label), "\(t.images)", "\(t.labelled)", number(t.top1Accuracy, 6),
         number(t.top5Accuracy, 6), number(t.top1Agreement, 6), number(t.top5Overlap, 6), number(t.meanCosine, 8),
         number(record.keptWindowFraction, 6), number(record.gflopPerImage, 4),
         number(record.secondsPerImage.map { $0 * 1000 }, 3), number(speedup(record), 4),
-        "\(evaluation.preprocessing.size)", "\(evaluation.batch)",
+        front.contains(index) ? "1" : "0", "\(evaluation.preprocessing.size)", "\(evaluation.batch)",
         csvCell(record.configuration.ratios.ratios.description),
       ].joined(separator: ",")
     }
@@ -173,6 +199,7 @@ private struct EvalDocument: Encodable {
   struct Configuration: Encodable {
     let label: String
     let pruningRatios: [[Double]]
+    let paretoFront: Bool
     let top1Accuracy: Double?
     let top5Accuracy: Double?
     let top1Agreement: Double?
