@@ -23,7 +23,8 @@ final class EvaluationTests: XCTestCase {
 
   /// The six committed pictures, sorted.
   var pictures: [String] {
-    (try? FileManager.default.contentsOfDirectory(atPath: fixtures.appendingPathComponent("eval").path).sorted()) ?? []
+    ((try? FileManager.default.contentsOfDirectory(atPath: fixtures.appendingPathComponent("eval").path)) ?? [])
+      .filter { $0.hasPrefix("picture") }.sorted()
   }
 
   func tinyModel() throws -> SwinTransformer {

@@ -12,7 +12,7 @@ final class EvalCommandTests: CommandTestCase {
   var weights: String { fixtures.appendingPathComponent("tiny/tiny.timm.f32.safetensors").path }
   var pictures: [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: fixtures.appendingPathComponent("eval").path)) ?? [])
-      .sorted()
+      .filter { $0.hasPrefix("picture") }.sorted()
   }
 
   /// `eval` on the tiny checkpoint at 112×112 with `extra` arguments.
@@ -106,8 +106,9 @@ final class EvalCommandTests: CommandTestCase {
     for record in records {
       XCTAssertEqual(record.counts.images, 6)
       XCTAssertEqual(record.counts.labelled, 6)
-      XCTAssertEqual(record.top1Accuracy, Double(record.counts.top1Correct) / 6)
-      XCTAssertEqual(record.top1Agreement, Double(record.counts.top1Agreements) / 6)
+      // The JSON rounds shares to 6 decimals.
+      XCTAssertEqual(try XCTUnwrap(record.top1Accuracy), Double(record.counts.top1Correct) / 6, accuracy: 1e-6)
+      XCTAssertEqual(try XCTUnwrap(record.top1Agreement), Double(record.counts.top1Agreements) / 6, accuracy: 1e-6)
       XCTAssertNotNil(record.msPerImage)
     }
     let csv = try String(contentsOfFile: path("e.csv"), encoding: .utf8).split(separator: "\n")
@@ -144,8 +145,11 @@ final class EvalCommandTests: CommandTestCase {
     let labels = pictures.enumerated().map { "\($1),\($0 % 10)" }.joined(separator: "\n")
     try ("file,label\n" + labels + "\n").write(toFile: path("labels.csv"), atomically: true, encoding: .utf8)
     let result = try sparsevit(
-      evalArguments(folder, ["--labels", path("labels.csv"), "--sparsity", "dense", "--limit", "4", "--batch", "2"]))
+      evalArguments(
+        folder,
+        ["--labels", path("labels.csv"), "--sparsity", "dense", "--limit", "4", "--batch", "2", "--crop-fraction", "0.9"]))
     XCTAssertEqual(result.status, 0, result.stderr)
+    XCTAssertTrue(result.stdout.contains("112x112 (crop 0.9, bicubic)"), result.stdout)
     XCTAssertTrue(result.stdout.contains("(labels file): 4 evaluated, 4 labelled, 0 unreadable"), result.stdout)
     XCTAssertTrue(result.stderr.contains("Evaluating 4 of 6 images"), result.stderr)
   }
@@ -178,6 +182,9 @@ final class EvalCommandTests: CommandTestCase {
     try assertFailure(
       evalArguments(folder, ["--json", path("same"), "--csv", path("same")]), status: 64,
       contains: "must name different files")
+    try assertFailure(
+      evalArguments(folder, ["--resize", "direct", "--crop-fraction", "0.9"]), status: 64,
+      contains: "'--crop-fraction' applies to '--resize crop' only")
     try "a\nb\n".write(toFile: path("two.txt"), atomically: true, encoding: .utf8)
     try assertFailure(
       evalArguments(folder, ["--classes", path("two.txt")]), status: 1, contains: "has 2 classes, the model has 10")

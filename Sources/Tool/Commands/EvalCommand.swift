@@ -35,6 +35,11 @@ enum EvalCommand {
           "Comma list of configurations: ratios in [0, 1), 'dense', presets (\(PruningRatios.presetNames.joined(separator: ", "))) or JSON files (default \(defaultSparsity)). Dense is always evaluated: it is the reference."
       ),
       ImageOptions.size, ImageOptions.resize,
+      OptionSpec(
+        name: "crop-fraction", value: "f",
+        help:
+          "Share of the resized shorter side the centre crop keeps (timm's crop_pct; default 0.875, timm's pretrained Swin configs use 0.9)."
+      ),
       OptionSpec(name: "batch", value: "n", help: "Images per forward (default 1)."),
       ModelOptions.threads,
       OptionSpec(name: "limit", value: "n", help: "Evaluate the first n images only (class folders: taken in turn from each class)."),
@@ -182,7 +187,14 @@ struct EvalOptions {
     } else {
       sparsityItems = nil
     }
-    preprocessing = try ImageOptions.preprocessing(arguments)
+    let basic = try ImageOptions.preprocessing(arguments)
+    if let fraction = try arguments.number("crop-fraction", in: 0.01...1) {
+      if basic.resize != .centerCrop { throw arguments.usage("'--crop-fraction' applies to '--resize crop' only") }
+      preprocessing = try ImagePreprocessing(
+        size: basic.size, resize: basic.resize, interpolation: basic.interpolation, cropFraction: fraction)
+    } else {
+      preprocessing = basic
+    }
     batch = try arguments.integer("batch", default: 1, in: 1...4096)!
     threads = try ModelOptions.threads(arguments)
     limit = try arguments.integer("limit", in: 1...Int.max)

@@ -47,7 +47,8 @@ struct EvalReport {
 
   var sizeLabel: String {
     let p = evaluation.preprocessing
-    return "\(p.size)x\(p.size) (\(p.resize.rawValue), \(p.interpolation.rawValue))"
+    let crop = p.resize == .centerCrop ? "crop \(formatNumber(p.cropFraction))" : p.resize.rawValue
+    return "\(p.size)x\(p.size) (\(crop), \(p.interpolation.rawValue))"
   }
 
   // MARK: - Table
@@ -120,7 +121,7 @@ struct EvalReport {
     let document = EvalDocument(
       schema: "sparsevit-eval/1", command: CommandLine.arguments, weights: weights,
       model: evaluation.model.configuration.name, size: evaluation.preprocessing.size,
-      resize: evaluation.preprocessing.resize.rawValue,
+      resize: evaluation.preprocessing.resize.rawValue, cropFraction: evaluation.preprocessing.cropFraction,
       interpolation: evaluation.preprocessing.interpolation.rawValue, batch: evaluation.batch, threads: threads,
       build: BenchEnvironment.isDebugBuild ? "debug" : "release", directory: dataset.directory,
       layout: dataset.layout.rawValue, images: result.images, labelled: result.labelled,
@@ -219,6 +220,7 @@ private struct EvalDocument: Encodable {
   let model: String
   let size: Int
   let resize: String
+  let cropFraction: Double
   let interpolation: String
   let batch: Int
   let threads: Int
