@@ -64,7 +64,7 @@ public struct EvaluationRecord: Sendable {
   /// Kept windows over all windows.
   public var keptWindowFraction: Double { totalWindows > 0 ? Double(keptWindows) / Double(totalWindows) : 1 }
   /// Median of `latencySamples` (nil when no batch was timed: fewer than two full batches).
-  public var secondsPerImage: Double? { latencySamples.isEmpty ? nil : medianOf(latencySamples) }
+  public var secondsPerImage: Double? { latencySamples.isEmpty ? nil : median(latencySamples) }
 }
 
 /// An image that could not be read or decoded, and why.
@@ -219,8 +219,7 @@ public struct Evaluation: Sendable {
     let count = configurations.count
     var outputs = [SwinOutput?](repeating: nil, count: count)
     let images = Double(input.shape[0])
-    for offset in 0..<count {
-      let index = (offset + round) % count
+    for index in roundOrder(round, count: count) {
       let configuration = configurations[index]
       let start = DispatchTime.now().uptimeNanoseconds
       do {

@@ -11,43 +11,45 @@ import Models
 enum EvalCommand {
   static let defaultSparsity = (["dense"] + PruningRatios.presetNames).joined(separator: ",")
 
+  static let images = OptionSpec(
+    name: "images", value: "dir",
+    help: "Images (.png, .jpg, .jpeg): one subfolder per class (ImageNet layout), or a flat folder.")
+  static let labels = OptionSpec(
+    name: "labels", value: "file.csv",
+    help: "Labels of a flat folder: 'file,label' lines (label: WordNet id, class index or name).")
+  static let classes = OptionSpec(
+    name: "classes", value: "file",
+    help:
+      "Class list, one per line in index order: 'name' or 'wnid name' (default: ImageNet's names and WordNet ids for 1000-class models)."
+  )
+  static let sparsity = OptionSpec(
+    name: "sparsity", value: "list",
+    help:
+      "Comma list of configurations: ratios in [0, 1), 'dense', presets (\(PruningRatios.presetNames.joined(separator: ", "))) or JSON files (default \(defaultSparsity)). Dense is always evaluated: it is the reference."
+  )
+  static let cropFraction = OptionSpec(
+    name: "crop-fraction", value: "f",
+    help:
+      "Share of the resized shorter side the centre crop keeps (timm's crop_pct; default 0.875, timm's pretrained Swin configs use 0.9)."
+  )
+  static let batch = OptionSpec(name: "batch", value: "n", help: "Images per forward (default 1).")
+  static let limit = OptionSpec(
+    name: "limit", value: "n", help: "Evaluate the first n images only (class folders: taken in turn from each class).")
+  static let json = OptionSpec(
+    name: "json", value: "file", help: "Write every configuration's results and the unreadable files as JSON.")
+  static let csv = OptionSpec(name: "csv", value: "file", help: "Write one CSV row per configuration.")
+  static let plot = OptionSpec(
+    name: "plot", value: "file.svg",
+    help: "Draw accuracy (or agreement without labels) against latency, Pareto front marked, as SVG.")
+
   static let spec = CommandSpec(
     name: "eval",
     summary: "Accuracy and agreement with dense next to latency, on a folder of your images.",
     usage:
       "--images <dir> [--labels <file.csv>] [--classes <file>] [--weights <file>] [--sparsity <list>] [--size <n>] [--batch <n>] [options]",
     options: [
-      OptionSpec(
-        name: "images", value: "dir",
-        help: "Images (.png, .jpg, .jpeg): one subfolder per class (ImageNet layout), or a flat folder."),
-      OptionSpec(
-        name: "labels", value: "file.csv",
-        help: "Labels of a flat folder: 'file,label' lines (label: WordNet id, class index or name)."),
-      OptionSpec(
-        name: "classes", value: "file",
-        help:
-          "Class list, one per line in index order: 'name' or 'wnid name' (default: ImageNet's names and WordNet ids for 1000-class models)."
-      ),
-      ModelOptions.weights, ModelOptions.seed,
-      OptionSpec(
-        name: "sparsity", value: "list",
-        help:
-          "Comma list of configurations: ratios in [0, 1), 'dense', presets (\(PruningRatios.presetNames.joined(separator: ", "))) or JSON files (default \(defaultSparsity)). Dense is always evaluated: it is the reference."
-      ),
-      ImageOptions.size, ImageOptions.resize,
-      OptionSpec(
-        name: "crop-fraction", value: "f",
-        help:
-          "Share of the resized shorter side the centre crop keeps (timm's crop_pct; default 0.875, timm's pretrained Swin configs use 0.9)."
-      ),
-      OptionSpec(name: "batch", value: "n", help: "Images per forward (default 1)."),
-      ModelOptions.threads,
-      OptionSpec(name: "limit", value: "n", help: "Evaluate the first n images only (class folders: taken in turn from each class)."),
-      OptionSpec(name: "json", value: "file", help: "Write every configuration's results and the unreadable files as JSON."),
-      OptionSpec(name: "csv", value: "file", help: "Write one CSV row per configuration."),
-      OptionSpec(
-        name: "plot", value: "file.svg",
-        help: "Draw accuracy (or agreement without labels) against latency, Pareto front marked, as SVG."),
+      images, labels, classes, ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.seed, sparsity,
+      ImageOptions.size, ImageOptions.resize, cropFraction, batch, ModelOptions.threads, limit, json, csv, plot,
     ],
     discussion: """
       INPUT:
@@ -73,13 +75,12 @@ enum EvalCommand {
         sparsevit eval --images photos/ --json eval.json --csv eval.csv --plot eval.svg
       """)
 
-  static func run(_ arguments: Arguments) throws {
-    let options = try EvalOptions(arguments)
+  static func run(_ options: EvalOptions) throws {
     // Everything that can be refused (weights, labels, configurations) is checked before a line
     // is printed, so that a refusal is the one `Error:` line.
-    let start = Date()
-    let model = try ModelOptions.model(arguments)
-    let loadSeconds = Date().timeIntervalSince(start)
+    let start = monotonicSeconds()
+    let model = try ModelOptions.load(options.model)
+    let loadSeconds = monotonicSeconds() - start
     let dataset = try options.dataset(for: model)
     let evaluation: Evaluation
     do {
@@ -92,14 +93,15 @@ enum EvalCommand {
     if BenchEnvironment.isDebugBuild {
       printError("WARNING: this sparsevit is a DEBUG build: its latencies mean nothing. Build with 'swift build -c release'.")
     }
-    if let path = arguments.string("weights") {
+    switch options.model {
+    case .file(let path):
       printError(
         String(
           format: "Loaded %@ (%@, %@ layout, %.1fM parameters) in %.2f s", path, model.configuration.name,
           model.layout.rawValue, Double(model.parameterCount) / 1e6, loadSeconds))
-    } else {
+    case .seeded(_, let seed):
       printError(
-        "Note: no '--weights': using seeded random \(model.configuration.name) weights (seed \(options.seed)); accuracy against real labels means nothing."
+        "Note: no '--weights': using seeded random \(model.configuration.name) weights (seed \(seed)); accuracy against real labels means nothing."
       )
     }
     printError(describe(dataset) + "; \(evaluation.configurations.count) configurations, batch \(options.batch)")
@@ -119,11 +121,9 @@ enum EvalCommand {
       evaluation: evaluation, result: result, dataset: dataset, weights: model.source,
       threads: options.threads)
     print(report.text(), terminator: "")
-    if let path = options.jsonPath { try write(try report.json(), to: path, what: "JSON") }
-    if let path = options.csvPath { try write(Array(report.csv().utf8), to: path, what: "CSV") }
-    if let path = options.plotPath {
-      try write(Array(EvalPlot(report: report).render().utf8), to: path, what: "plot")
-    }
+    if let path = options.jsonPath { try writeOutput(try report.json(), to: path, what: "JSON") }
+    if let path = options.csvPath { try writeOutput(report.csv().utf8, to: path, what: "CSV") }
+    if let path = options.plotPath { try writeOutput(EvalPlot(report: report).render().utf8, to: path, what: "plot") }
   }
 
   private static func describe(_ dataset: ImageDataset) -> String {
@@ -132,36 +132,28 @@ enum EvalCommand {
     if dataset.unlisted > 0 { text += ", \(dataset.unlisted) image(s) of the folder not in the labels file ignored" }
     return text
   }
-
-  private static func write(_ bytes: [UInt8], to path: String, what: String) throws {
-    do {
-      try writeFileAtomically(bytes, to: path)
-    } catch {
-      throw Failure(error)
-    }
-    printError("Wrote \(what) to \(path)")
-  }
 }
 
 /// The eval options, checked before the model is loaded.
 struct EvalOptions {
-  let arguments: Arguments
+  let spec: CommandSpec
+  let model: ModelSource
   let imagesPath: String
   let labelsPath: String?
   let classesPath: String?
+  /// Raw `--sparsity` items, nil when the option was not given.
   let sparsityItems: [String]?
   let preprocessing: ImagePreprocessing
   let batch: Int
   let threads: Int
   let limit: Int?
-  let seed: Int
   let jsonPath: String?
   let csvPath: String?
   let plotPath: String?
 
-  init(_ arguments: Arguments) throws {
-    self.arguments = arguments
-    imagesPath = try arguments.required("images")
+  init(_ arguments: Arguments) throws(UsageError) {
+    spec = arguments.spec
+    imagesPath = try arguments.required(EvalCommand.images)
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: imagesPath, isDirectory: &isDirectory) else {
       throw arguments.usage("'--images': no such directory '\(imagesPath)'")
@@ -169,13 +161,12 @@ struct EvalOptions {
     guard isDirectory.boolValue else {
       throw arguments.usage("'--images': '\(imagesPath)' is a file, expected a directory of images")
     }
-    labelsPath = arguments.string("labels")
-    classesPath = arguments.string("classes")
-    try ModelOptions.requireFile(arguments, "labels")
-    try ModelOptions.requireFile(arguments, "classes")
-    try ModelOptions.requireFile(arguments, "weights")
-    if let text = arguments.string("sparsity") {
-      let items = try splitList(text, option: "sparsity", arguments: arguments)
+    labelsPath = arguments.string(EvalCommand.labels)
+    classesPath = arguments.string(EvalCommand.classes)
+    try ModelOptions.requireFile(arguments, EvalCommand.labels)
+    try ModelOptions.requireFile(arguments, EvalCommand.classes)
+    if let text = arguments.string(EvalCommand.sparsity) {
+      let items = try splitList(text, option: EvalCommand.sparsity, spec: spec)
       for item in items where Double(item) == nil && item != "dense" && PruningRatios.presets[item] == nil {
         guard FileManager.default.fileExists(atPath: item) else {
           throw arguments.usage(
@@ -188,24 +179,28 @@ struct EvalOptions {
       sparsityItems = nil
     }
     let basic = try ImageOptions.preprocessing(arguments)
-    if let fraction = try arguments.number("crop-fraction", in: 0.01...1) {
+    if let fraction = try arguments.number(EvalCommand.cropFraction, in: 0.01...1) {
       if basic.resize != .centerCrop { throw arguments.usage("'--crop-fraction' applies to '--resize crop' only") }
-      preprocessing = try ImagePreprocessing(
-        size: basic.size, resize: basic.resize, interpolation: basic.interpolation, cropFraction: fraction)
+      do {
+        preprocessing = try ImagePreprocessing(
+          size: basic.size, resize: basic.resize, interpolation: basic.interpolation, cropFraction: fraction)
+      } catch {
+        throw arguments.usage(error.description)
+      }
     } else {
       preprocessing = basic
     }
-    batch = try arguments.integer("batch", default: 1, in: 1...4096)!
+    batch = try arguments.integer(EvalCommand.batch, default: 1, in: 1...4096)!
     threads = try ModelOptions.threads(arguments)
-    limit = try arguments.integer("limit", in: 1...Int.max)
-    seed = try arguments.integer("seed", default: 0, in: 0...Int.max)!
-    jsonPath = try checkedWritablePath(arguments, "json")
-    csvPath = try checkedWritablePath(arguments, "csv")
-    plotPath = try checkedWritablePath(arguments, "plot")
+    limit = try arguments.integer(EvalCommand.limit, in: 1...Int.max)
+    jsonPath = try checkedWritablePath(arguments, EvalCommand.json)
+    csvPath = try checkedWritablePath(arguments, EvalCommand.csv)
+    plotPath = try checkedWritablePath(arguments, EvalCommand.plot)
     let outputs = [jsonPath, csvPath, plotPath].compactMap { $0 }
     if Set(outputs).count != outputs.count {
       throw arguments.usage("'--json', '--csv' and '--plot' must name different files")
     }
+    model = try ModelOptions.source(arguments)
   }
 
   /// The images and their labels: every label is resolved here, before any image is decoded.
@@ -240,7 +235,7 @@ struct EvalOptions {
       do {
         ratios = try PruningRatios.resolve(item, depths: depths)
       } catch {
-        throw arguments.usage("'--sparsity' item '\(item)': \(error.description)")
+        throw spec.usage("'--sparsity' item '\(item)': \(error.description)")
       }
       var label = sparsityLabel(item)
       if result.contains(where: { $0.label == label }) || (label == "dense" && item != "dense") {
