@@ -7,6 +7,7 @@ let package = Package(
   products: [
     .library(name: "Engine", targets: ["Engine"]),
     .library(name: "Models", targets: ["Models"]),
+    .library(name: "Server", targets: ["Server"]),
     .executable(name: "sparsevit", targets: ["Tool"]),
   ],
   targets: [
@@ -30,6 +31,12 @@ let package = Package(
       pkgConfig: "libturbojpeg",
       providers: [.apt(["libturbojpeg0-dev"])]
     ),
+    .systemLibrary(
+      name: "CMicroHTTPD",
+      path: "Sources/CMicroHTTPD",
+      pkgConfig: "libmicrohttpd",
+      providers: [.apt(["libmicrohttpd-dev"])]
+    ),
 
     // MARK: - Libraries
 
@@ -39,10 +46,12 @@ let package = Package(
     .target(name: "ImageIO", dependencies: ["CPNG", "CTurboJPEG"]),
     // Swin from checkpoints, pruning ratios, input preprocessing, the latency model and search.
     .target(name: "Models", dependencies: ["Engine", "ImageIO"]),
+    // `sparsevit serve`: KServe v2 over libmicrohttpd, dynamic batching, a latency SLO held by pruning.
+    .target(name: "Server", dependencies: ["Engine", "Models", "CMicroHTTPD"]),
 
     // MARK: - Command
 
-    .executableTarget(name: "Tool", dependencies: ["Engine", "Models"]),
+    .executableTarget(name: "Tool", dependencies: ["Engine", "Models", "Server"]),
 
     // MARK: - Tests
 

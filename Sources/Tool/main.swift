@@ -7,6 +7,7 @@ let commands: [(spec: CommandSpec, run: (Arguments) throws -> Void)] = [
   (BenchCommand.spec, BenchCommand.run),
   (SearchCommand.spec, SearchCommand.run),
   (MaskCommand.spec, MaskCommand.run),
+  (ServeCommand.spec, ServeCommand.run),
 ]
 
 let overview = """
