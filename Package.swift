@@ -59,6 +59,7 @@ let package = Package(
     .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"]),
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "TestSupport"]),
     .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "ImageIO", "TestSupport"]),
+    .testTarget(name: "ServerTests", dependencies: ["Server", "Models", "Engine", "TestSupport"]),
     .testTarget(name: "ToolTests", dependencies: ["Tool", "Models", "ImageIO", "TestSupport"]),
   ]
 )
