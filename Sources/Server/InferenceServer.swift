@@ -61,6 +61,9 @@ public final class InferenceServer: @unchecked Sendable {
   /// The port the server listens on.
   public var port: Int { http.port }
 
+  /// HTTP connections open now.
+  public var openConnections: Int { http.openConnections }
+
   /// Stops accepting connections, runs what is queued, waits (up to `grace` seconds) until every
   /// accepted request is answered, then closes.
   public func shutdown(grace: Double = 30) {

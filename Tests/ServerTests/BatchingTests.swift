@@ -59,7 +59,7 @@ final class BatchingTests: ServerTestCase {
     let half = try PruningRatios.uniform(0.5, depths: model.configuration.depths)
     submit(engine, images(), into: results, 0)
     submit(engine, images(), .fixed(label: "uniform 0.5", ratios: half), into: results, 1)
-    submit(engine, images(size: 96), into: results, 2)
+    submit(engine, images(size: 64), into: results, 2)
     engine.drain()
     let got = results.withLock { $0 }
     XCTAssertEqual(got.count, 3)

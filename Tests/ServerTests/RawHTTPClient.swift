@@ -53,13 +53,14 @@ final class RawConnection {
     return true
   }
 
-  /// Reads until the peer closes (or the 60 s guard); the bytes read.
-  func readToEnd() -> [UInt8] {
+  /// Reads until the peer closes or resets (`closedByPeer`), or the 60 s guard expires (not closed).
+  func readToEnd() -> (bytes: [UInt8], closedByPeer: Bool) {
     var data: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 65536)
     while true {
       let count = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
-      if count <= 0 { return data }
+      if count == 0 || (count < 0 && errno == ECONNRESET) { return (data, true) }
+      if count < 0 { return (data, false) }
       data.append(contentsOf: buffer[0..<count])
     }
   }
@@ -81,7 +82,7 @@ func rawRequest(
 func rawExchange(port: Int, bytes: [UInt8]) throws -> RawResponse? {
   let connection = try RawConnection(port: port)
   connection.send(bytes)
-  return parseResponse(connection.readToEnd())
+  return parseResponse(connection.readToEnd().bytes)
 }
 
 func parseResponse(_ data: [UInt8]) -> RawResponse? {

@@ -38,8 +38,8 @@ class ServerTestCase: XCTestCase {
     super.tearDown()
   }
 
-  /// A deterministic `[batch, 3, size, size]` input in [-2, 2].
-  func images(batch: Int = 1, size: Int = 64, seed: UInt64 = 1) -> Tensor {
+  /// A deterministic `[batch, 3, size, size]` input in [-2, 2] (32: the tiny model's smallest, fastest).
+  func images(batch: Int = 1, size: Int = 32, seed: UInt64 = 1) -> Tensor {
     var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
     let values = (0..<(batch * 3 * size * size)).map { _ -> Float in
       state ^= state << 13

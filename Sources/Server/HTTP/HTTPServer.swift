@@ -171,6 +171,9 @@ public final class HTTPServer: @unchecked Sendable {
   /// Requests begun and not finished.
   public var requestsInFlight: Int { inFlight.load(ordering: .acquiring) }
 
+  /// Connections open now.
+  public var openConnections: Int { daemon.map { Int(sparsevit_mhd_connections($0)) } ?? 0 }
+
   /// Stops accepting connections; requests already begun still complete.
   public func stopAccepting() {
     guard let daemon else { return }
