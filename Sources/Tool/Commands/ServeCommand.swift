@@ -58,18 +58,17 @@ enum ServeCommand {
     if resolved.sloSeconds != nil {
       resolved.ladder = try ladder(arguments, model: model)
     }
-    // Signals are taken by `sigwait` on this thread: blocked before any server thread starts.
-    var signals = sigset_t()
-    sigemptyset(&signals)
-    sigaddset(&signals, SIGTERM)
-    sigaddset(&signals, SIGINT)
-    pthread_sigmask(SIG_BLOCK, &signals, nil)
+    // SIGTERM/SIGINT only write their number to a pipe (async-signal-safe); this thread waits on it.
+    var fds: [Int32] = [0, 0]
+    guard pipe(&fds) == 0 else { throw Failure("cannot create the signal pipe: \(String(cString: strerror(errno)))") }
+    signalPipe = fds[1]
+    for number in [SIGTERM, SIGINT] { signal(number, onSignal) }
     let server = try InferenceServer(model: model, configuration: resolved) { printError("serve: " + $0) }
     printError(
       "serve: \(resolved.service.modelName) (\(model.configuration.name)) on http://\(resolved.host):\(server.port)"
         + (resolved.sloSeconds.map { String(format: ", SLO %.0f ms", $0 * 1000) } ?? ""))
     var received: Int32 = 0
-    sigwait(&signals, &received)
+    while read(fds[0], &received, MemoryLayout<Int32>.size) < 0 && errno == EINTR {}
     printError("serve: signal \(received): finishing \(server.engine.queueDepth) queued image(s)")
     server.shutdown()
     printError("serve: stopped")
@@ -82,7 +81,7 @@ enum ServeCommand {
     let threads = try ModelOptions.threads(arguments)
     configuration.batching = BatchingOptions(
       maxBatch: try arguments.integer("max-batch", default: 4, in: 1...256)!,
-      windowSeconds: try arguments.number("batch-window-ms", default: 2, in: 0...10_000)! / 1000, threads: threads,
+      windowSeconds: try arguments.number("batch-window-ms", default: 2, in: 0...600_000)! / 1000, threads: threads,
       memoryBudget: try arguments.integer("memory-budget-mb", in: 1...Int.max >> 21).map { $0 << 20 }
         ?? ForwardOptions.defaultMemoryBudget)
     configuration.sloSeconds = try arguments.number("slo-ms", in: 0.001...3_600_000).map { $0 / 1000 }
@@ -124,4 +123,12 @@ enum ServeCommand {
       }
     }
   }
+}
+
+/// Write end of the pipe `serve` waits on for a signal.
+nonisolated(unsafe) private var signalPipe: Int32 = -1
+
+private func onSignal(_ number: Int32) {
+  var value = number
+  _ = write(signalPipe, &value, MemoryLayout<Int32>.size)
 }
