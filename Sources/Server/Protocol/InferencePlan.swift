@@ -22,7 +22,7 @@ struct InferencePlan: Sendable {
     switch input.name {
     case "images": images = try Self.imagesTensor(input, channels: model.configuration.inputChannels, options: options)
     case "image_bytes": images = try Self.decodedImages(input, options: options)
-    default: throw .bad("unknown input '\(input.name)': expected 'images' (FP32) or 'image_bytes' (BYTES)")
+    default: throw .bad("unknown input '\(shown(input.name))': expected 'images' (FP32) or 'image_bytes' (BYTES)")
     }
     let batch = images.shape[0], height = images.shape[2], width = images.shape[3]
     let minimum = model.configuration.patchSize << (model.configuration.stageCount - 1)
@@ -44,7 +44,7 @@ struct InferencePlan: Sendable {
     if request.outputs == nil, topK != nil { outputs.append(RequestedOutput(name: "top_k", binary: request.binaryOutput)) }
     let known = ServiceMetadata.outputNames(model)
     for output in outputs where !known.contains(output.name) {
-      throw .bad("unknown output '\(output.name)': the model has \(known.joined(separator: ", "))")
+      throw .bad("unknown output '\(shown(output.name))': the model has \(known.joined(separator: ", "))")
     }
     if outputs.contains(where: { $0.name == "top_k" }), topK == nil {
       throw .bad("output 'top_k' needs the request parameter 'top_k' (how many classes)")
@@ -55,7 +55,7 @@ struct InferencePlan: Sendable {
 
   private static func imagesTensor(_ input: InputTensor, channels: Int, options: ServiceOptions) throws(RequestError) -> Tensor {
     guard input.datatype == "FP32", case .floats(let values) = input.payload else {
-      throw .bad("input 'images' must be FP32, got \(input.datatype)")
+      throw .bad("input 'images' must be FP32, got \(shown(input.datatype))")
     }
     guard input.shape.count == 4, input.shape[1] == channels else {
       throw .bad("input 'images' has shape \(input.shape), expected [batch, \(channels), height, width]")
@@ -71,7 +71,7 @@ struct InferencePlan: Sendable {
 
   private static func decodedImages(_ input: InputTensor, options: ServiceOptions) throws(RequestError) -> Tensor {
     guard input.datatype == "BYTES", case .bytes(let files) = input.payload else {
-      throw .bad("input 'image_bytes' must be BYTES, got \(input.datatype)")
+      throw .bad("input 'image_bytes' must be BYTES, got \(shown(input.datatype))")
     }
     guard input.shape.count == 1 || (input.shape.count == 2 && input.shape[1] == 1) else {
       throw .bad("input 'image_bytes' has shape \(input.shape), expected [batch]")
@@ -98,7 +98,7 @@ struct InferencePlan: Sendable {
     case .bool: throw .bad("parameter 'sparsity' must be a ratio, a name or an object")
     case .string(let text) where text != "auto" && text != "dense" && Double(text) == nil && PruningRatios.presets[text] == nil:
       throw .bad(
-        "parameter 'sparsity': '\(text)' is not a ratio, 'dense', 'auto' or a preset (\(PruningRatios.presetNames.joined(separator: ", ")))")
+        "parameter 'sparsity': '\(shown(text))' is not a ratio, 'dense', 'auto' or a preset (\(PruningRatios.presetNames.joined(separator: ", ")))")
     default: break
     }
     do {

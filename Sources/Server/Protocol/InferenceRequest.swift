@@ -67,7 +67,7 @@ public enum InferenceRequestDecoder {
     var jsonEnd = body.count
     if let headerLength {
       guard let length = Int(headerLength.trimmingCharacters(in: .whitespaces)), length >= 0 else {
-        throw .bad("Inference-Header-Content-Length '\(headerLength)' is not a byte count")
+        throw .bad("Inference-Header-Content-Length '\(shown(headerLength))' is not a byte count")
       }
       guard length <= body.count else {
         throw .bad("Inference-Header-Content-Length \(length) exceeds the body of \(body.count) bytes")
@@ -111,7 +111,8 @@ public enum InferenceRequestDecoder {
 
   private static func decodeInput(_ raw: Any, index: Int, binary: inout BinaryCursor) throws(RequestError) -> InputTensor {
     guard let input = raw as? [String: Any] else { throw .bad("input \(index) must be a JSON object") }
-    guard let name = input["name"] as? String else { throw .bad("input \(index) has no 'name' string") }
+    guard let rawName = input["name"] as? String else { throw .bad("input \(index) has no 'name' string") }
+    let name = shown(rawName)
     guard let datatype = input["datatype"] as? String else { throw .bad("input '\(name)' has no 'datatype' string") }
     let shape = try decodeShape(input["shape"], label: "input '\(name)'")
     let count = try elementCount(shape, label: "input '\(name)'")
@@ -169,7 +170,7 @@ public enum InferenceRequestDecoder {
       }
       return InputTensor(name: name, datatype: datatype, shape: shape, payload: .bytes(elements))
     default:
-      throw .bad("input '\(name)' has datatype '\(datatype)', expected FP32 or BYTES")
+      throw .bad("input '\(name)' has datatype '\(shown(datatype))', expected FP32 or BYTES")
     }
   }
 
@@ -220,10 +221,10 @@ public enum InferenceRequestDecoder {
       case let number as NSNumber: parameters[key] = isBoolean(number) ? .bool(number.boolValue) : .number(number.doubleValue)
       case let nested as [String: Any]:
         guard let data = try? JSONSerialization.data(withJSONObject: nested, options: [.sortedKeys]) else {
-          throw .bad("\(label) parameter '\(key)' cannot be read")
+          throw .bad("\(label) parameter '\(shown(key))' cannot be read")
         }
         parameters[key] = .object(Array(data))
-      default: throw .bad("\(label) parameter '\(key)' must be a string, number, boolean or object")
+      default: throw .bad("\(label) parameter '\(shown(key))' must be a string, number, boolean or object")
       }
     }
     return parameters
@@ -237,10 +238,10 @@ public enum InferenceRequestDecoder {
       guard let output = item as? [String: Any], let name = output["name"] as? String else {
         throw .bad("output \(index) must be an object with a 'name' string")
       }
-      let parameters = try decodeParameters(output["parameters"], label: "output '\(name)'")
+      let parameters = try decodeParameters(output["parameters"], label: "output '\(shown(name))'")
       var binary = binaryDefault
       if let value = parameters["binary_data"] {
-        guard case .bool(let flag) = value else { throw .bad("output '\(name)': 'binary_data' must be a boolean") }
+        guard case .bool(let flag) = value else { throw .bad("output '\(shown(name))': 'binary_data' must be a boolean") }
         binary = flag
       }
       outputs.append(RequestedOutput(name: name, binary: binary))
@@ -258,6 +259,16 @@ public enum InferenceRequestDecoder {
     }
     return values
   }
+}
+
+/// A client's string as error messages show it: control characters escaped, at most 64 characters.
+func shown(_ text: String) -> String {
+  var result = ""
+  for scalar in text.unicodeScalars.prefix(64) {
+    result += scalar.properties.generalCategory == .control || scalar.properties.isWhitespace && scalar != " "
+      ? scalar.escaped(asASCII: true) : String(scalar)
+  }
+  return text.unicodeScalars.count > 64 ? result + "…" : result
 }
 
 /// JSON booleans arrive as NSNumber too; they are not numbers here.

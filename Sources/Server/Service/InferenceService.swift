@@ -84,7 +84,7 @@ public final class InferenceService: @unchecked Sendable {
     let method = request.method
     func expect(_ allowed: String) throws(RequestError) {
       guard method == allowed || (allowed == "GET" && method == "HEAD") else {
-        throw RequestError(405, "\(request.path) accepts \(allowed), not \(method)")
+        throw RequestError(405, "\(shown(request.path)) accepts \(allowed), not \(shown(method))")
       }
     }
     switch parts {
@@ -104,12 +104,12 @@ public final class InferenceService: @unchecked Sendable {
       answer(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(text.utf8)), nil)
     default:
       guard parts.count >= 3, parts[0] == "v2", parts[1] == "models" else {
-        throw RequestError(404, "no such endpoint: \(request.path)")
+        throw RequestError(404, "no such endpoint: \(shown(request.path))")
       }
       var rest = Array(parts.dropFirst(3))
-      guard parts[2] == options.modelName else { throw RequestError(404, "unknown model '\(parts[2])'") }
+      guard parts[2] == options.modelName else { throw RequestError(404, "unknown model '\(shown(parts[2]))'") }
       if rest.count >= 2, rest[0] == "versions" {
-        guard rest[1] == "1" else { throw RequestError(404, "model '\(parts[2])' has no version '\(rest[1])'") }
+        guard rest[1] == "1" else { throw RequestError(404, "model '\(shown(parts[2]))' has no version '\(shown(rest[1]))'") }
         rest.removeFirst(2)
       }
       switch rest {
@@ -123,7 +123,7 @@ public final class InferenceService: @unchecked Sendable {
         try expect("POST")
         try infer(request, answer: answer)
       default:
-        throw RequestError(404, "no such endpoint: \(request.path)")
+        throw RequestError(404, "no such endpoint: \(shown(request.path))")
       }
     }
   }
@@ -133,7 +133,7 @@ public final class InferenceService: @unchecked Sendable {
   ) throws(RequestError) {
     guard !isDraining else { throw RequestError(503, "the server is shutting down") }
     if let encoding = request.headers["content-encoding"], encoding != "identity" {
-      throw RequestError(415, "Content-Encoding '\(encoding)' is not supported")
+      throw RequestError(415, "Content-Encoding '\(shown(encoding))' is not supported")
     }
     let decoded = try InferenceRequestDecoder.decode(
       body: request.body, headerLength: request.headers["inference-header-content-length"])
