@@ -45,9 +45,15 @@ let package = Package(
     // PNG and JPEG files to 8-bit RGB and back.
     .target(name: "ImageIO", dependencies: ["CPNG", "CTurboJPEG"]),
     // Swin from checkpoints, pruning ratios, input preprocessing, the latency model and search.
-    .target(name: "Models", dependencies: ["Engine", "ImageIO"]),
+    .target(name: "Models", dependencies: ["Engine", "ImageIO"], plugins: ["ClassNamesPlugin"]),
     // `sparsevit serve`: KServe v2 over libmicrohttpd, dynamic batching, a latency SLO held by pruning.
     .target(name: "Server", dependencies: ["Engine", "Models", "CMicroHTTPD"]),
+
+    // MARK: - Build tools
+
+    // The ImageNet class names array, generated from weights/imagenet_classes.txt at build time.
+    .executableTarget(name: "ClassNamesGenerator"),
+    .plugin(name: "ClassNamesPlugin", capability: .buildTool(), dependencies: ["ClassNamesGenerator"]),
 
     // MARK: - Command
 

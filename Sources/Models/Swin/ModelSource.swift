@@ -1,0 +1,18 @@
+// Where a model's weights come from: a checkpoint file or seeded random weights. One loader for
+// every command and for programs that embed the library.
+
+/// The weights to run: a checkpoint file, or seeded random weights of a configuration.
+public enum ModelSource: Equatable, Sendable {
+  /// A `.safetensors` checkpoint (timm, Microsoft, torchvision or mmdet layout).
+  case file(String)
+  /// Random weights of `configuration` drawn from `seed` (`SwinTransformer.seeded`).
+  case seeded(SwinConfiguration, seed: UInt64)
+
+  /// Loads or builds the model.
+  public func load() throws(ModelLoadError) -> SwinTransformer {
+    switch self {
+    case .file(let path): return try SwinTransformer.load(path: path)
+    case .seeded(let configuration, let seed): return SwinTransformer.seeded(configuration, seed: seed)
+    }
+  }
+}
