@@ -126,45 +126,10 @@ public enum InferenceRequestDecoder {
     }
     switch datatype {
     case "FP32":
-      if let binarySize {
-        guard input["data"] == nil else { throw .bad("input '\(name)' has both 'data' and 'binary_data_size'") }
-        guard binarySize == count * 4 else {
-          throw .bad("input '\(name)': binary_data_size \(binarySize) != 4 × \(count) elements of shape \(shape)")
-        }
-        let bytes = try binary.take(binarySize, label: name)
-        return InputTensor(name: name, datatype: datatype, shape: shape, payload: .floats(floats(littleEndian: bytes)))
-      }
-      guard let data = input["data"] else { throw .bad("input '\(name)' has neither 'data' nor 'binary_data_size'") }
-      var values: [Float] = []
-      values.reserveCapacity(min(count, 1 << 20))
-      try flattenNumbers(data, into: &values, limit: count, label: name, depth: 0)
-      guard values.count == count else {
-        throw .bad("input '\(name)' has \(values.count) elements, shape \(shape) needs \(count)")
-      }
+      let values = try decodeFloats(input, name: name, shape: shape, count: count, binarySize: binarySize, binary: &binary)
       return InputTensor(name: name, datatype: datatype, shape: shape, payload: .floats(values))
     case "BYTES":
-      var elements: [[UInt8]] = []
-      if let binarySize {
-        guard input["data"] == nil else { throw .bad("input '\(name)' has both 'data' and 'binary_data_size'") }
-        var element = BinaryCursor(bytes: try binary.take(binarySize, label: name), offset: 0)
-        while element.remaining > 0 {
-          guard elements.count < count else { throw .bad("input '\(name)' holds more than \(count) BYTES elements") }
-          let lengthBytes = try element.take(4, label: name)
-          let length = Int(lengthBytes[0]) | Int(lengthBytes[1]) << 8 | Int(lengthBytes[2]) << 16 | Int(lengthBytes[3]) << 24
-          elements.append(try element.take(length, label: name))
-        }
-      } else {
-        guard let data = input["data"] as? [Any] else { throw .bad("input '\(name)': BYTES 'data' must be an array of strings") }
-        for item in data {
-          guard elements.count < count else { throw .bad("input '\(name)' holds more than \(count) BYTES elements") }
-          guard let text = item as? String else { throw .bad("input '\(name)': BYTES elements must be strings") }
-          // Files are not UTF-8: in JSON form each element is base64 (binary form carries raw bytes).
-          guard let decoded = Data(base64Encoded: text) else {
-            throw .bad("input '\(name)': BYTES element is not base64 (send raw bytes with the binary extension)")
-          }
-          elements.append(Array(decoded))
-        }
-      }
+      let elements = try decodeElements(input, name: name, count: count, binarySize: binarySize, binary: &binary)
       guard elements.count == count else {
         throw .bad("input '\(name)' has \(elements.count) BYTES elements, shape \(shape) needs \(count)")
       }
@@ -172,6 +137,56 @@ public enum InferenceRequestDecoder {
     default:
       throw .bad("input '\(name)' has datatype '\(shown(datatype))', expected FP32 or BYTES")
     }
+  }
+
+  /// FP32 elements from the binary part (little-endian) or from JSON `data` (flat or nested).
+  private static func decodeFloats(
+    _ input: [String: Any], name: String, shape: [Int], count: Int, binarySize: Int?, binary: inout BinaryCursor
+  ) throws(RequestError) -> [Float] {
+    if let binarySize {
+      guard input["data"] == nil else { throw .bad("input '\(name)' has both 'data' and 'binary_data_size'") }
+      guard binarySize == count * 4 else {
+        throw .bad("input '\(name)': binary_data_size \(binarySize) != 4 × \(count) elements of shape \(shape)")
+      }
+      return floats(littleEndian: try binary.take(binarySize, label: name))
+    }
+    guard let data = input["data"] else { throw .bad("input '\(name)' has neither 'data' nor 'binary_data_size'") }
+    var values: [Float] = []
+    values.reserveCapacity(min(count, 1 << 20))
+    try flattenNumbers(data, into: &values, limit: count, label: name, depth: 0)
+    guard values.count == count else {
+      throw .bad("input '\(name)' has \(values.count) elements, shape \(shape) needs \(count)")
+    }
+    return values
+  }
+
+  /// BYTES elements: in the binary part each is a 4-byte little-endian length and its bytes; in JSON
+  /// each is a base64 string (files are not UTF-8).
+  private static func decodeElements(
+    _ input: [String: Any], name: String, count: Int, binarySize: Int?, binary: inout BinaryCursor
+  ) throws(RequestError) -> [[UInt8]] {
+    var elements: [[UInt8]] = []
+    if let binarySize {
+      guard input["data"] == nil else { throw .bad("input '\(name)' has both 'data' and 'binary_data_size'") }
+      var element = BinaryCursor(bytes: try binary.take(binarySize, label: name), offset: 0)
+      while element.remaining > 0 {
+        guard elements.count < count else { throw .bad("input '\(name)' holds more than \(count) BYTES elements") }
+        let lengthBytes = try element.take(4, label: name)
+        let length = Int(lengthBytes[0]) | Int(lengthBytes[1]) << 8 | Int(lengthBytes[2]) << 16 | Int(lengthBytes[3]) << 24
+        elements.append(try element.take(length, label: name))
+      }
+      return elements
+    }
+    guard let data = input["data"] as? [Any] else { throw .bad("input '\(name)': BYTES 'data' must be an array of strings") }
+    for item in data {
+      guard elements.count < count else { throw .bad("input '\(name)' holds more than \(count) BYTES elements") }
+      guard let text = item as? String else { throw .bad("input '\(name)': BYTES elements must be strings") }
+      guard let decoded = Data(base64Encoded: text) else {
+        throw .bad("input '\(name)': BYTES element is not base64 (send raw bytes with the binary extension)")
+      }
+      elements.append(Array(decoded))
+    }
+    return elements
   }
 
   private static func decodeShape(_ raw: Any?, label: String) throws(RequestError) -> [Int] {
