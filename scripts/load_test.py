@@ -8,6 +8,7 @@ requests served at each pruning level (the response's `sparsity` parameter); wit
 sequential requests after the load to show the level the server returns to.
 
     python3 scripts/load_test.py --port 8000 --rate 20 --seconds 60 --size 672 [--json out.json]
+    python3 scripts/load_test.py --port 8000 --sequential 10 --size 672   # one at a time: median latency
 """
 import argparse
 import concurrent.futures
@@ -68,8 +69,10 @@ def main():
     parser.add_argument("--host", default="127.0.0.1", help="loopback address only (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--model", default="sparsevit")
-    parser.add_argument("--rate", type=float, required=True, help="requests per second (≤ %d)" % MAX_RATE)
-    parser.add_argument("--seconds", type=float, required=True, help="duration of the arrivals (≤ %d)" % MAX_SECONDS)
+    parser.add_argument("--rate", type=float, help="requests per second (≤ %d)" % MAX_RATE)
+    parser.add_argument("--seconds", type=float, help="duration of the arrivals (≤ %d)" % MAX_SECONDS)
+    parser.add_argument("--sequential", type=int, default=0,
+                        help="instead: N requests one after another (after one warm-up); prints the median ms")
     parser.add_argument("--size", type=int, default=224, help="image side in pixels (default 224)")
     parser.add_argument("--batch", type=int, default=1, help="images per request (default 1)")
     parser.add_argument("--sparsity", default=None, help="request parameter 'sparsity' (default: the server's policy)")
@@ -80,13 +83,30 @@ def main():
     args = parser.parse_args()
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("--host must be a loopback address (this tool never sends traffic off the machine)")
+    body, headers = build_body(args.size, args.batch, args.sparsity)
+    path = "/v2/models/%s/infer" % args.model
+    if args.sequential:
+        if not 1 <= args.sequential <= 1000:
+            parser.error("--sequential must be in 1…1000")
+        times = []
+        for index in range(args.sequential + 1):
+            began = time.monotonic()
+            status, _ = one_request(args.host, args.port, path, body, headers, args.timeout)
+            if status != 200:
+                print("request failed: %s" % status, file=sys.stderr)
+                return 1
+            if index > 0:
+                times.append((time.monotonic() - began) * 1000)
+        times.sort()
+        print("%.1f" % times[len(times) // 2])
+        return 0
+    if args.rate is None or args.seconds is None:
+        parser.error("--rate and --seconds are required (or --sequential N)")
     if not 0 < args.rate <= MAX_RATE or not 0 < args.seconds <= MAX_SECONDS:
         parser.error("--rate must be in (0, %d] and --seconds in (0, %d]" % (MAX_RATE, MAX_SECONDS))
     if not 1 <= args.workers <= MAX_WORKERS:
         parser.error("--workers must be in 1…%d" % MAX_WORKERS)
 
-    body, headers = build_body(args.size, args.batch, args.sparsity)
-    path = "/v2/models/%s/infer" % args.model
     total = int(args.rate * args.seconds)
     results = []
     lock = threading.Lock()
