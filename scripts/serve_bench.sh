@@ -3,7 +3,7 @@
 # C = 1000/L per second; then 60 s open-loop runs at 1.5×C without and with `--slo-ms 1.5·L`, at 0.5×C
 # with the SLO, `--max-batch 4` vs `1` at 2×C, and SIGTERM in the middle of a 1.5×C run (every request
 # the server accepted must be answered). Each server is started and stopped here; reports go to
-# $OUT (default .build/serve-bench/), a summary to stdout. Needs the release build.
+# $OUT (default .build/serve-bench/), a summary to stdout. Runs .build/release/sparsevit (or $SPARSEVIT).
 #
 #   scripts/serve_bench.sh [--weights W] [--size 672] [--threads 2] [--seconds 60]
 set -euo pipefail
@@ -20,7 +20,7 @@ while [ $# -gt 0 ]; do
     *) echo "serve_bench.sh: unknown argument '$1'" >&2; exit 64 ;;
   esac
 done
-binary=.build/release/sparsevit
+binary="${SPARSEVIT:-.build/release/sparsevit}"
 [ -x "$binary" ] || { echo "serve_bench.sh: build first: swift build -c release" >&2; exit 1; }
 out="${OUT:-.build/serve-bench}"
 mkdir -p "$out"
