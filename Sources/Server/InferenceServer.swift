@@ -75,7 +75,8 @@ public final class InferenceServer: @unchecked Sendable {
     http.stop()
   }
 
-  private static func time(_ model: SwinTransformer, _ ratios: PruningRatios, size: Int, threads: Int) throws -> Double {
+  private static func time(_ model: SwinTransformer, _ ratios: PruningRatios, size: Int, threads: Int) throws -> Double
+  {
     let input = Tensor(shape: [1, model.configuration.inputChannels, size, size], repeating: 0)
     var best = Double.infinity
     for run in 0..<3 {

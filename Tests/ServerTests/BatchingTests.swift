@@ -72,10 +72,12 @@ final class BatchingTests: ServerTestCase {
   func testLadderGoesUpWhenPredictionMissesAndDownWithHysteresis() throws {
     let depths = model.configuration.depths
     let levels = try [0.0, 0.4, 0.8].enumerated().map { index, ratio in
-      SparsityLevel(name: "r\(ratio)", ratios: try .uniform(ratio, depths: depths), secondsPerImage: [0.1, 0.06, 0.03][index])
+      SparsityLevel(
+        name: "r\(ratio)", ratios: try .uniform(ratio, depths: depths), secondsPerImage: [0.1, 0.06, 0.03][index])
     }
     // Given out of order: sorted by latency, dense first.
-    let ladder = SparsityLadder(levels: levels.reversed(), sloSeconds: 1, calibrationPixels: 100, upFraction: 0.8, downFraction: 0.5)
+    let ladder = SparsityLadder(
+      levels: levels.reversed(), sloSeconds: 1, calibrationPixels: 100, upFraction: 0.8, downFraction: 0.5)
     XCTAssertEqual(ladder.levels.map(\.name), ["r0.0", "r0.4", "r0.8"])
     XCTAssertEqual(ladder.choose(images: 4, pixels: 100, waited: 0), 0)  // 0.4 s ≤ 0.8
     XCTAssertEqual(ladder.choose(images: 12, pixels: 100, waited: 0), 1)  // dense 1.2 > 0.8, r0.4 0.72
@@ -102,8 +104,10 @@ final class BatchingTests: ServerTestCase {
   func testServerUnderSLOReportsItsLevel() throws {
     try start {
       $0.sloSeconds = 10
-      $0.ladder = [("dense", .dense(depths: Self.model.configuration.depths)),
-        ("uniform 0.5", try! .uniform(0.5, depths: Self.model.configuration.depths))]
+      $0.ladder = [
+        ("dense", .dense(depths: Self.model.configuration.depths)),
+        ("uniform 0.5", try! .uniform(0.5, depths: Self.model.configuration.depths)),
+      ]
     }
     let response = try infer(jsonInfer(images()))
     XCTAssertEqual(response.status, 200, response.text)

@@ -16,7 +16,9 @@ final class InferenceRequestTests: XCTestCase {
       let request = try InferenceRequestDecoder.decode(body: body, headerLength: nil)
       XCTAssertEqual(request.id, "r1")
       XCTAssertEqual(request.inputs[0].payload, .floats([1, 2, 3, 4, 5, 6]))
-      XCTAssertEqual(request.outputs, [RequestedOutput(name: "logits", binary: true), RequestedOutput(name: "stage0", binary: false)])
+      XCTAssertEqual(
+        request.outputs,
+        [RequestedOutput(name: "logits", binary: true), RequestedOutput(name: "stage0", binary: false)])
       XCTAssertEqual(request.parameters["top_k"], .number(2))
       XCTAssertEqual(request.parameters["sparsity"], .object(Array("{\"pruning_ratios\":0.5}".utf8)))
     }
@@ -24,7 +26,9 @@ final class InferenceRequestTests: XCTestCase {
 
   func testBinaryExtensionFP32AndBytes() throws {
     var floats: [UInt8] = []
-    for value: Float in [1.5, -2, 0.25] { withUnsafeBytes(of: value.bitPattern.littleEndian) { floats.append(contentsOf: $0) } }
+    for value: Float in [1.5, -2, 0.25] {
+      withUnsafeBytes(of: value.bitPattern.littleEndian) { floats.append(contentsOf: $0) }
+    }
     let elements: [UInt8] = [3, 0, 0, 0, 0x61, 0x62, 0x63, 0, 0, 0, 0, 1, 0, 0, 0, 0xFF]
     let header = jsonBytes([
       "inputs": [

@@ -12,7 +12,9 @@ import XCTest
 final class InferenceServiceTests: ServerTestCase {
   func testHealthAndMetadata() throws {
     try start()
-    for path in ["/v2/health/live", "/v2/health/ready", "/v2/models/sparsevit/ready", "/v2/models/sparsevit/versions/1/ready"] {
+    for path in [
+      "/v2/health/live", "/v2/health/ready", "/v2/models/sparsevit/ready", "/v2/models/sparsevit/versions/1/ready",
+    ] {
       XCTAssertEqual(try rawRequest(port: port, method: "GET", path: path)?.status, 200, path)
     }
     let server = try XCTUnwrap(try rawRequest(port: port, method: "GET", path: "/v2"))
@@ -55,7 +57,9 @@ final class InferenceServiceTests: ServerTestCase {
     var binary: [UInt8] = []
     for value in input.values { withUnsafeBytes(of: value.bitPattern.littleEndian) { binary.append(contentsOf: $0) } }
     let header = jsonBytes([
-      "inputs": [["name": "images", "datatype": "FP32", "shape": input.shape, "parameters": ["binary_data_size": binary.count]]],
+      "inputs": [
+        ["name": "images", "datatype": "FP32", "shape": input.shape, "parameters": ["binary_data_size": binary.count]]
+      ],
       "outputs": [["name": "logits", "parameters": ["binary_data": true]], ["name": "pooled_features"]],
     ])
     let response = try infer(header + binary, headers: [("Inference-Header-Content-Length", "\(header.count)")])
@@ -67,8 +71,9 @@ final class InferenceServiceTests: ServerTestCase {
     XCTAssertEqual(size, model.configuration.classes * 4)
     XCTAssertEqual(response.body.count, length + size)
     let logits = stride(from: length, to: length + size, by: 4).map { offset in
-      Float(bitPattern: UInt32(response.body[offset]) | UInt32(response.body[offset + 1]) << 8
-        | UInt32(response.body[offset + 2]) << 16 | UInt32(response.body[offset + 3]) << 24)
+      Float(
+        bitPattern: UInt32(response.body[offset]) | UInt32(response.body[offset + 1]) << 8
+          | UInt32(response.body[offset + 2]) << 16 | UInt32(response.body[offset + 3]) << 24)
     }
     let expected = try model.forward(input, options: ForwardOptions(threads: 2))
     assertClose(logits, expected.logits!.values, "binary logits")
@@ -105,7 +110,9 @@ final class InferenceServiceTests: ServerTestCase {
       let parameters = try XCTUnwrap(response.json?["parameters"] as? [String: Any])
       XCTAssertEqual(parameters["sparsity"] as? String, label)
       let expected = try model.forward(input, sparsity: ratios, options: ForwardOptions(threads: 2))
-      XCTAssertEqual(try XCTUnwrap(parameters["kept_window_fraction"] as? Double), keptFraction(expected.windowUsage), accuracy: 1e-12)
+      XCTAssertEqual(
+        try XCTUnwrap(parameters["kept_window_fraction"] as? Double), keptFraction(expected.windowUsage),
+        accuracy: 1e-12)
       assertClose(try outputData(response, "logits"), expected.logits!.values, label)
     }
   }

@@ -10,7 +10,8 @@ import XCTest
 class ServerTestCase: XCTestCase {
   static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("Fixtures")
-  static let model = try! SwinTransformer.load(path: fixtures.appendingPathComponent("tiny/tiny.timm.f32.safetensors").path)
+  static let model = try! SwinTransformer.load(
+    path: fixtures.appendingPathComponent("tiny/tiny.timm.f32.safetensors").path)
 
   var server: InferenceServer?
   var port: Int { server!.port }
@@ -53,15 +54,19 @@ class ServerTestCase: XCTestCase {
   /// An infer request with `images` as JSON data.
   func jsonInfer(_ tensor: Tensor, parameters: [String: Any] = [:], outputs: [[String: Any]]? = nil) -> [UInt8] {
     var root: [String: Any] = [
-      "inputs": [["name": "images", "datatype": "FP32", "shape": tensor.shape, "data": tensor.values.map { Double($0) }]]
+      "inputs": [
+        ["name": "images", "datatype": "FP32", "shape": tensor.shape, "data": tensor.values.map { Double($0) }]
+      ]
     ]
     if !parameters.isEmpty { root["parameters"] = parameters }
     if let outputs { root["outputs"] = outputs }
     return jsonBytes(root)
   }
 
-  func infer(_ body: [UInt8], headers: [(String, String)] = [], model name: String = "sparsevit") throws -> RawResponse {
-    let response = try rawRequest(port: port, method: "POST", path: "/v2/models/\(name)/infer", headers: headers, body: body)
+  func infer(_ body: [UInt8], headers: [(String, String)] = [], model name: String = "sparsevit") throws -> RawResponse
+  {
+    let response = try rawRequest(
+      port: port, method: "POST", path: "/v2/models/\(name)/infer", headers: headers, body: body)
     return try XCTUnwrap(response, "no response")
   }
 
@@ -73,7 +78,9 @@ class ServerTestCase: XCTestCase {
     return data.map(\.floatValue)
   }
 
-  func assertClose(_ actual: [Float], _ expected: [Float], _ label: String, file: StaticString = #filePath, line: UInt = #line) {
+  func assertClose(
+    _ actual: [Float], _ expected: [Float], _ label: String, file: StaticString = #filePath, line: UInt = #line
+  ) {
     guard actual.count == expected.count else {
       return XCTFail("\(label): \(actual.count) values, expected \(expected.count)", file: file, line: line)
     }

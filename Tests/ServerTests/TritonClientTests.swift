@@ -11,11 +11,13 @@ import XCTest
 final class TritonClientTests: ServerTestCase {
   static let root = fixtures.deletingLastPathComponent().deletingLastPathComponent()
 
-  private func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stdout: Data, stderr: String) {
+  private func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stdout: Data, stderr: String)
+  {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
-    let out = Pipe(), err = Pipe()
+    let out = Pipe()
+    let err = Pipe()
     process.standardOutput = out
     process.standardError = err
     try process.run()
@@ -33,17 +35,20 @@ final class TritonClientTests: ServerTestCase {
     }
     let python = String(decoding: environment.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     try start()
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sparsevit-triton-\(UUID().uuidString)")
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "sparsevit-triton-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
     let input = images(seed: 11)
     let inputPath = directory.appendingPathComponent("x.npy").path
     try writeNumPy(input, to: inputPath)
     let image = Self.fixtures.appendingPathComponent("images/cat.jpg").path
-    let check = try run(python, [
-      Self.root.appendingPathComponent("scripts/tritonclient_check.py").path, "--url", "127.0.0.1:\(port)",
-      "--model", "sparsevit", "--input", inputPath, "--image", image,
-    ])
+    let check = try run(
+      python,
+      [
+        Self.root.appendingPathComponent("scripts/tritonclient_check.py").path, "--url", "127.0.0.1:\(port)",
+        "--model", "sparsevit", "--input", inputPath, "--image", image,
+      ])
     XCTAssertEqual(check.status, 0, "tritonclient_check.py failed: \(check.stderr)")
     let result = try XCTUnwrap(try JSONSerialization.jsonObject(with: check.stdout) as? [String: Any], check.stderr)
     for key in ["live", "ready", "model_ready"] { XCTAssertEqual(result[key] as? Bool, true, key) }
@@ -64,7 +69,8 @@ final class TritonClientTests: ServerTestCase {
     let top = try XCTUnwrap(result["top_k"] as? [String])
     XCTAssertEqual(top.map { Int($0.split(separator: ":")[1]) }, sparse.topClasses(3)[0].map(\.index))
     let picture = try model.forward(
-      try RGBImage.load(path: image), preprocessing: try ImagePreprocessing(size: 64), options: ForwardOptions(threads: 2))
+      try RGBImage.load(path: image), preprocessing: try ImagePreprocessing(size: 64),
+      options: ForwardOptions(threads: 2))
     assertClose(floats(result["image_logits"]), picture.logits!.values, "image logits")
   }
 

@@ -27,7 +27,9 @@ final class ServeCommandTests: CommandTestCase {
     let process = Process()
     process.executableURL = Bundle.main.bundleURL.appendingPathComponent("sparsevit")
     // A one-minute batch window: the requests wait in the queue until SIGTERM drains it.
-    process.arguments = ["serve", "--weights", weights, "--port", "0", "--max-batch", "64", "--batch-window-ms", "60000", "--threads", "2"]
+    process.arguments = [
+      "serve", "--weights", weights, "--port", "0", "--max-batch", "64", "--batch-window-ms", "60000", "--threads", "2",
+    ]
     let err = Pipe()
     process.standardError = err
     process.standardOutput = FileHandle.nullDevice
@@ -46,7 +48,12 @@ final class ServeCommandTests: CommandTestCase {
     let count = 6
     let body = Array(
       try JSONSerialization.data(withJSONObject: [
-        "inputs": [["name": "images", "datatype": "FP32", "shape": [1, 3, 32, 32], "data": [Double](repeating: 0.1, count: 3072)]]
+        "inputs": [
+          [
+            "name": "images", "datatype": "FP32", "shape": [1, 3, 32, 32],
+            "data": [Double](repeating: 0.1, count: 3072),
+          ]
+        ]
       ]))
     let statuses = StatusList()
     let group = DispatchGroup()
@@ -61,7 +68,8 @@ final class ServeCommandTests: CommandTestCase {
     var queued = 0
     for _ in 0..<1000 where queued < count {
       let metrics = httpBody(port: port, path: "/metrics")
-      queued = metrics.split(separator: "\n").first { $0.hasPrefix("sparsevit_queue_images ") }
+      queued =
+        metrics.split(separator: "\n").first { $0.hasPrefix("sparsevit_queue_images ") }
         .flatMap { Int($0.split(separator: " ")[1]) } ?? 0
       if queued < count { usleep(10_000) }
     }
@@ -144,10 +152,14 @@ private func httpExchange(port: Int, method: String, path: String, body: [UInt8]
   address.sin_port = in_port_t(UInt16(port)).bigEndian
   address.sin_addr.s_addr = inet_addr("127.0.0.1")
   let connected = withUnsafePointer(to: &address) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+      connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+    }
   }
   guard connected == 0 else { return "" }
-  let request = Array("\(method) \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
+  let request =
+    Array("\(method) \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
+    + body
   var offset = 0
   while offset < request.count {
     let sent = request[offset...].withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }

@@ -18,8 +18,10 @@ public func fuzzInferenceRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> C
     for input in request.inputs {
       let count = input.shape.reduce(1, *)
       switch input.payload {
-      case .floats(let values): if values.count != count { fatalError("\(input.name): \(values.count) floats for \(input.shape)") }
-      case .bytes(let elements): if elements.count != count { fatalError("\(input.name): \(elements.count) elements for \(input.shape)") }
+      case .floats(let values):
+        if values.count != count { fatalError("\(input.name): \(values.count) floats for \(input.shape)") }
+      case .bytes(let elements):
+        if elements.count != count { fatalError("\(input.name): \(elements.count) elements for \(input.shape)") }
       }
     }
   } catch {

@@ -73,7 +73,8 @@ public struct BatchingOptions: Sendable {
 
   public init(
     maxBatch: Int = 4, windowSeconds: Double = 0.002, threads: Int = defaultThreadCount,
-    memoryBudget: Int = ForwardOptions.defaultMemoryBudget, defaultSparsity: (label: String, ratios: PruningRatios)? = nil
+    memoryBudget: Int = ForwardOptions.defaultMemoryBudget,
+    defaultSparsity: (label: String, ratios: PruningRatios)? = nil
   ) {
     self.maxBatch = maxBatch
     self.windowSeconds = windowSeconds
@@ -143,7 +144,8 @@ public final class BatchingEngine: @unchecked Sendable {
     while queue.isEmpty && !stopping { condition.wait() }
     guard !queue.isEmpty else { return nil }
     let first = queue.removeFirst()
-    var jobs = [first], images = first.batch
+    var jobs = [first]
+    var images = first.batch
     let deadline = Date(timeIntervalSinceNow: max(0, options.windowSeconds - seconds(since: first.arrival)))
     while images < options.maxBatch {
       if let index = queue.firstIndex(where: { $0.key == first.key && images + $0.batch <= options.maxBatch }) {
@@ -159,9 +161,11 @@ public final class BatchingEngine: @unchecked Sendable {
   }
 
   private func run(_ batch: (jobs: [InferenceJob], behind: Int)) {
-    let jobs = batch.jobs, first = jobs[0]
+    let jobs = batch.jobs
+    let first = jobs[0]
     let images = jobs.reduce(0) { $0 + $1.batch }
-    let height = first.images.shape[2], width = first.images.shape[3]
+    let height = first.images.shape[2]
+    let width = first.images.shape[3]
     let (label, ratios, level) = configuration(for: first, images: images + batch.behind, pixels: height * width)
     let input: Tensor
     if jobs.count == 1 {
@@ -177,10 +181,13 @@ public final class BatchingEngine: @unchecked Sendable {
       try model.forward(
         input, sparsity: ratios,
         options: ForwardOptions(
-          threads: options.threads, collectStages: jobs.contains { $0.collectStages }, memoryBudget: options.memoryBudget))
+          threads: options.threads, collectStages: jobs.contains { $0.collectStages },
+          memoryBudget: options.memoryBudget))
     }
     let compute = seconds(since: start)
-    if let level, case .success = result { ladder?.record(level: level, images: images, pixels: height * width, seconds: compute) }
+    if let level, case .success = result {
+      ladder?.record(level: level, images: images, pixels: height * width, seconds: compute)
+    }
     metrics.recordBatch(images: images)
     var row = 0
     for job in jobs {
@@ -220,7 +227,8 @@ func slice(_ tensor: Tensor, _ rows: Range<Int>) -> Tensor {
 }
 
 func keptFraction(_ usage: [[WindowUsage]]) -> Double {
-  let kept = usage.joined().reduce(0) { $0 + $1.kept }, total = usage.joined().reduce(0) { $0 + $1.total }
+  let kept = usage.joined().reduce(0) { $0 + $1.kept }
+  let total = usage.joined().reduce(0) { $0 + $1.total }
   return total == 0 ? 1 : Double(kept) / Double(total)
 }
 

@@ -65,7 +65,8 @@ public final class SparsityLadder: @unchecked Sendable {
   /// `waited` = the oldest request's time in the queue.
   public func choose(images: Int, pixels: Int, waited: Double) -> Int {
     lock.withLock {
-      let up = upFraction * sloSeconds, down = downFraction * sloSeconds
+      let up = upFraction * sloSeconds
+      let down = downFraction * sloSeconds
       if predicted(level: current, images: images, pixels: pixels, waited: waited) > up {
         // Sparser: the least sparse level that meets the target, else the sparsest.
         var level = current

@@ -41,7 +41,9 @@ public struct HTTPResponse: Sendable {
   /// `{"error": message}` with `status` (KServe v2's error shape).
   public static func error(_ status: Int, _ message: String) -> HTTPResponse {
     let object = ["error": message]
-    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+    let data =
+      (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+      ?? Data("{}".utf8)
     return json(status, Array(data))
   }
 }
@@ -153,7 +155,8 @@ public final class HTTPServer: @unchecked Sendable {
     guard (0...65535).contains(port), inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
       throw HTTPServerError(description: "cannot listen on '\(host):\(port)': expected an IPv4 address and a port")
     }
-    let flags = UInt32(MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue)
+    let flags =
+      UInt32(MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue)
       | UInt32(MHD_ALLOW_SUSPEND_RESUME.rawValue)
     let context = Unmanaged.passUnretained(self).toOpaque()
     daemon = withUnsafePointer(to: &address) { pointer in
@@ -231,7 +234,8 @@ private let accessHandler: MHD_AccessHandlerCallback = {
     if let length = exchange.headers["content-length"], let bytes = Int(length), bytes > server.limits.maxBodyBytes {
       exchange.dispatched = true
       return server.queue(
-        .error(413, "request body of \(bytes) bytes exceeds the limit of \(server.limits.maxBodyBytes)"), on: connection)
+        .error(413, "request body of \(bytes) bytes exceeds the limit of \(server.limits.maxBodyBytes)"), on: connection
+      )
     }
     return .YES
   }
@@ -256,9 +260,11 @@ private let accessHandler: MHD_AccessHandlerCallback = {
   }
   exchange.dispatched = true
   if exchange.tooLarge {
-    return server.queue(.error(413, "request body exceeds the limit of \(server.limits.maxBodyBytes) bytes"), on: connection)
+    return server.queue(
+      .error(413, "request body exceeds the limit of \(server.limits.maxBodyBytes) bytes"), on: connection)
   }
-  let request = HTTPRequest(method: exchange.method, path: exchange.path, headers: exchange.headers, body: exchange.body)
+  let request = HTTPRequest(
+    method: exchange.method, path: exchange.path, headers: exchange.headers, body: exchange.body)
   exchange.body = []
   server.handler(request, HTTPResponder(exchange))
   if let response = exchange.responseOrSuspend() { return server.queue(response, on: connection) }

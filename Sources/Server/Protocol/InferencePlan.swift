@@ -15,7 +15,8 @@ struct InferencePlan: Sendable {
   var wantsStages: Bool { outputs.contains { $0.name.hasPrefix("stage") } }
 
   init(_ request: InferenceRequest, service: InferenceService) throws(RequestError) {
-    let model = service.model, options = service.options
+    let model = service.model
+    let options = service.options
     guard request.inputs.count == 1, let input = request.inputs.first else {
       throw .bad("expected one input ('images' or 'image_bytes'), got \(request.inputs.count)")
     }
@@ -24,7 +25,9 @@ struct InferencePlan: Sendable {
     case "image_bytes": images = try Self.decodedImages(input, options: options)
     default: throw .bad("unknown input '\(shown(input.name))': expected 'images' (FP32) or 'image_bytes' (BYTES)")
     }
-    let batch = images.shape[0], height = images.shape[2], width = images.shape[3]
+    let batch = images.shape[0]
+    let height = images.shape[2]
+    let width = images.shape[3]
     let minimum = model.configuration.patchSize << (model.configuration.stageCount - 1)
     guard height >= minimum, width >= minimum else {
       throw .bad("input is \(height)×\(width) pixels, the model needs at least \(minimum)×\(minimum)")
@@ -35,13 +38,21 @@ struct InferencePlan: Sendable {
       batch: max(batch, engineOptions.maxBatch), height: height, width: width, threads: engineOptions.threads)
     guard needed <= engineOptions.memoryBudget else {
       throw RequestError(
-        413, "a \(height)×\(width) input needs about \(needed >> 20) MB of working memory, over the budget of \(engineOptions.memoryBudget >> 20) MB")
+        413,
+        "a \(height)×\(width) input needs about \(needed >> 20) MB of working memory, "
+          + "over the budget of \(engineOptions.memoryBudget >> 20) MB"
+      )
     }
     sparsity = try Self.sparsity(request.parameters["sparsity"], depths: model.configuration.depths)
     let classes = model.configuration.classes
     topK = try Self.topK(request.parameters["top_k"], classes: classes)
-    var outputs = request.outputs ?? [RequestedOutput(name: classes > 0 ? "logits" : "pooled_features", binary: request.binaryOutput)]
-    if request.outputs == nil, topK != nil { outputs.append(RequestedOutput(name: "top_k", binary: request.binaryOutput)) }
+    var outputs =
+      request.outputs ?? [
+        RequestedOutput(name: classes > 0 ? "logits" : "pooled_features", binary: request.binaryOutput)
+      ]
+    if request.outputs == nil, topK != nil {
+      outputs.append(RequestedOutput(name: "top_k", binary: request.binaryOutput))
+    }
     let known = ServiceMetadata.outputNames(model)
     for output in outputs where !known.contains(output.name) {
       throw .bad("unknown output '\(shown(output.name))': the model has \(known.joined(separator: ", "))")
@@ -53,7 +64,9 @@ struct InferencePlan: Sendable {
     requestID = request.id
   }
 
-  private static func imagesTensor(_ input: InputTensor, channels: Int, options: ServiceOptions) throws(RequestError) -> Tensor {
+  private static func imagesTensor(_ input: InputTensor, channels: Int, options: ServiceOptions) throws(RequestError)
+    -> Tensor
+  {
     guard input.datatype == "FP32", case .floats(let values) = input.payload else {
       throw .bad("input 'images' must be FP32, got \(shown(input.datatype))")
     }
@@ -96,9 +109,12 @@ struct InferencePlan: Sendable {
   static func sparsity(_ value: ParameterValue?, depths: [Int]) throws(RequestError) -> JobSparsity {
     switch value {
     case .bool: throw .bad("parameter 'sparsity' must be a ratio, a name or an object")
-    case .string(let text) where text != "auto" && text != "dense" && Double(text) == nil && PruningRatios.presets[text] == nil:
+    case .string(let text)
+    where text != "auto" && text != "dense" && Double(text) == nil && PruningRatios.presets[text] == nil:
       throw .bad(
-        "parameter 'sparsity': '\(shown(text))' is not a ratio, 'dense', 'auto' or a preset (\(PruningRatios.presetNames.joined(separator: ", ")))")
+        "parameter 'sparsity': '\(shown(text))' is not a ratio, 'dense', 'auto' or a preset "
+          + "(\(PruningRatios.presetNames.joined(separator: ", ")))"
+      )
     default: break
     }
     do {
@@ -114,10 +130,13 @@ struct InferencePlan: Sendable {
     case .number(let ratio): return .fixed(label: "uniform \(ratio)", ratios: try .uniform(ratio, depths: depths))
     case .string("dense"): return .fixed(label: "dense", ratios: .dense(depths: depths))
     case .string(let text):
-      if let ratio = Double(text) { return .fixed(label: "uniform \(ratio)", ratios: try .uniform(ratio, depths: depths)) }
+      if let ratio = Double(text) {
+        return .fixed(label: "uniform \(ratio)", ratios: try .uniform(ratio, depths: depths))
+      }
       return .fixed(label: text, ratios: try .preset(text, depths: depths))
     case .object(let bytes):
-      return .fixed(label: "custom", ratios: try .parse(json: Data(bytes), source: "parameter 'sparsity'", depths: depths))
+      return .fixed(
+        label: "custom", ratios: try .parse(json: Data(bytes), source: "parameter 'sparsity'", depths: depths))
     }
   }
 

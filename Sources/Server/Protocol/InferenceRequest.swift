@@ -109,7 +109,9 @@ public enum InferenceRequestDecoder {
       binaryOutput: binaryOutput, parameters: parameters)
   }
 
-  private static func decodeInput(_ raw: Any, index: Int, binary: inout BinaryCursor) throws(RequestError) -> InputTensor {
+  private static func decodeInput(_ raw: Any, index: Int, binary: inout BinaryCursor) throws(RequestError)
+    -> InputTensor
+  {
     guard let input = raw as? [String: Any] else { throw .bad("input \(index) must be a JSON object") }
     guard let rawName = input["name"] as? String else { throw .bad("input \(index) has no 'name' string") }
     let name = shown(rawName)
@@ -126,7 +128,8 @@ public enum InferenceRequestDecoder {
     }
     switch datatype {
     case "FP32":
-      let values = try decodeFloats(input, name: name, shape: shape, count: count, binarySize: binarySize, binary: &binary)
+      let values = try decodeFloats(
+        input, name: name, shape: shape, count: count, binarySize: binarySize, binary: &binary)
       return InputTensor(name: name, datatype: datatype, shape: shape, payload: .floats(values))
     case "BYTES":
       let elements = try decodeElements(input, name: name, count: count, binarySize: binarySize, binary: &binary)
@@ -172,12 +175,15 @@ public enum InferenceRequestDecoder {
       while element.remaining > 0 {
         guard elements.count < count else { throw .bad("input '\(name)' holds more than \(count) BYTES elements") }
         let lengthBytes = try element.take(4, label: name)
-        let length = Int(lengthBytes[0]) | Int(lengthBytes[1]) << 8 | Int(lengthBytes[2]) << 16 | Int(lengthBytes[3]) << 24
+        let length =
+          Int(lengthBytes[0]) | Int(lengthBytes[1]) << 8 | Int(lengthBytes[2]) << 16 | Int(lengthBytes[3]) << 24
         elements.append(try element.take(length, label: name))
       }
       return elements
     }
-    guard let data = input["data"] as? [Any] else { throw .bad("input '\(name)': BYTES 'data' must be an array of strings") }
+    guard let data = input["data"] as? [Any] else {
+      throw .bad("input '\(name)': BYTES 'data' must be an array of strings")
+    }
     for item in data {
       guard elements.count < count else { throw .bad("input '\(name)' holds more than \(count) BYTES elements") }
       guard let text = item as? String else { throw .bad("input '\(name)': BYTES elements must be strings") }
@@ -190,7 +196,9 @@ public enum InferenceRequestDecoder {
   }
 
   private static func decodeShape(_ raw: Any?, label: String) throws(RequestError) -> [Int] {
-    guard let items = raw as? [Any], items.count <= 8 else { throw .bad("\(label): 'shape' must be an array of at most 8 integers") }
+    guard let items = raw as? [Any], items.count <= 8 else {
+      throw .bad("\(label): 'shape' must be an array of at most 8 integers")
+    }
     var shape: [Int] = []
     for item in items {
       guard let number = item as? NSNumber, !isBoolean(number), let value = exactInt(number), value >= 0 else {
@@ -233,7 +241,8 @@ public enum InferenceRequestDecoder {
     for (key, value) in object {
       switch value {
       case let text as String: parameters[key] = .string(text)
-      case let number as NSNumber: parameters[key] = isBoolean(number) ? .bool(number.boolValue) : .number(number.doubleValue)
+      case let number as NSNumber:
+        parameters[key] = isBoolean(number) ? .bool(number.boolValue) : .number(number.doubleValue)
       case let nested as [String: Any]:
         guard let data = try? JSONSerialization.data(withJSONObject: nested, options: [.sortedKeys]) else {
           throw .bad("\(label) parameter '\(shown(key))' cannot be read")
@@ -256,7 +265,9 @@ public enum InferenceRequestDecoder {
       let parameters = try decodeParameters(output["parameters"], label: "output '\(shown(name))'")
       var binary = binaryDefault
       if let value = parameters["binary_data"] {
-        guard case .bool(let flag) = value else { throw .bad("output '\(shown(name))': 'binary_data' must be a boolean") }
+        guard case .bool(let flag) = value else {
+          throw .bad("output '\(shown(name))': 'binary_data' must be a boolean")
+        }
         binary = flag
       }
       outputs.append(RequestedOutput(name: name, binary: binary))
@@ -268,7 +279,8 @@ public enum InferenceRequestDecoder {
     var values = [Float](repeating: 0, count: bytes.count / 4)
     for index in values.indices {
       let base = index * 4
-      let bits = UInt32(bytes[base]) | UInt32(bytes[base + 1]) << 8 | UInt32(bytes[base + 2]) << 16
+      let bits =
+        UInt32(bytes[base]) | UInt32(bytes[base + 1]) << 8 | UInt32(bytes[base + 2]) << 16
         | UInt32(bytes[base + 3]) << 24
       values[index] = Float(bitPattern: bits)
     }
@@ -280,7 +292,8 @@ public enum InferenceRequestDecoder {
 func shown(_ text: String) -> String {
   var result = ""
   for scalar in text.unicodeScalars.prefix(64) {
-    result += scalar.properties.generalCategory == .control || scalar.properties.isWhitespace && scalar != " "
+    result +=
+      scalar.properties.generalCategory == .control || scalar.properties.isWhitespace && scalar != " "
       ? scalar.escaped(asASCII: true) : String(scalar)
   }
   return text.unicodeScalars.count > 64 ? result + "…" : result

@@ -28,7 +28,9 @@ enum ServiceMetadata {
     }
     outputs.append(["name": "pooled_features", "datatype": "FP32", "shape": [-1, configuration.featureChannels]])
     for stage in 0..<configuration.stageCount {
-      outputs.append(["name": "stage\(stage)", "datatype": "FP32", "shape": [-1, -1, -1, configuration.channels(stage: stage)]])
+      outputs.append([
+        "name": "stage\(stage)", "datatype": "FP32", "shape": [-1, -1, -1, configuration.channels(stage: stage)],
+      ])
     }
     return encode([
       "name": name, "versions": ["1"], "platform": "sparsevit_swift",
@@ -42,7 +44,9 @@ enum ServiceMetadata {
   }
 
   static func encode(_ object: [String: Any]) -> [UInt8] {
-    Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8))
+    Array(
+      (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+        ?? Data("{}".utf8))
   }
 }
 
@@ -67,7 +71,8 @@ extension InferencePlan {
       "model_name": modelName, "model_version": "1", "outputs": entries,
       "parameters": [
         "sparsity": result.sparsityLabel, "kept_window_fraction": result.keptWindowFraction,
-        "batch_size": result.batchImages, "queue_ms": result.queueSeconds * 1000, "compute_ms": result.computeSeconds * 1000,
+        "batch_size": result.batchImages, "queue_ms": result.queueSeconds * 1000,
+        "compute_ms": result.computeSeconds * 1000,
       ] as [String: Any],
     ]
     if let level = result.level, var parameters = root["parameters"] as? [String: Any] {

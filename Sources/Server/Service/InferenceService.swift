@@ -101,7 +101,9 @@ public final class InferenceService: @unchecked Sendable {
       try expect("GET")
       let ladder = engine.ladder.map { ladder in (ladder.currentLevel, ladder.levels[ladder.currentLevel].name) }
       let text = metrics.render(queueDepth: engine.queueDepth, level: ladder)
-      answer(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(text.utf8)), nil)
+      answer(
+        HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(text.utf8)), nil
+      )
     default:
       guard parts.count >= 3, parts[0] == "v2", parts[1] == "models" else {
         throw RequestError(404, "no such endpoint: \(shown(request.path))")
@@ -109,7 +111,9 @@ public final class InferenceService: @unchecked Sendable {
       var rest = Array(parts.dropFirst(3))
       guard parts[2] == options.modelName else { throw RequestError(404, "unknown model '\(shown(parts[2]))'") }
       if rest.count >= 2, rest[0] == "versions" {
-        guard rest[1] == "1" else { throw RequestError(404, "model '\(shown(parts[2]))' has no version '\(shown(rest[1]))'") }
+        guard rest[1] == "1" else {
+          throw RequestError(404, "model '\(shown(parts[2]))' has no version '\(shown(rest[1]))'")
+        }
         rest.removeFirst(2)
       }
       switch rest {
@@ -156,7 +160,9 @@ public final class InferenceService: @unchecked Sendable {
     return "other"
   }
 
-  private func log(_ request: HTTPRequest, _ response: HTTPResponse, endpoint: String, seconds: Double, result: JobResult?) {
+  private func log(
+    _ request: HTTPRequest, _ response: HTTPResponse, endpoint: String, seconds: Double, result: JobResult?
+  ) {
     var fields: [String: Any] = [
       "time": ISO8601DateFormatter().string(from: Date()), "method": request.method, "path": request.path,
       "status": response.status, "ms": (seconds * 1e4).rounded() / 10, "bytes_in": request.body.count,
@@ -168,17 +174,21 @@ public final class InferenceService: @unchecked Sendable {
       fields["queue_ms"] = (result.queueSeconds * 1e4).rounded() / 10
     }
     if response.status >= 400, let text = String(bytes: response.body, encoding: .utf8) { fields["error"] = text }
-    guard let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+    guard
+      let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])
+    else { return }
     FileHandle.standardError.write(data + Data("\n".utf8))
   }
 }
 
 /// Whether `a` equals `b`, in time that depends on their lengths only (not on where they differ).
 public func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-  let left = Array(a.utf8), right = Array(b.utf8)
+  let left = Array(a.utf8)
+  let right = Array(b.utf8)
   var difference = UInt8(truncatingIfNeeded: left.count ^ right.count) | (left.count == right.count ? 0 : 1)
   for index in 0..<max(left.count, right.count) {
-    let x = index < left.count ? left[index] : 0, y = index < right.count ? right[index] : 0
+    let x = index < left.count ? left[index] : 0
+    let y = index < right.count ? right[index] : 0
     difference |= x ^ y
   }
   return difference == 0

@@ -6,8 +6,10 @@ import Models
 import Server
 
 enum ServeCommand {
-  static let host = OptionSpec(name: "host", value: "ipv4", help: "Address to bind (default 127.0.0.1: this machine only).")
-  static let port = OptionSpec(name: "port", value: "n", help: "TCP port (default 8000; 0 picks a free one, printed at start).")
+  static let host = OptionSpec(
+    name: "host", value: "ipv4", help: "Address to bind (default 127.0.0.1: this machine only).")
+  static let port = OptionSpec(
+    name: "port", value: "n", help: "TCP port (default 8000; 0 picks a free one, printed at start).")
   static let modelName = OptionSpec(
     name: "model-name", value: "name", help: "Model name in URLs, /v2/models/<name> (default sparsevit).")
   static let maxBatch = OptionSpec(name: "max-batch", value: "n", help: "Most images per forward (default 4).")
@@ -16,15 +18,18 @@ enum ServeCommand {
   static let slo = OptionSpec(
     name: "slo-ms", value: "T", help: "Target latency (queueing included): prune more under load to meet it.")
   static let ladder = OptionSpec(
-    name: "ladder", value: "list", help: "SLO levels: comma list of ratios, presets or JSON files (default 0,0.2,0.4,0.6,0.8).")
+    name: "ladder", value: "list",
+    help: "SLO levels: comma list of ratios, presets or JSON files (default 0,0.2,0.4,0.6,0.8).")
   static let apiKeyFile = OptionSpec(
     name: "api-key-file", value: "file", help: "Require 'Authorization: Bearer <key>' (key = the file's first line).")
   static let maxBody = OptionSpec(
     name: "max-body-mb", value: "n", help: "Largest request body in MB (default 64); larger ones get 413.")
-  static let maxConnections = OptionSpec(name: "max-connections", value: "n", help: "Open connections at most (default 256).")
+  static let maxConnections = OptionSpec(
+    name: "max-connections", value: "n", help: "Open connections at most (default 256).")
   static let timeout = OptionSpec(
     name: "timeout-s", value: "s", help: "Close a connection idle this long, e.g. a slow sender (default 10).")
-  static let httpThreads = OptionSpec(name: "http-threads", value: "n", help: "HTTP threads: parse, queue, answer (default 2).")
+  static let httpThreads = OptionSpec(
+    name: "http-threads", value: "n", help: "HTTP threads: parse, queue, answer (default 2).")
   static let memoryBudget = OptionSpec(
     name: "memory-budget-mb", value: "n", help: "Refuse inputs whose forward needs more (default: half of memory).")
   static let quiet = OptionSpec(name: "quiet", value: nil, help: "No per-request log line on stderr.")
@@ -35,7 +40,8 @@ enum ServeCommand {
     usage: "[--weights <file>] [--host 127.0.0.1] [--port 8000] [--max-batch 4] [--slo-ms T] [options]",
     options: [
       ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.threads, host, port, modelName, maxBatch, batchWindow,
-      ModelOptions.sparsity, slo, ladder, ImageOptions.size, ImageOptions.resize, apiKeyFile, maxBody, maxConnections, timeout,
+      ModelOptions.sparsity, slo, ladder, ImageOptions.size, ImageOptions.resize, apiKeyFile, maxBody, maxConnections,
+      timeout,
       httpThreads, memoryBudget, quiet,
     ],
     discussion: """
@@ -69,7 +75,8 @@ enum ServeCommand {
     for number in [SIGTERM, SIGINT] { signal(number, onSignal) }
     let server = try InferenceServer(model: model, configuration: configuration) { printError("serve: " + $0) }
     printError(
-      "serve: \(configuration.service.modelName) (\(model.configuration.name)) on http://\(configuration.host):\(server.port)"
+      "serve: \(configuration.service.modelName) (\(model.configuration.name)) "
+        + "on http://\(configuration.host):\(server.port)"
         + (configuration.sloSeconds.map { String(format: ", SLO %.0f ms", $0 * 1000) } ?? ""))
     var received: Int32 = 0
     while read(fds[0], &received, MemoryLayout<Int32>.size) < 0 && errno == EINTR {}
@@ -79,7 +86,9 @@ enum ServeCommand {
   }
 
   /// The ladder's entries resolved against the model, labelled as the responses report them.
-  private static func ladderLevels(_ entries: [String], model: SwinTransformer) throws -> [(label: String, ratios: PruningRatios)] {
+  private static func ladderLevels(_ entries: [String], model: SwinTransformer) throws -> [(
+    label: String, ratios: PruningRatios
+  )] {
     try entries.map { entry in
       do {
         let ratios = try PruningRatios.resolve(entry, depths: model.configuration.depths)
@@ -127,7 +136,9 @@ struct ServeOptions {
       threads: try arguments.integer(S.httpThreads, default: 2, in: 1...256)!)
     configuration.service.modelName = arguments.string(S.modelName) ?? "sparsevit"
     let name = configuration.service.modelName
-    if name.isEmpty || name.contains("/") { throw arguments.usage("'--model-name' must be a non-empty name without '/'") }
+    if name.isEmpty || name.contains("/") {
+      throw arguments.usage("'--model-name' must be a non-empty name without '/'")
+    }
     configuration.service.preprocessing = try ImageOptions.preprocessing(arguments)
     configuration.service.logRequests = !arguments.flag(S.quiet)
     configuration.service.apiKey = try Self.apiKey(arguments)
