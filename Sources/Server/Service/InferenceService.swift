@@ -58,10 +58,11 @@ public final class InferenceService: @unchecked Sendable {
     let start = DispatchTime.now().uptimeNanoseconds
     let endpoint = Self.endpoint(request.path)
     let answer: @Sendable (HTTPResponse, JobResult?) -> Void = { [self] response, result in
-      responder.send(response)
+      // Counted and logged before it is sent: a client that reads /metrics next sees its request.
       let elapsed = seconds(since: start)
       metrics.recordRequest(endpoint: endpoint, status: response.status, seconds: elapsed)
       if options.logRequests { log(request, response, endpoint: endpoint, seconds: elapsed, result: result) }
+      responder.send(response)
     }
     if !endpoint.hasPrefix("health"), let key = options.apiKey {
       guard let header = request.headers["authorization"], constantTimeEqual(header, "Bearer " + key) else {
