@@ -64,11 +64,20 @@ sources() {
   done
 }
 
+# Models' ImageNet class names are generated at build time (ClassNamesPlugin): made the same way here.
+generated="$out/generated/ImageNetClassNames.swift"
+if [ ! -f "$generated" ] || [ weights/imagenet_classes.txt -nt "$generated" ]; then
+  mkdir -p "$out/generated"
+  swiftc -O Sources/ClassNamesGenerator/main.swift -o "$out/ClassNamesGenerator"
+  "$out/ClassNamesGenerator" weights/imagenet_classes.txt "$generated"
+fi
+
 # Rebuilds a module when its object is missing or older than a source (or than the module it uses).
 build_module() {
-  local name="$1" directory="$2" newer="${3:-}"
+  local name="$1" directory="$2" newer="${3:-}" extra="${4:-}"
   local object="$out/obj/$name.o"
   mapfile -t files < <(sources "$directory")
+  [ -z "$extra" ] || files+=("$extra")
   if [ -f "$object" ] && [ -z "$(find "${files[@]}" $newer -newer "$object" 2>/dev/null | head -1)" ]; then
     return
   fi
@@ -78,7 +87,7 @@ build_module() {
 }
 build_module Engine Sources/Engine
 build_module ImageIO Sources/ImageIO
-build_module Models Sources/Models "$out/obj/Engine.o $out/obj/ImageIO.o"
+build_module Models Sources/Models "$out/obj/Engine.o $out/obj/ImageIO.o" "$generated"
 build_module Server Sources/Server "$out/obj/Models.o"
 
 declare -A entry=([safetensors]=FuzzSafeTensors [numpy]=FuzzNumPy [sparsity]=FuzzPruningRatios
