@@ -18,6 +18,8 @@ public struct ServerConfiguration: Sendable {
   public var sloSeconds: Double?
   /// The ladder's configurations, dense first (ordered again by measured latency at startup).
   public var ladder: [(label: String, ratios: PruningRatios)] = []
+  /// When set, the ladder's latencies are this model's predictions instead of startup timings.
+  public var latencyModel: LatencyModel?
 
   public init() {}
 }
@@ -30,20 +32,15 @@ public final class InferenceServer: @unchecked Sendable {
   private let http: HTTPServer
 
   /// Starts serving `model`. With an SLO, first times each ladder level (batch 1 at the preprocessing
-  /// size: 1 warm-up and 2 timed runs, the faster kept); `progress` receives one line per level.
+  /// size: 1 warm-up and 2 timed runs, the faster kept) or takes `latencyModel`'s predictions;
+  /// `progress` receives one line per level.
   public init(
     model: SwinTransformer, configuration: ServerConfiguration, progress: (String) -> Void = { _ in }
   ) throws {
     metrics = ServerMetrics()
     var ladder: SparsityLadder? = nil
     if let slo = configuration.sloSeconds {
-      let size = configuration.service.preprocessing.size
-      let levels = try configuration.ladder.map { entry in
-        let seconds = try Self.time(model, entry.ratios, size: size, threads: configuration.batching.threads)
-        progress(String(format: "level %@: %.1f ms per image at %d×%d", entry.label, seconds * 1000, size, size))
-        return SparsityLevel(name: entry.label, ratios: entry.ratios, secondsPerImage: seconds)
-      }
-      ladder = SparsityLadder(levels: levels, sloSeconds: slo, calibrationPixels: size * size)
+      ladder = try Self.ladder(model: model, configuration: configuration, slo: slo, progress: progress)
     }
     engine = BatchingEngine(model: model, options: configuration.batching, ladder: ladder, metrics: metrics)
     let service = InferenceService(options: configuration.service, engine: engine, metrics: metrics)
@@ -73,6 +70,30 @@ public final class InferenceServer: @unchecked Sendable {
     let deadline = Date(timeIntervalSinceNow: grace)
     while http.requestsInFlight > 0 && Date() < deadline { usleep(2_000) }
     http.stop()
+  }
+
+  private static func ladder(
+    model: SwinTransformer, configuration: ServerConfiguration, slo: Double, progress: (String) -> Void
+  ) throws -> SparsityLadder {
+    var width = configuration.service.preprocessing.size
+    var height = width
+    if let latency = configuration.latencyModel {
+      guard latency.depths == model.configuration.depths else {
+        throw HTTPServerError(
+          description: "the latency model is for depths \(latency.depths), the model has \(model.configuration.depths)")
+      }
+      height = latency.key.height
+      width = latency.key.width
+    }
+    let levels = try configuration.ladder.map { entry in
+      let seconds =
+        try configuration.latencyModel.map { $0.predictedSeconds(entry.ratios) / Double($0.key.batch) }
+        ?? time(model, entry.ratios, size: width, threads: configuration.batching.threads)
+      let source = configuration.latencyModel == nil ? "measured" : "predicted"
+      progress(String(format: "level %@: %.1f ms per image at %d×%d (%@)", entry.label, seconds * 1000, width, height, source))
+      return SparsityLevel(name: entry.label, ratios: entry.ratios, secondsPerImage: seconds)
+    }
+    return SparsityLadder(levels: levels, sloSeconds: slo, calibrationPixels: width * height)
   }
 
   private static func time(_ model: SwinTransformer, _ ratios: PruningRatios, size: Int, threads: Int) throws -> Double

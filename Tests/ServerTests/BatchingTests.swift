@@ -122,4 +122,30 @@ final class BatchingTests: ServerTestCase {
     let metrics = try XCTUnwrap(try rawRequest(port: port, method: "GET", path: "/metrics")).text
     XCTAssertTrue(metrics.contains("sparsevit_slo_level{name="), metrics)
   }
+
+  func testLadderTakesTheLatencyModelsPredictions() throws {
+    let depths = model.configuration.depths
+    let windows = LatencyModel.windows(model.configuration, height: 64, width: 64)
+    let key = try LatencyModelKey(
+      cpu: "Test CPU", threads: 2, height: 64, width: 64, batch: 2, architecture: "tiny", engine: "test")
+    // A made-up machine: 10 ms fixed + 1 ms per kept window of any stage.
+    let samples = LatencyModel.design(depths: depths).map { ratios in
+      let kept = ratios.ratios.enumerated().reduce(0) { total, stage in
+        total + stage.element.reduce(0) { $0 + Int(Double(windows[stage.offset]) * (1 - $1)) }
+      }
+      return LatencySample(ratios: ratios.ratios, seconds: 0.010 + 0.001 * Double(2 * kept))
+    }
+    let latency = try LatencyModel.fit(samples: samples, key: key, depths: depths, windows: windows)
+    let half = try PruningRatios.uniform(0.5, depths: depths)
+    try start {
+      $0.sloSeconds = 10
+      $0.latencyModel = latency
+      $0.ladder = [("uniform 0.5", half), ("dense", .dense(depths: depths))]
+    }
+    let ladder = try XCTUnwrap(server!.engine.ladder)
+    XCTAssertEqual(ladder.levels.map(\.name), ["dense", "uniform 0.5"])
+    XCTAssertEqual(ladder.calibrationPixels, 64 * 64)
+    XCTAssertEqual(ladder.levels[0].secondsPerImage, latency.denseSeconds / 2, accuracy: 1e-12)
+    XCTAssertEqual(ladder.levels[1].secondsPerImage, latency.predictedSeconds(half) / 2, accuracy: 1e-12)
+  }
 }

@@ -12,6 +12,8 @@ final class ServeCommandTests: CommandTestCase {
     for (arguments, fragment) in [
       (["--port", "70000"], "'--port' must be in 0…65535"),
       (["--ladder", "0,0.5"], "'--ladder' applies with '--slo-ms'"),
+      (["--latency-model", weights], "'--latency-model' applies with '--slo-ms'"),
+      (["--slo-ms", "100", "--latency-model", weights], "'--latency-model'"),
       (["--api-key-file", path("missing")], "no such file"),
       (["--model-name", "a/b"], "'--model-name'"),
       (["--slo-ms", "100", "--ladder", "0,fast"], "'--ladder' entry 'fast'"),

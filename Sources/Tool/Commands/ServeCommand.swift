@@ -20,6 +20,9 @@ enum ServeCommand {
   static let ladder = OptionSpec(
     name: "ladder", value: "list",
     help: "SLO levels: comma list of ratios, presets or JSON files (default 0,0.2,0.4,0.6,0.8).")
+  static let latencyModel = OptionSpec(
+    name: "latency-model", value: "file",
+    help: "With '--slo-ms': the ladder's latencies from this latency model (a 'search' cache file), not timed.")
   static let apiKeyFile = OptionSpec(
     name: "api-key-file", value: "file", help: "Require 'Authorization: Bearer <key>' (key = the file's first line).")
   static let maxBody = OptionSpec(
@@ -40,7 +43,7 @@ enum ServeCommand {
     usage: "[--weights <file>] [--host 127.0.0.1] [--port 8000] [--max-batch 4] [--slo-ms T] [options]",
     options: [
       ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.threads, host, port, modelName, maxBatch, batchWindow,
-      ModelOptions.sparsity, slo, ladder, ImageOptions.size, ImageOptions.resize, apiKeyFile, maxBody, maxConnections,
+      ModelOptions.sparsity, slo, ladder, latencyModel, ImageOptions.size, ImageOptions.resize, apiKeyFile, maxBody, maxConnections,
       timeout,
       httpThreads, memoryBudget, quiet,
     ],
@@ -124,8 +127,16 @@ struct ServeOptions {
       memoryBudget: try arguments.integer(S.memoryBudget, in: 1...(Int.max >> 21)).map { $0 << 20 }
         ?? ForwardOptions.defaultMemoryBudget)
     configuration.sloSeconds = try arguments.number(S.slo, in: 0.001...3_600_000).map { $0 / 1000 }
-    if arguments.string(S.ladder) != nil && configuration.sloSeconds == nil {
-      throw arguments.usage("'--ladder' applies with '--slo-ms'")
+    for option in [S.ladder, S.latencyModel] where arguments.string(option) != nil && configuration.sloSeconds == nil {
+      throw arguments.usage("'--\(option.name)' applies with '--slo-ms'")
+    }
+    if let path = arguments.string(S.latencyModel) {
+      try ModelOptions.requireFile(arguments, S.latencyModel)
+      do {
+        configuration.latencyModel = try LatencyModel.load(path: path)
+      } catch {
+        throw arguments.usage("'--latency-model': \(error.description)")
+      }
     }
     ladder = (arguments.string(S.ladder) ?? "0,0.2,0.4,0.6,0.8").split(separator: ",").map(String.init)
     if ladder.isEmpty { throw arguments.usage("'--ladder' needs at least one configuration") }
