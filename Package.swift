@@ -63,7 +63,7 @@ let package = Package(
 
     .target(name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport"),
     .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"]),
-    .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "TestSupport"]),
+    .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "Engine", "TestSupport"]),
     .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "ImageIO", "TestSupport"]),
     .testTarget(name: "ServerTests", dependencies: ["Server", "Models", "Engine", "TestSupport"]),
     .testTarget(name: "ToolTests", dependencies: ["Tool", "Models", "ImageIO", "TestSupport"]),

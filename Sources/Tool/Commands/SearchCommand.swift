@@ -15,9 +15,6 @@ enum SearchCommand {
   static let defaultRounds = 7
   static let defaultQuietWait = 120.0
   static let defaultRecalibrateRounds = 0
-  /// Calibration images by default: as many as cost two 672×672 forwards, 1…16.
-  static let referencePixels = 2 * 672 * 672
-  static let maximumDefaultImages = 16
   /// Default lower bound of the window as a share of the budget.
   static let defaultWindow = 0.9
 
@@ -52,7 +49,7 @@ enum SearchCommand {
   static let calibrationCount = OptionSpec(
     name: "calibration-count", value: "n",
     help:
-      "Calibration images scored per configuration: the first n given, or n synthetic ones (default: as many as cost two 672² forwards, 1…\(maximumDefaultImages): \(SearchOptions.defaultCount(BenchSize(height: 672, width: 672))) at 672, \(SearchOptions.defaultCount(BenchSize(height: 224, width: 224))) at 224)."
+      "Calibration images scored per configuration: the first n given, or n synthetic ones (default: as many as cost two 672² forwards, 1…\(CalibrationSet.maximumDefaultCount): \(CalibrationSet.defaultCount(height: 672, width: 672)) at 672, \(CalibrationSet.defaultCount(height: 224, width: 224)) at 224)."
   )
   static let score = OptionSpec(
     name: "score", value: "metric",
@@ -168,20 +165,12 @@ enum SearchCommand {
     let environment = BenchEnvironment.current(model: model, threads: options.threads)
     let key: LatencyModelKey
     do {
-      key = try LatencyModelKey(
-        cpu: "\(environment.cpuModel) (\(environment.processors) processors)",
-        threads: options.threads,
-        height: size.height, width: size.width, batch: options.batch,
-        architecture: model.configuration.description,
-        engine: "\(environment.engineVersion) \(environment.build)\(fusedMultiplyAdd ? " fma" : "")"
-          + (LatencyModelKey.buildFingerprint().map { " build \($0)" } ?? "")
-      )
+      key = try LatencyModelKey.current(
+        model: model, threads: options.threads, height: size.height, width: size.width, batch: options.batch)
     } catch {
       throw Failure(error)
     }
-    let cachePath =
-      options.latencyModelPath
-      ?? defaultCacheDirectory().map { ($0 as NSString).appendingPathComponent(key.fileName) }
+    let cachePath = options.latencyModelPath ?? LatencyModelCache.path(for: key)
     var (latency, cached) = try latencyModel(model: model, key: key, path: cachePath, options: options)
     if cached && options.recalibrateRounds > 0 {
       latency = try recalibrate(model: model, latency: latency, options: options)
@@ -283,14 +272,14 @@ enum SearchCommand {
         seconds: monotonicSeconds() - start))
     let document = report.outputDocument(
       result, budget: budget, minimum: minSeconds, measured: measured)
-    try write(
+    try writeOutput(
       result.best.ratios.jsonData(extra: document), to: options.outputPath!, what: "configuration")
     if let plotPath = options.plotPath {
       let svg = SearchPlot(
         result: result, budget: budget, minimum: minSeconds, measured: measured,
         title: report.plotTitle, subtitle: report.plotSubtitle
       ).render()
-      try write(Data(svg.utf8), to: plotPath, what: "plot")
+      try writeOutput(Data(svg.utf8), to: plotPath, what: "plot")
     }
   }
 
@@ -308,16 +297,15 @@ enum SearchCommand {
   static func latencyModel(
     model: SwinTransformer, key: LatencyModelKey, path: String?, options: SearchOptions
   ) throws -> (LatencyModel, cached: Bool) {
-    if let path, !options.remeasure, FileManager.default.fileExists(atPath: path) {
-      do {
-        let cached = try LatencyModel.load(path: path)
-        if cached.key == key {
-          printError("Using the latency model in \(path) (measured \(cached.measured))")
-          return (cached, true)
-        }
-        printError(
-          "Note: \(path) was measured for \(cached.key), this search needs \(key): measuring again")
-      } catch {
+    if let path, !options.remeasure {
+      switch LatencyModelCache.lookup(path: path, key: key) {
+      case .hit(let cached):
+        printError("Using the latency model in \(path) (measured \(cached.measured))")
+        return (cached, true)
+      case .absent: break
+      case .otherKey(let other):
+        printError("Note: \(path) was measured for \(other), this search needs \(key): measuring again")
+      case .unusable(let error):
         printError("Note: ignoring \(error.description): measuring again")
       }
     }
@@ -336,7 +324,7 @@ enum SearchCommand {
       progress: { done, total in progress.step("latency model \(done)/\(total)") })
     progress.finish()
     printError("Measured in \(formatDuration(monotonicSeconds() - start)). \(timer.summary)")
-    if timer.unreliable && !options.cacheBusy {
+    if !LatencyModelCache.mayStore(measuredWith: timer, force: options.cacheBusy) {
       printError(
         "Warning: the machine was busy throughout: this latency model is used for this run but not cached. Measure again when the machine is quiet."
       )
@@ -344,9 +332,7 @@ enum SearchCommand {
     }
     if let path {
       do {
-        try FileManager.default.createDirectory(
-          atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try measured.save(to: path)
+        try LatencyModelCache.store(measured, at: path)
         printError("Saved the latency model to \(path)")
       } catch {
         printError(
@@ -382,16 +368,6 @@ enum SearchCommand {
     return recalibrated
   }
 
-  /// `$XDG_CACHE_HOME/sparsevit` or `~/.cache/sparsevit`.
-  static func defaultCacheDirectory() -> String? {
-    let environment = ProcessInfo.processInfo.environment
-    if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") {
-      return (xdg as NSString).appendingPathComponent("sparsevit")
-    }
-    guard let home = environment["HOME"], !home.isEmpty else { return nil }
-    return (home as NSString).appendingPathComponent(".cache/sparsevit")
-  }
-
   /// Times `count` random configurations of the search space and compares with the predictions.
   static func validate(
     model: SwinTransformer, latency: LatencyModel, count: Int, options: SearchOptions,
@@ -419,27 +395,6 @@ enum SearchCommand {
     progress.finish()
     printError(timer.summary)
     return report.validation(configurations: configurations, runs: Array(runs.dropLast()), denseRuns: runs.last!)
-  }
-
-  static func emit(_ text: String) {
-    FileHandle.standardOutput.write(Data(text.utf8))
-  }
-
-  static func write(_ data: Data, to path: String, what: String) throws {
-    do {
-      try writeFileAtomically([UInt8](data), to: path)
-    } catch {
-      throw Failure(error)
-    }
-    printError("Wrote \(what) to \(path)")
-  }
-
-  static var fusedMultiplyAdd: Bool {
-    #if SPARSEVIT_FMA
-      true
-    #else
-      false
-    #endif
   }
 }
 
@@ -575,206 +530,20 @@ struct SearchOptions {
       SearchCommand.recalibrate, default: SearchCommand.defaultRecalibrateRounds, in: 0...1000)!
   }
 
-  /// Default number of calibration images at `size`.
-  static func defaultCount(_ size: BenchSize) -> Int {
-    max(
-      1,
-      min(
-        SearchCommand.maximumDefaultImages,
-        Int((Double(SearchCommand.referencePixels) / Double(size.height * size.width)).rounded())))
-  }
-
   /// The calibration images from `--calibration`, `--images` or synthetic, checked against the
   /// model and the size; the search size is `--size`, else the `.npy` images' size, else 672.
   func calibrationImages(for model: SwinTransformer) throws -> Calibration {
-    let channels = model.configuration.inputChannels
-    let minimum = model.configuration.minimumInputSide
-    func checkSize(_ size: BenchSize) throws {
-      guard size.height >= minimum, size.width >= minimum else {
-        throw spec.usage(
-          "'--size' \(size.label) is below the model's minimum of \(minimum)x\(minimum) pixels")
-      }
-    }
-    if let path = calibrationPath {
-      let images: Tensor
-      do {
-        images = try readNumPy(path: path)
-      } catch {
-        throw Failure("calibration images \(error.description)")
-      }
-      guard images.rank == 4, images.shape[0] >= 1 else {
-        throw Failure(
-          "\(path): calibration images have shape \(images.shape), expected (n, \(channels), height, width) with n ≥ 1"
-        )
-      }
-      guard images.shape[1] == channels else {
-        throw Failure(
-          "\(path): calibration images have \(images.shape[1]) channels, the model expects \(channels) (shape \(images.shape))"
-        )
-      }
-      let found = BenchSize(height: images.shape[2], width: images.shape[3])
-      if let size, size != found {
-        throw Failure(
-          "\(path): calibration images are \(found.label), the search is at \(size.label) (give '--size \(found.label)' or images of \(size.label))"
-        )
-      }
-      try checkSize(found)
-      let count = min(images.shape[0], calibrationCount ?? SearchOptions.defaultCount(found))
-      let plane = channels * found.height * found.width
-      let used = Tensor(
-        shape: [count, channels, found.height, found.width],
-        values: Array(images.values[0..<(count * plane)]))
-      return Calibration(
-        images: used, size: found, label: "\(count) of the \(images.shape[0]) images of \(path)")
-    }
-    let size = self.size ?? BenchSize(height: 672, width: 672)
-    try checkSize(size)
-    if let directory = imagesPath {
-      let files: [String]
-      do {
-        files = try FileManager.default.contentsOfDirectory(atPath: directory).filter {
-          ["png", "jpg", "jpeg"].contains(($0 as NSString).pathExtension.lowercased())
-        }.sorted()
-      } catch {
-        throw Failure("cannot list '\(directory)': \(error.localizedDescription)")
-      }
-      guard !files.isEmpty else {
-        throw Failure("'\(directory)' has no .png, .jpg or .jpeg files to calibrate with")
-      }
-      let count = min(files.count, calibrationCount ?? SearchOptions.defaultCount(size))
-      let preprocessing: ImagePreprocessing
-      do {
-        preprocessing = try ImagePreprocessing(size: size.height)
-      } catch {
-        throw Failure(error)
-      }
-      var pictures: [RGBImage] = []
-      for name in files.prefix(count) {
-        do {
-          pictures.append(
-            try RGBImage.load(path: (directory as NSString).appendingPathComponent(name)))
-        } catch {
-          throw Failure(error)
-        }
-      }
-      return Calibration(
-        images: preprocessing.tensor(pictures), size: size,
-        label: "\(count) of the \(files.count) images in \(directory)")
-    }
-    let count = calibrationCount ?? SearchOptions.defaultCount(size)
-    return Calibration(
-      images: SyntheticImages.batch(
-        count: count, height: size.height, width: size.width, seed: seed), size: size,
-      label: "\(count) synthetic image\(count == 1 ? "" : "s") (seed \(seed))")
-  }
-}
-
-
-// MARK: - Timing on a shared machine
-
-/// Times forwards on a shared machine. A run during which other processes kept more than
-/// `threshold` of the CPUs busy (every CPU's busy time from /proc/stat minus this process's own from
-/// /proc/self/stat; hypervisor steal counts as busy) is disturbed: the timer waits until the machine
-/// is quiet (others under `threshold` for a 0.5 s look) and runs it again, up to `attempts` runs.
-/// The first undisturbed run counts, or the fastest when none was. Waiting stops for good once
-/// `patience` seconds have been spent waiting, so a machine busy throughout costs bounded time
-/// (and is reported). Where /proc is missing every run counts.
-final class QuietTimer {
-  let threshold: Double
-  let attempts: Int
-  let patience: Double
-  /// Forwards run, disturbed ones, and timings for which every attempt was disturbed.
-  private(set) var runs = 0
-  private(set) var disturbed = 0
-  private(set) var timings = 0
-  private(set) var unresolved = 0
-  /// Seconds spent waiting for quiet.
-  private(set) var waited = 0.0
-
-  init(threshold: Double = 0.05, attempts: Int = 4, patience: Double = SearchCommand.defaultQuietWait) {
-    self.threshold = threshold
-    self.attempts = attempts
-    self.patience = patience
-  }
-
-  func time(_ body: () throws -> Void) throws -> Double {
-    timings += 1
-    var fastest = Double.infinity
-    for attempt in 0..<attempts {
-      let before = CPUTicks.now()
-      let start = monotonicSeconds()
-      try body()
-      let seconds = monotonicSeconds() - start
-      runs += 1
-      guard let before, let after = CPUTicks.now(), after.othersShare(since: before) > threshold
-      else { return seconds }
-      disturbed += 1
-      fastest = min(fastest, seconds)
-      if attempt < attempts - 1 { waitForQuiet() }
-    }
-    unresolved += 1
-    return fastest
-  }
-
-  /// Sleeps in 0.5 s looks until one finds the other processes under `threshold`, within patience.
-  private func waitForQuiet() {
-    while waited < patience {
-      guard let before = CPUTicks.now() else { return }
-      usleep(500_000)
-      waited += 0.5
-      guard let after = CPUTicks.now() else { return }
-      if after.othersShare(since: before) <= threshold { return }
+    let source: CalibrationSet.Source =
+      calibrationPath.map { .numpy(path: $0) } ?? imagesPath.map { .directory(path: $0) } ?? .synthetic(seed: seed)
+    do {
+      let set = try CalibrationSet.load(
+        source, size: size.map { ($0.height, $0.width) }, count: calibrationCount, configuration: model.configuration)
+      return Calibration(images: set.images, size: BenchSize(height: set.height, width: set.width), label: set.label)
+    } catch .belowMinimum(let height, let width, let minimum) {
+      throw spec.usage("'--size' \(height)x\(width) is below the model's minimum of \(minimum)x\(minimum) pixels")
+    } catch {
+      throw Failure(error)
     }
   }
 
-  /// Whether too many timings had no undisturbed run for the results to be trusted.
-  var unreliable: Bool { unresolved * 5 > timings }
-
-  var summary: String {
-    guard disturbed > 0 else { return "No run was disturbed by other processes." }
-    var text =
-      "\(disturbed) of \(runs) runs were disturbed by other processes (over \(Int(threshold * 100))% of the CPUs busy)"
-    if waited > 0 { text += ", \(formatDuration(waited)) spent waiting for quiet" }
-    text +=
-      unresolved > 0
-      ? "; \(unresolved) of \(timings) timings have no undisturbed run (the fastest counts)."
-      : "; all were repeated."
-    return text
-  }
-}
-
-/// CPU time counters in clock ticks: every CPU's busy and total time (/proc/stat) and this
-/// process's user + system time (/proc/self/stat).
-struct CPUTicks {
-  let busy: UInt64
-  let total: UInt64
-  let own: UInt64
-
-  static func now() -> CPUTicks? {
-    guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
-      let line = stat.split(separator: "\n").first, line.hasPrefix("cpu "),
-      let own = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
-      let close = own.lastIndex(of: ")")
-    else { return nil }
-    // user nice system idle iowait irq softirq steal (guest time is already inside user).
-    let fields = line.split(separator: " ").dropFirst().prefix(8).compactMap { UInt64($0) }
-    // After "pid (comm)": state is field 3, utime 14, stime 15.
-    let ownFields = own[own.index(after: close)...].split(separator: " ")
-    guard fields.count == 8, ownFields.count > 12, let user = UInt64(ownFields[11]),
-      let system = UInt64(ownFields[12])
-    else {
-      return nil
-    }
-    let idle = fields[3] + fields[4]
-    let total = fields.reduce(0, +)
-    return CPUTicks(busy: total - idle, total: total, own: user + system)
-  }
-
-  /// Share of all CPUs' time since `earlier` spent by other processes (or stolen by the hypervisor).
-  func othersShare(since earlier: CPUTicks) -> Double {
-    let elapsed = Double(total &- earlier.total)
-    guard elapsed > 0 else { return 0 }
-    let others = Double(busy &- earlier.busy) - Double(own &- earlier.own)
-    return max(0, others) / elapsed
-  }
 }
