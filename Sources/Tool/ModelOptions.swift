@@ -8,6 +8,9 @@ enum ModelOptions {
     name: "weights", value: "file",
     help: "Swin checkpoint (.safetensors; timm, Microsoft, torchvision or mmdet layout). Default: seeded Swin-T.")
   static let seed = OptionSpec(name: "seed", value: "n", help: "Seed of the built-in random weights (default 0).")
+  static let precision = OptionSpec(
+    name: "precision", value: "p",
+    help: "Arithmetic of the blocks' linear layers: f32 (default) or bf16 (bfloat16 products, f32 sums; needs avx512_bf16).")
   static let threads = OptionSpec(name: "threads", value: "n", help: "Worker threads (default: all \(defaultThreadCount) cores).")
   static let sparsity = OptionSpec(
     name: "sparsity", value: "cfg",
@@ -35,10 +38,11 @@ enum ModelOptions {
 
   /// The model `--weights` names, or seeded Swin-T; with `verbose`, what was loaded on stderr.
   static func model(_ arguments: Arguments, verbose: Bool = false) throws -> SwinTransformer {
+    let precision = try self.precision(arguments)
     if let path = arguments.string("weights") {
       if arguments.string("seed") != nil { throw arguments.usage("'--seed' applies to the built-in weights, not to '--weights'") }
       let start = Date()
-      let model = try SwinTransformer.load(path: path)
+      let model = try SwinTransformer.load(path: path, precision: precision)
       if verbose {
         printError(
         String(
@@ -48,7 +52,16 @@ enum ModelOptions {
       return model
     }
     let seed = try arguments.integer("seed", default: 0, in: 0...Int.max)!
-    return SwinTransformer.seeded(.swinTiny, seed: UInt64(seed))
+    return try SwinTransformer.seeded(.swinTiny, seed: UInt64(seed), precision: precision)
+  }
+
+  /// `--precision` (default f32).
+  static func precision(_ arguments: Arguments) throws(UsageError) -> Precision {
+    guard let text = arguments.string("precision") else { return .f32 }
+    guard let precision = Precision(rawValue: text) else {
+      throw arguments.usage("'--precision': '\(text)' is not one of \(Precision.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return precision
   }
 
   static func threads(_ arguments: Arguments) throws(UsageError) -> Int {

@@ -50,7 +50,7 @@ enum BenchCommand {
         help:
           "Add rounds until every configuration has s seconds of timed runs, at least \(minimumRounds) rounds (default \(Int(defaultMinTime)))."
       ),
-      ModelOptions.weights, ModelOptions.seed,
+      ModelOptions.weights, ModelOptions.seed, ModelOptions.precision,
       OptionSpec(
         name: "json", value: "file", help: "Write every run (statistics, samples, machine) as JSON."
       ),

@@ -8,7 +8,7 @@ enum InfoCommand {
     name: "info",
     summary: "Describe a checkpoint (architecture, layout, parameters) and the machine.",
     usage: "[--weights <file>]",
-    options: [ModelOptions.weights, ModelOptions.seed])
+    options: [ModelOptions.weights, ModelOptions.seed, ModelOptions.precision])
 
   static func run(_ arguments: Arguments) throws {
     let model = try ModelOptions.model(arguments, verbose: true)
@@ -18,6 +18,9 @@ enum InfoCommand {
     print("architecture: \(c.name): embed \(c.embedDim), depths \(c.depths), heads \(c.heads), window \(c.window), patch \(c.patchSize)")
     print("classes:      \(c.classes == 0 ? "none (backbone)" : String(c.classes))")
     print(String(format: "parameters:   %.3fM (%d)", Double(model.parameterCount) / 1e6, model.parameterCount))
+    print("precision:    \(model.precision)")
+    print("kernel:       \(model.kernelDescription)")
+    print("CPU features: \(CPUFeatures.current.names.joined(separator: ", "))")
     print("OpenBLAS:     \(BLAS.configuration) (core \(BLAS.coreName))")
     print("threads:      \(defaultThreadCount) available")
   }

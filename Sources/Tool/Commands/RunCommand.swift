@@ -16,7 +16,7 @@ enum RunCommand {
         name: "output", value: "y.npy",
         help: "Where to write the float32 logits (batch, classes). Required with '--input' unless '--features' or '--top' is given."),
       OptionSpec(name: "features", value: "dir", help: "Also write stage0.npy … stage3.npy (NHWC stage outputs) to this directory."),
-      ModelOptions.weights, ModelOptions.seed, ModelOptions.sparsity, ModelOptions.threads,
+      ModelOptions.weights, ModelOptions.seed, ModelOptions.precision, ModelOptions.sparsity, ModelOptions.threads,
       ImageOptions.size, ImageOptions.resize,
       OptionSpec(name: "top", value: "k", help: "Print the k most likely classes per image (default 5 with '--image')."),
       OptionSpec(name: "verbose", value: nil, help: "Print per block the ratio and kept/total windows, and the latency."),

@@ -48,7 +48,7 @@ enum SearchCommand {
       OptionSpec(
         name: "batch", value: "n", help: "Images per forward of the latency budget (default 1)."),
       ModelOptions.threads,
-      ModelOptions.weights,
+      ModelOptions.weights, ModelOptions.precision,
       OptionSpec(
         name: "model-seed", value: "n",
         help: "Seed of the built-in random Swin-T weights when no --weights (default 0)."),
@@ -174,7 +174,7 @@ enum SearchCommand {
         threads: options.threads,
         height: size.height, width: size.width, batch: options.batch,
         architecture: model.configuration.description,
-        engine: "\(environment.engineVersion) \(environment.build)\(fusedMultiplyAdd ? " fma" : "")"
+        engine: "\(environment.engineVersion) \(environment.build)\(fusedMultiplyAdd ? " fma" : "") \(environment.blockKernel)"
           + (LatencyModelKey.buildFingerprint().map { " build \($0)" } ?? "")
       )
     } catch {
@@ -580,8 +580,9 @@ struct SearchOptions {
 
   /// The model `--weights` names, or seeded Swin-T.
   func model() throws -> SwinTransformer {
+    let precision = try ModelOptions.precision(arguments)
     if let path = arguments.string("weights") {
-      let model = try SwinTransformer.load(path: path)
+      let model = try SwinTransformer.load(path: path, precision: precision)
       printError(
         String(
           format: "Loaded %@ (%@, %.1fM parameters)", path, model.configuration.name,
@@ -589,7 +590,7 @@ struct SearchOptions {
       return model
     }
     let seed = try arguments.integer("model-seed", default: 0, in: 0...Int.max)!
-    return SwinTransformer.seeded(.swinTiny, seed: UInt64(seed))
+    return try SwinTransformer.seeded(.swinTiny, seed: UInt64(seed), precision: precision)
   }
 
   /// Default number of calibration images at `size`.
