@@ -67,19 +67,7 @@ final class PackedBF16Tests: XCTestCase {
   /// The model kernel against a Double product of the bf16-rounded operands.
   func testModelMatchesRoundedProduct() {
     for shape in shapes {
-      check(shape, isa: .model) { a, w, initial, beta, first in
-        var expected = [Float]()
-        for row in 0..<shape.m {
-          for column in first..<shape.n {
-            var sum = 0.0
-            for i in 0..<shape.k {
-              sum += Double(rounded(a[row * (shape.k + 3) + i])) * Double(rounded(w[column * shape.k + i]))
-            }
-            expected.append(Float((beta == 0 ? 0 : Double(initial[row * (shape.n + 5) + column])) + sum))
-          }
-        }
-        return expected
-      }
+      check(shape, isa: .model) { a, w, initial, beta, first in roundedProduct(shape, a, w, initial, beta, first) }
     }
   }
 
@@ -100,10 +88,34 @@ final class PackedBF16Tests: XCTestCase {
     }
   }
 
+  /// The AMX kernel against the Double product of the rounded operands (it sums in its tiles over
+  /// the whole inner size, so its bits may differ from the model's); inner sizes not a multiple of
+  /// 32 take the AVX512_BF16 kernel.
+  func testAMXKernelMatchesRoundedProduct() throws {
+    guard BF16ISA.amx.isSupported else {
+      throw XCTSkip("this CPU (or OS) lacks amx_bf16: the tdpbf16ps kernel is tested on CPUs that have it")
+    }
+    let amxShapes: [(m: Int, n: Int, k: Int)] = [(1, 16, 32), (33, 48, 64), (17, 40, 288), (50, 80, 768), (16, 32, 512), (7, 24, 9)]
+    var identical = 0, total = 0
+    for shape in amxShapes {
+      var modelOutputs: [[Float]] = []
+      check(shape, isa: .model, expected: { _, _, _, _, _ in nil }, collect: { modelOutputs.append($0) })
+      var index = 0
+      check(shape, isa: .amx, expected: { a, w, initial, beta, first in
+        self.roundedProduct(shape, a, w, initial, beta, first)
+      }, collect: { outputs in
+        identical += zip(outputs, modelOutputs[index]).filter { $0.bitPattern == $1.bitPattern }.count
+        total += outputs.count
+        index += 1
+      })
+    }
+    print("PackedBF16Tests: AMX outputs bit-identical to the vdpbf16ps model: \(identical) of \(total)")
+  }
+
   func testPreferredKernelForPrecision() throws {
     XCTAssertEqual(try BlockMatrixKernel.preferred(for: .f32), .preferred)
     if BF16ISA.avx512BF16.isSupported {
-      XCTAssertEqual(try BlockMatrixKernel.preferred(for: .bf16), .packedBF16(.avx512BF16))
+      XCTAssertEqual(try BlockMatrixKernel.preferred(for: .bf16), .packedBF16(BF16ISA.amx.isSupported ? .amx : .avx512BF16))
     } else {
       XCTAssertThrowsError(try BlockMatrixKernel.preferred(for: .bf16)) { error in
         XCTAssertEqual((error as? UnsupportedPrecisionError)?.missingFeature, "avx512_bf16")
@@ -120,6 +132,23 @@ final class PackedBF16Tests: XCTestCase {
   ]
 
   private func rounded(_ x: Float) -> Float { BFloat16Model.widen(BFloat16Model.round(x)) }
+
+  /// `initial·beta + a · wᵀ` in Double over the bf16-rounded operands, columns `first...`.
+  private func roundedProduct(
+    _ shape: (m: Int, n: Int, k: Int), _ a: [Float], _ w: [Float], _ initial: [Float], _ beta: Float, _ first: Int
+  ) -> [Float] {
+    var expected = [Float]()
+    for row in 0..<shape.m {
+      for column in first..<shape.n {
+        var sum = 0.0
+        for i in 0..<shape.k {
+          sum += Double(rounded(a[row * (shape.k + 3) + i])) * Double(rounded(w[column * shape.k + i]))
+        }
+        expected.append(Float((beta == 0 ? 0 : Double(initial[row * (shape.n + 5) + column])) + sum))
+      }
+    }
+    return expected
+  }
 
   /// Runs every (beta, first column) case of `shape`; compares with `expected` when it returns
   /// values, and hands the outputs to `collect`. Sentinels catch writes outside the range.

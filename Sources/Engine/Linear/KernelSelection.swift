@@ -85,6 +85,9 @@ package enum PanelISA: String, Sendable, CaseIterable {
 
 /// The bf16 micro-kernel over packed pairs.
 package enum BF16ISA: String, Sendable, CaseIterable {
+  /// AMX-BF16 `tdpbf16ps`, 32 × 32 blocks of 16 × 16 tiles (inner sizes that are not a multiple of
+  /// 32 run on `avx512BF16`).
+  case amx
   /// AVX512_BF16 `vdpbf16ps`, 12 rows × 32 columns.
   case avx512BF16
   /// The scalar model of `vdpbf16ps` (`BFloat16Model`): any CPU, for tests only (slow).
@@ -92,6 +95,7 @@ package enum BF16ISA: String, Sendable, CaseIterable {
 
   package var isSupported: Bool {
     switch self {
+    case .amx: CPUFeatures.current.isSuperset(of: [.amxBF16, .avx512BF16])
     case .avx512BF16: CPUFeatures.current.contains(.avx512BF16)
     case .model: true
     }
@@ -99,6 +103,7 @@ package enum BF16ISA: String, Sendable, CaseIterable {
 
   var label: String {
     switch self {
+    case .amx: "AMX-BF16 tdpbf16ps 32x32"
     case .avx512BF16: "AVX512_BF16 vdpbf16ps 12x32"
     case .model: "scalar model of vdpbf16ps"
     }

@@ -89,6 +89,15 @@ package func multiplyPanelsBF16(
     }
     return
   }
+  if isa == .amx {
+    if k % 32 == 0 {
+      multiplyAMX(rows: m, columns: n, inner: k, a, lda: lda, packed: w, outputs: outputs, first: first, beta: beta, into: c, ldc: ldc)
+      return
+    }
+    return multiplyPanelsBF16(
+      rows: m, columns: n, inner: k, a, lda: lda, packed: w, outputs: outputs, first: first, beta: beta, into: c, ldc: ldc,
+      isa: .avx512BF16)
+  }
   let blockPairs = PackedPanels.innerBlock / 2
   withUnsafeTemporaryAllocation(of: UInt32.self, capacity: m * blockPairs) { buffer in
     let rounded = buffer.baseAddress!
@@ -103,7 +112,7 @@ package func multiplyPanelsBF16(
         let panel = block + column * pairs, columns = min(2 * PackedPanels.width, n - column)
         let second = columns > PackedPanels.width ? panel + PackedPanels.width * pairs : nil
         switch isa {
-        case .avx512BF16:
+        case .avx512BF16, .amx:
           ck_bf16_avx512_panels(m, columns, pairs, rounded, pairs, panel, second, accumulate ? 1 : 0, c + column, ldc)
         case .model:
           modelPanels(m, columns, pairs, rounded, panel, second, accumulate, c + column, ldc)
@@ -112,6 +121,22 @@ package func multiplyPanelsBF16(
       }
       k0 += depth
     }
+  }
+}
+
+/// The AMX path: all of `a` rounded at once (rows padded with zeros to a multiple of 16, as the
+/// tiles read them), every product summed in the tiles over the whole inner size.
+private func multiplyAMX(
+  rows m: Int, columns n: Int, inner k: Int, _ a: UnsafePointer<Float>, lda: Int,
+  packed w: UnsafePointer<UInt32>, outputs: Int, first: Int, beta: Float, into c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+  let pairs = k / 2, paddedRows = (m + 15) / 16 * 16
+  withUnsafeTemporaryAllocation(of: UInt32.self, capacity: paddedRows * pairs) { buffer in
+    let rounded = buffer.baseAddress!
+    roundRows(m, k, a, lda: lda, into: rounded, ldr: pairs, isa: .avx512BF16)
+    (rounded + m * pairs).update(repeating: 0, count: (paddedRows - m) * pairs)
+    ck_amx_bf16_panels(
+      m, n, k, rounded, pairs, w, PackedPanels.paddedOutputs(outputs), first, beta != 0 ? 1 : 0, c, ldc)
   }
 }
 
@@ -124,7 +149,7 @@ private func roundRows(
   for row in 0..<m {
     let out = halves + row * 2 * ldr
     switch isa {
-    case .avx512BF16: ck_bf16_round_avx512(depth, a + row * lda, out)
+    case .avx512BF16, .amx: ck_bf16_round_avx512(depth, a + row * lda, out)
     case .model:
       for i in 0..<depth { out[i] = BFloat16Model.round(a[row * lda + i]) }
     }

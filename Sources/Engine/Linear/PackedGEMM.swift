@@ -24,7 +24,7 @@ package enum BlockMatrixKernel: Sendable, Equatable, CustomStringConvertible {
       guard BF16ISA.avx512BF16.isSupported else {
         throw UnsupportedPrecisionError(precision: .bf16, missingFeature: "avx512_bf16")
       }
-      return .packedBF16(.avx512BF16)
+      return .packedBF16(BF16ISA.amx.isSupported ? .amx : .avx512BF16)
     }
   }
 
