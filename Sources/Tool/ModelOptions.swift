@@ -7,7 +7,10 @@ enum ModelOptions {
   static let weights = OptionSpec(
     name: "weights", value: "file",
     help: "Swin checkpoint (.safetensors; timm, Microsoft, torchvision or mmdet layout). Default: seeded Swin-T.")
-  static let seed = OptionSpec(name: "seed", value: "n", help: "Seed of the built-in random weights (default 0).")
+  static let modelSeed = OptionSpec(
+    name: "model-seed", value: "n", help: "Seed of the built-in random Swin-T weights when no --weights (default 0).")
+  /// The former name of `--model-seed` (in `bench`, of `--model-seed` and `--input-seed` together).
+  static let seed = OptionSpec(name: "seed", value: "n", help: "Deprecated: use --model-seed.")
   static let precision = OptionSpec(
     name: "precision", value: "p",
     help: "Arithmetic of the blocks' linear layers: f32 (default) or bf16 (bfloat16 products, f32 sums; needs avx512_bf16).")
@@ -16,65 +19,77 @@ enum ModelOptions {
     name: "sparsity", value: "cfg",
     help: "Pruning ratios: a JSON file, a uniform ratio in [0, 1), 'dense' or a preset (\(PruningRatios.presetNames.joined(separator: ", "))).")
 
-  /// Usage error unless the file `--name` names exists (checked before any work starts).
-  static func requireFile(_ arguments: Arguments, _ name: String) throws(UsageError) {
-    guard let path = arguments.string(name) else { return }
+  /// Usage error unless the file `option` names exists (checked before any work starts).
+  static func requireFile(_ arguments: Arguments, _ option: OptionSpec) throws(UsageError) {
+    guard let path = arguments.string(option) else { return }
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-      throw arguments.usage("'--\(name)': no such file '\(path)'")
+      throw arguments.usage("'--\(option.name)': no such file '\(path)'")
     }
-    if isDirectory.boolValue { throw arguments.usage("'--\(name)': '\(path)' is a directory, expected a file") }
+    if isDirectory.boolValue { throw arguments.usage("'--\(option.name)': '\(path)' is a directory, expected a file") }
   }
 
-  /// Checks the common file options (`--weights`, a `--sparsity` that is a path) exist.
-  static func requireFiles(_ arguments: Arguments) throws(UsageError) {
-    try requireFile(arguments, "weights")
-    if let sparsity = arguments.string("sparsity"), Double(sparsity) == nil, sparsity != "dense",
-      PruningRatios.presets[sparsity] == nil
-    {
-      try requireFile(arguments, "sparsity")
+  /// `--sparsity` as given, after checking that a value naming a file names an existing one.
+  static func sparsityArgument(_ arguments: Arguments) throws(UsageError) -> String? {
+    guard let text = arguments.string(sparsity) else { return nil }
+    if Double(text) == nil, text != "dense", PruningRatios.presets[text] == nil {
+      try requireFile(arguments, sparsity)
     }
+    return text
   }
 
-  /// The model `--weights` names, or seeded Swin-T; with `verbose`, what was loaded on stderr.
-  static func model(_ arguments: Arguments, verbose: Bool = false) throws -> SwinTransformer {
-    let precision = try self.precision(arguments)
-    if let path = arguments.string("weights") {
-      if arguments.string("seed") != nil { throw arguments.usage("'--seed' applies to the built-in weights, not to '--weights'") }
-      let start = Date()
-      let model = try SwinTransformer.load(path: path, precision: precision)
-      if verbose {
-        printError(
-        String(
-          format: "Loaded %@ (%@, %@ layout, %.1fM parameters) in %.2f s", path, model.configuration.name,
-          model.layout.rawValue, Double(model.parameterCount) / 1e6, Date().timeIntervalSince(start)))
+  /// `--weights` (checked to exist), else seeded Swin-T from `--model-seed` or the deprecated
+  /// `--seed`; a seed together with `--weights` is a usage error.
+  static func source(_ arguments: Arguments) throws(UsageError) -> ModelSource {
+    let declared = arguments.spec.options
+    let modelSeed = declared.contains(self.modelSeed) ? try arguments.seed(self.modelSeed) : nil
+    let oldSeed = declared.contains(seed) ? try arguments.seed(seed) : nil
+    if modelSeed != nil && oldSeed != nil {
+      throw arguments.usage("'--seed' is the former name of '--model-seed': give '--model-seed' only")
+    }
+    if let path = arguments.string(weights) {
+      try requireFile(arguments, weights)
+      if modelSeed != nil {
+        throw arguments.usage("'--model-seed' applies to the built-in weights, not to '--weights'")
       }
-      return model
+      if oldSeed != nil { throw arguments.usage("'--seed' applies to the built-in weights, not to '--weights'") }
+      return .file(path)
     }
-    let seed = try arguments.integer("seed", default: 0, in: 0...Int.max)!
-    return try SwinTransformer.seeded(.swinTiny, seed: UInt64(seed), precision: precision)
+    return .seeded(.swinTiny, seed: modelSeed ?? oldSeed ?? 0)
   }
 
   /// `--precision` (default f32).
   static func precision(_ arguments: Arguments) throws(UsageError) -> Precision {
-    guard let text = arguments.string("precision") else { return .f32 }
-    guard let precision = Precision(rawValue: text) else {
+    guard let text = arguments.string(precision) else { return .f32 }
+    guard let value = Precision(rawValue: text) else {
       throw arguments.usage("'--precision': '\(text)' is not one of \(Precision.allCases.map(\.rawValue).joined(separator: ", "))")
     }
-    return precision
+    return value
+  }
+
+  /// Loads `source` in `precision`; with `verbose`, what a checkpoint held and how long it took, on stderr.
+  static func load(_ source: ModelSource, precision: Precision = .f32, verbose: Bool = false) throws -> SwinTransformer {
+    let start = monotonicSeconds()
+    let model = try source.load(precision: precision)
+    if verbose, case .file(let path) = source {
+      printError(
+        String(
+          format: "Loaded %@ (%@, %@ layout, %.1fM parameters) in %.2f s", path, model.configuration.name,
+          model.layout.rawValue, Double(model.parameterCount) / 1e6, monotonicSeconds() - start))
+    }
+    return model
   }
 
   static func threads(_ arguments: Arguments) throws(UsageError) -> Int {
-    try arguments.integer("threads", default: defaultThreadCount, in: 1...1024)!
+    try arguments.integer(threads, default: defaultThreadCount, in: 1...1024)!
   }
 
-  /// `--sparsity` resolved against the model (nil when not given).
-  static func sparsity(_ arguments: Arguments, model: SwinTransformer) throws -> PruningRatios? {
-    guard let text = arguments.string("sparsity") else { return nil }
+  /// `text` (a `--sparsity` value) resolved against the model.
+  static func resolveSparsity(_ text: String, model: SwinTransformer, spec: CommandSpec) throws -> PruningRatios {
     do {
       return try PruningRatios.resolve(text, depths: model.configuration.depths)
     } catch .unreadable(let path, let reason) {
-      throw arguments.usage("cannot read sparsity file '\(path)': \(reason)")
+      throw spec.usage("cannot read sparsity file '\(path)': \(reason)")
     }
   }
 }

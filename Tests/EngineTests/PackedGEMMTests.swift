@@ -51,7 +51,7 @@ final class PackedGEMMTests: XCTestCase {
     ]
     for (index, shape) in shapes.enumerated() {
       let (m, n, k) = shape
-      var g = SeededGenerator(seed: UInt64(100 + index))
+      var g = SplitMix64(seed: UInt64(100 + index))
       let w = randomValues(n * k, using: &g)
       let packed = PackedPanels.pack(w, outputs: n, inner: k)
       let lda = k + 3, ldc = n + 5

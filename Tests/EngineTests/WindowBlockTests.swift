@@ -19,7 +19,7 @@ struct RandomBlock {
     self.heads = heads
     self.hidden = hidden
     self.window = window
-    var g = SeededGenerator(seed: seed)
+    var g = SplitMix64(seed: seed)
     func tensor(_ shape: [Int], _ range: ClosedRange<Float>, shift: Float = 0) -> Tensor {
       Tensor(shape: shape, values: randomValues(shape.reduce(1, *), in: range, using: &g).map { $0 + shift })
     }
@@ -187,7 +187,7 @@ final class WindowBlockTests: XCTestCase {
         let bias = WindowAttentionBias(table: block.table(for: grid), heads: 3, grid: grid)
         let batch = 3
         let x = randomTensor([batch, height, width, 24], seed: 7)
-        var g = SeededGenerator(seed: UInt64(height))
+        var g = SplitMix64(seed: UInt64(height))
         let kept = (0..<(batch * grid.windowCount)).filter { _ in Bool.random(using: &g) }
         let expected = block.reference(x.values, batch: batch, height: height, width: width, shifted: shifted, kept: Set(kept))
         for threads in [1, 2, 4] {

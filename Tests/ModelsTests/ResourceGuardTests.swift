@@ -100,7 +100,7 @@ final class ResourceGuardTests: XCTestCase {
       let before = residentBytes()
       let workspace = Workspace(model: model, key: key)
       let grown = residentBytes() - before
-      XCTAssertGreaterThanOrEqual(estimate, workspace.bytes, "\(batch)×\(height)×\(width), \(threads) threads")
+      XCTAssertEqual(estimate, workspace.bytes, "\(batch)×\(height)×\(width), \(threads) threads")
       // The heap also holds array headers and the window geometry: allow a little on top. (Not under
       // a sanitizer: its redzones and shadow memory count as resident too.)
       if isSanitized { continue }

@@ -378,14 +378,7 @@ public func meanCosineSimilarity(_ a: Tensor, _ b: Tensor) -> Double {
 
 /// Per row of `[n, classes]` logits, the index of the largest (the first of equal ones).
 func topClasses(_ logits: Tensor) -> [Int] {
-  let rows = logits.shape[0]
-  let classes = logits.shape[1]
-  return (0..<rows).map { row in
-    var best = 0
-    for c in 1..<max(classes, 1)
-    where logits.values[row * classes + c] > logits.values[row * classes + best] { best = c }
-    return best
-  }
+  ClassPrediction.top(1, logits: logits, names: []).map { $0.first?.index ?? 0 }
 }
 
 // MARK: - Search

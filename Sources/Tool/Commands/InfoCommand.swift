@@ -8,10 +8,10 @@ enum InfoCommand {
     name: "info",
     summary: "Describe a checkpoint (architecture, layout, parameters) and the machine.",
     usage: "[--weights <file>]",
-    options: [ModelOptions.weights, ModelOptions.seed, ModelOptions.precision])
+    options: [ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.seed, ModelOptions.precision])
 
-  static func run(_ arguments: Arguments) throws {
-    let model = try ModelOptions.model(arguments, verbose: true)
+  static func run(_ options: InfoOptions) throws {
+    let model = try ModelOptions.load(options.model, precision: options.precision, verbose: true)
     let c = model.configuration
     print("weights:      \(model.source)")
     print("layout:       \(model.layout.rawValue)")
@@ -23,5 +23,16 @@ enum InfoCommand {
     print("CPU features: \(CPUFeatures.current.names.joined(separator: ", "))")
     print("OpenBLAS:     \(BLAS.configuration) (core \(BLAS.coreName))")
     print("threads:      \(defaultThreadCount) available")
+  }
+}
+
+/// The options of `info`, parsed once.
+struct InfoOptions {
+  let model: ModelSource
+  let precision: Precision
+
+  init(_ arguments: Arguments) throws(UsageError) {
+    model = try ModelOptions.source(arguments)
+    precision = try ModelOptions.precision(arguments)
   }
 }

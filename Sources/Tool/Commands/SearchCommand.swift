@@ -15,11 +15,93 @@ enum SearchCommand {
   static let defaultRounds = 7
   static let defaultQuietWait = 120.0
   static let defaultRecalibrateRounds = 0
-  /// Calibration images by default: as many as cost two 672×672 forwards, 1…16.
-  static let referencePixels = 2 * 672 * 672
-  static let maximumDefaultImages = 16
   /// Default lower bound of the window as a share of the budget.
   static let defaultWindow = 0.9
+
+  static let latencyMs = OptionSpec(
+    name: "latency-ms", value: "T",
+    help:
+      "Latency budget per forward, milliseconds (on this machine, at --size, --batch, --threads)."
+  )
+  static let minLatencyMs = OptionSpec(
+    name: "min-latency-ms", value: "L",
+    help:
+      "Lower end of the latency window sampled (default: 0.9·T, or less to include the slowest uniform ratio that fits)."
+  )
+  static let output = OptionSpec(
+    name: "output", value: "cfg.json",
+    help: "Where to write the best configuration (sparsity JSON, readable by --sparsity).")
+  static let size = OptionSpec(
+    name: "size", value: "n",
+    help:
+      "Input size N (square) or HxW (default \(defaultSize), or the --calibration images' size)."
+  )
+  static let batch = OptionSpec(
+    name: "batch", value: "n", help: "Images per forward of the latency budget (default 1).")
+  static let calibrationFile = OptionSpec(
+    name: "calibration", value: "x.npy",
+    help: "Calibration images: float32 (n, 3, H, W), ImageNet-normalized.")
+  static let imagesDirectory = OptionSpec(
+    name: "images", value: "dir",
+    help:
+      "Calibration images: the .png/.jpg files of a directory (resized and centre-cropped to --size)."
+  )
+  static let calibrationCount = OptionSpec(
+    name: "calibration-count", value: "n",
+    help:
+      "Calibration images scored per configuration: the first n given, or n synthetic ones (default: as many as cost two 672² forwards, 1…\(CalibrationSet.maximumDefaultCount): \(CalibrationSet.defaultCount(height: 672, width: 672)) at 672, \(CalibrationSet.defaultCount(height: 224, width: 224)) at 224)."
+  )
+  static let score = OptionSpec(
+    name: "score", value: "metric",
+    help:
+      "What to maximize: cosine (pooled features), top1 (agreement with dense) or mean (default cosine)."
+  )
+  static let population = OptionSpec(
+    name: "population", value: "n", help: "Configurations per generation (default 100).")
+  static let parents = OptionSpec(
+    name: "parents", value: "n", help: "Best configurations kept as parents (default 25).")
+  static let mutation = OptionSpec(
+    name: "mutation", value: "p",
+    help: "Probability that mutation redraws a pair's ratio (default 0.1).")
+  static let iterations = OptionSpec(
+    name: "iterations", value: "n",
+    help: "Generations after the initial population (default \(defaultIterations)).")
+  static let seed = OptionSpec(
+    name: "seed", value: "n",
+    help: "Seed of the search and of the synthetic calibration images (default 0).")
+  static let plot = OptionSpec(
+    name: "plot", value: "file.svg",
+    help:
+      "Draw score against latency (every configuration, Pareto front, uniform ratios) as SVG.")
+  static let latencyModelFile = OptionSpec(
+    name: "latency-model", value: "file",
+    help:
+      "Latency model cache file (default: $XDG_CACHE_HOME or ~/.cache, sparsevit/latency-<hash>.json)."
+  )
+  static let remeasure = OptionSpec(
+    name: "remeasure", value: nil,
+    help: "Measure the latency model again even when a cached one applies.")
+  static let cacheBusy = OptionSpec(
+    name: "cache-busy", value: nil,
+    help: "Cache the latency model even when the machine was busy while it was measured.")
+  static let rounds = OptionSpec(
+    name: "rounds", value: "n",
+    help: "Timed rounds per configuration when measuring latency (default \(defaultRounds)).")
+  static let recalibrate = OptionSpec(
+    name: "recalibrate", value: "n",
+    help:
+      "Map a cached latency model onto the machine's speed now (×factor + offset) from n rounds of timing dense and every ratio 0.8 (default \(defaultRecalibrateRounds): use it as cached, so that a seed gives the same result; a shared machine's speed drifts by 10–30% over minutes)."
+  )
+  static let quietWait = OptionSpec(
+    name: "quiet-wait", value: "s",
+    help:
+      "Seconds in all to wait for other processes when they disturb a timed run, before it is repeated (default \(Int(defaultQuietWait)); 0: repeat at once)."
+  )
+  static let validateCount = OptionSpec(
+    name: "validate", value: "n",
+    help:
+      "Time n random configurations and dense in interleaved rounds and print the latency model's prediction errors, of the time and of the fraction of dense (alone or before a search)."
+  )
 
   static let spec = CommandSpec(
     name: "search",
@@ -27,95 +109,10 @@ enum SearchCommand {
     usage:
       "--latency-ms <T> --output <cfg.json> [--size <n>] [--batch <n>] [--threads <n>] [--calibration <x.npy> | --images <dir>] [options]",
     options: [
-      OptionSpec(
-        name: "latency-ms", value: "T",
-        help:
-          "Latency budget per forward, milliseconds (on this machine, at --size, --batch, --threads)."
-      ),
-      OptionSpec(
-        name: "min-latency-ms", value: "L",
-        help:
-          "Lower end of the latency window sampled (default: 0.9·T, or less to include the slowest uniform ratio that fits)."
-      ),
-      OptionSpec(
-        name: "output", value: "cfg.json",
-        help: "Where to write the best configuration (sparsity JSON, readable by --sparsity)."),
-      OptionSpec(
-        name: "size", value: "n",
-        help:
-          "Input size N (square) or HxW (default \(defaultSize), or the --calibration images' size)."
-      ),
-      OptionSpec(
-        name: "batch", value: "n", help: "Images per forward of the latency budget (default 1)."),
-      ModelOptions.threads,
-      ModelOptions.weights, ModelOptions.precision,
-      OptionSpec(
-        name: "model-seed", value: "n",
-        help: "Seed of the built-in random Swin-T weights when no --weights (default 0)."),
-      OptionSpec(
-        name: "calibration", value: "x.npy",
-        help: "Calibration images: float32 (n, 3, H, W), ImageNet-normalized."),
-      OptionSpec(
-        name: "images", value: "dir",
-        help:
-          "Calibration images: the .png/.jpg files of a directory (resized and centre-cropped to --size)."
-      ),
-      OptionSpec(
-        name: "calibration-count", value: "n",
-        help:
-          "Calibration images scored per configuration: the first n given, or n synthetic ones (default: as many as cost two 672² forwards, 1…\(maximumDefaultImages): \(SearchOptions.defaultCount(BenchSize(height: 672, width: 672))) at 672, \(SearchOptions.defaultCount(BenchSize(height: 224, width: 224))) at 224)."
-      ),
-      OptionSpec(
-        name: "score", value: "metric",
-        help:
-          "What to maximize: cosine (pooled features), top1 (agreement with dense) or mean (default cosine)."
-      ),
-      OptionSpec(
-        name: "population", value: "n", help: "Configurations per generation (default 100)."),
-      OptionSpec(
-        name: "parents", value: "n", help: "Best configurations kept as parents (default 25)."),
-      OptionSpec(
-        name: "mutation", value: "p",
-        help: "Probability that mutation redraws a pair's ratio (default 0.1)."),
-      OptionSpec(
-        name: "iterations", value: "n",
-        help: "Generations after the initial population (default \(defaultIterations))."),
-      OptionSpec(
-        name: "seed", value: "n",
-        help: "Seed of the search and of the synthetic calibration images (default 0)."),
-      OptionSpec(
-        name: "plot", value: "file.svg",
-        help:
-          "Draw score against latency (every configuration, Pareto front, uniform ratios) as SVG."),
-      OptionSpec(
-        name: "latency-model", value: "file",
-        help:
-          "Latency model cache file (default: $XDG_CACHE_HOME or ~/.cache, sparsevit/latency-<hash>.json)."
-      ),
-      OptionSpec(
-        name: "remeasure", value: nil,
-        help: "Measure the latency model again even when a cached one applies."),
-      OptionSpec(
-        name: "cache-busy", value: nil,
-        help: "Cache the latency model even when the machine was busy while it was measured."),
-      OptionSpec(
-        name: "rounds", value: "n",
-        help: "Timed rounds per configuration when measuring latency (default \(defaultRounds))."),
-      OptionSpec(
-        name: "recalibrate", value: "n",
-        help:
-          "Map a cached latency model onto the machine's speed now (×factor + offset) from n rounds of timing dense and every ratio 0.8 (default \(defaultRecalibrateRounds): use it as cached, so that a seed gives the same result; a shared machine's speed drifts by 10–30% over minutes)."
-      ),
-      OptionSpec(
-        name: "quiet-wait", value: "s",
-        help:
-          "Seconds in all to wait for other processes when they disturb a timed run, before it is repeated (default \(Int(defaultQuietWait)); 0: repeat at once)."
-      ),
-      OptionSpec(
-        name: "validate", value: "n",
-        help:
-          "Time n random configurations and dense in interleaved rounds and print the latency model's prediction errors, of the time and of the fraction of dense (alone or before a search)."
-      ),
+      latencyMs, minLatencyMs, output, size, batch, ModelOptions.threads, ModelOptions.weights,
+      ModelOptions.modelSeed, ModelOptions.precision, calibrationFile, imagesDirectory, calibrationCount, score, population, parents,
+      mutation, iterations, seed, plot, latencyModelFile, remeasure, cacheBusy, rounds, recalibrate,
+      quietWait, validateCount,
     ],
     discussion: """
       SEARCH:
@@ -156,33 +153,24 @@ enum SearchCommand {
         sparsevit bench --sparsity cfg.json
       """)
 
-  static func run(_ arguments: Arguments) throws {
-    let options = try SearchOptions(arguments)
+  static func run(_ options: SearchOptions) throws {
     if BenchEnvironment.isDebugBuild {
       printError(
         "WARNING: this sparsevit is a DEBUG build: its latency model means nothing. Build with 'swift build -c release'."
       )
     }
-    let model = try options.model()
+    let model = try ModelOptions.load(options.model, precision: options.precision, verbose: true)
     let calibration = try options.calibrationImages(for: model)
     let size = calibration.size
     let environment = BenchEnvironment.current(model: model, threads: options.threads)
     let key: LatencyModelKey
     do {
-      key = try LatencyModelKey(
-        cpu: "\(environment.cpuModel) (\(environment.processors) processors)",
-        threads: options.threads,
-        height: size.height, width: size.width, batch: options.batch,
-        architecture: model.configuration.description,
-        engine: "\(environment.engineVersion) \(environment.build)\(fusedMultiplyAdd ? " fma" : "") \(environment.blockKernel)"
-          + (LatencyModelKey.buildFingerprint().map { " build \($0)" } ?? "")
-      )
+      key = try LatencyModelKey.current(
+        model: model, threads: options.threads, height: size.height, width: size.width, batch: options.batch)
     } catch {
       throw Failure(error)
     }
-    let cachePath =
-      options.latencyModelPath
-      ?? defaultCacheDirectory().map { ($0 as NSString).appendingPathComponent(key.fileName) }
+    let cachePath = options.latencyModelPath ?? LatencyModelCache.path(for: key)
     var (latency, cached) = try latencyModel(model: model, key: key, path: cachePath, options: options)
     if cached && options.recalibrateRounds > 0 {
       latency = try recalibrate(model: model, latency: latency, options: options)
@@ -284,14 +272,14 @@ enum SearchCommand {
         seconds: monotonicSeconds() - start))
     let document = report.outputDocument(
       result, budget: budget, minimum: minSeconds, measured: measured)
-    try write(
+    try writeOutput(
       result.best.ratios.jsonData(extra: document), to: options.outputPath!, what: "configuration")
     if let plotPath = options.plotPath {
       let svg = SearchPlot(
         result: result, budget: budget, minimum: minSeconds, measured: measured,
         title: report.plotTitle, subtitle: report.plotSubtitle
       ).render()
-      try write(Data(svg.utf8), to: plotPath, what: "plot")
+      try writeOutput(Data(svg.utf8), to: plotPath, what: "plot")
     }
   }
 
@@ -309,16 +297,15 @@ enum SearchCommand {
   static func latencyModel(
     model: SwinTransformer, key: LatencyModelKey, path: String?, options: SearchOptions
   ) throws -> (LatencyModel, cached: Bool) {
-    if let path, !options.remeasure, FileManager.default.fileExists(atPath: path) {
-      do {
-        let cached = try LatencyModel.load(path: path)
-        if cached.key == key {
-          printError("Using the latency model in \(path) (measured \(cached.measured))")
-          return (cached, true)
-        }
-        printError(
-          "Note: \(path) was measured for \(cached.key), this search needs \(key): measuring again")
-      } catch {
+    if let path, !options.remeasure {
+      switch LatencyModelCache.lookup(path: path, key: key) {
+      case .hit(let cached):
+        printError("Using the latency model in \(path) (measured \(cached.measured))")
+        return (cached, true)
+      case .absent: break
+      case .otherKey(let other):
+        printError("Note: \(path) was measured for \(other), this search needs \(key): measuring again")
+      case .unusable(let error):
         printError("Note: ignoring \(error.description): measuring again")
       }
     }
@@ -337,7 +324,7 @@ enum SearchCommand {
       progress: { done, total in progress.step("latency model \(done)/\(total)") })
     progress.finish()
     printError("Measured in \(formatDuration(monotonicSeconds() - start)). \(timer.summary)")
-    if timer.unreliable && !options.cacheBusy {
+    if !LatencyModelCache.mayStore(measuredWith: timer, force: options.cacheBusy) {
       printError(
         "Warning: the machine was busy throughout: this latency model is used for this run but not cached. Measure again when the machine is quiet."
       )
@@ -345,9 +332,7 @@ enum SearchCommand {
     }
     if let path {
       do {
-        try FileManager.default.createDirectory(
-          atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try measured.save(to: path)
+        try LatencyModelCache.store(measured, at: path)
         printError("Saved the latency model to \(path)")
       } catch {
         printError(
@@ -383,16 +368,6 @@ enum SearchCommand {
     return recalibrated
   }
 
-  /// `$XDG_CACHE_HOME/sparsevit` or `~/.cache/sparsevit`.
-  static func defaultCacheDirectory() -> String? {
-    let environment = ProcessInfo.processInfo.environment
-    if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") {
-      return (xdg as NSString).appendingPathComponent("sparsevit")
-    }
-    guard let home = environment["HOME"], !home.isEmpty else { return nil }
-    return (home as NSString).appendingPathComponent(".cache/sparsevit")
-  }
-
   /// Times `count` random configurations of the search space and compares with the predictions.
   static func validate(
     model: SwinTransformer, latency: LatencyModel, count: Int, options: SearchOptions,
@@ -421,27 +396,6 @@ enum SearchCommand {
     printError(timer.summary)
     return report.validation(configurations: configurations, runs: Array(runs.dropLast()), denseRuns: runs.last!)
   }
-
-  static func emit(_ text: String) {
-    FileHandle.standardOutput.write(Data(text.utf8))
-  }
-
-  static func write(_ data: Data, to path: String, what: String) throws {
-    do {
-      try writeFileAtomically([UInt8](data), to: path)
-    } catch {
-      throw Failure(error)
-    }
-    printError("Wrote \(what) to \(path)")
-  }
-
-  static var fusedMultiplyAdd: Bool {
-    #if SPARSEVIT_FMA
-      true
-    #else
-      false
-    #endif
-  }
 }
 
 /// A configuration timed after the search.
@@ -464,7 +418,9 @@ struct Calibration {
 
 /// The search options, checked before the model is loaded.
 struct SearchOptions {
-  let arguments: Arguments
+  let spec: CommandSpec
+  let model: ModelSource
+  let precision: Precision
   let latencySeconds: Double?
   let minLatencySeconds: Double?
   let outputPath: String?
@@ -490,11 +446,11 @@ struct SearchOptions {
   let recalibrateRounds: Int
   let validate: Int?
 
-  init(_ arguments: Arguments) throws {
-    self.arguments = arguments
-    latencySeconds = try arguments.number("latency-ms", in: 0.001...86_400_000).map { $0 / 1000 }
-    minLatencySeconds = try arguments.number("min-latency-ms", in: 0...86_400_000).map { $0 / 1000 }
-    validate = try arguments.integer("validate", in: 1...10_000)
+  init(_ arguments: Arguments) throws(UsageError) {
+    spec = arguments.spec
+    latencySeconds = try arguments.number(SearchCommand.latencyMs, in: 0.001...86_400_000).map { $0 / 1000 }
+    minLatencySeconds = try arguments.number(SearchCommand.minLatencyMs, in: 0...86_400_000).map { $0 / 1000 }
+    validate = try arguments.integer(SearchCommand.validateCount, in: 1...10_000)
     if latencySeconds == nil && validate == nil {
       throw arguments.usage(
         "missing '--latency-ms <T>' (or '--validate <n>' to check the latency model only)")
@@ -509,16 +465,16 @@ struct SearchOptions {
         )
       }
     }
-    outputPath = try checkedWritablePath(arguments, "output")
+    outputPath = try checkedWritablePath(arguments, SearchCommand.output)
     if latencySeconds != nil && outputPath == nil {
       throw arguments.usage("missing '--output <cfg.json>'")
     }
-    plotPath = try checkedWritablePath(arguments, "plot")
+    plotPath = try checkedWritablePath(arguments, SearchCommand.plot)
     if let plotPath, plotPath == outputPath {
       throw arguments.usage("'--output' and '--plot' must name different files")
     }
-    if let text = arguments.string("size") {
-      let sizes = try parseSizes(text, arguments: arguments)
+    if let text = arguments.string(SearchCommand.size) {
+      let sizes = try parseSizes(text, spec: arguments.spec)
       guard sizes.count == 1 else {
         throw arguments.usage("'--size' takes one size, got '\(text)'")
       }
@@ -526,18 +482,16 @@ struct SearchOptions {
     } else {
       size = nil
     }
-    batch = try arguments.integer("batch", default: 1, in: 1...4096)!
+    batch = try arguments.integer(SearchCommand.batch, default: 1, in: 1...4096)!
     threads = try ModelOptions.threads(arguments)
-    try ModelOptions.requireFile(arguments, "weights")
-    if arguments.string("weights") != nil && arguments.string("model-seed") != nil {
-      throw arguments.usage("'--model-seed' applies to the built-in weights, not to '--weights'")
-    }
-    calibrationPath = arguments.string("calibration")
-    imagesPath = arguments.string("images")
+    model = try ModelOptions.source(arguments)
+    precision = try ModelOptions.precision(arguments)
+    calibrationPath = arguments.string(SearchCommand.calibrationFile)
+    imagesPath = arguments.string(SearchCommand.imagesDirectory)
     if calibrationPath != nil && imagesPath != nil {
       throw arguments.usage("give either '--calibration <x.npy>' or '--images <dir>', not both")
     }
-    try ModelOptions.requireFile(arguments, "calibration")
+    try ModelOptions.requireFile(arguments, SearchCommand.calibrationFile)
     if let imagesPath {
       var isDirectory: ObjCBool = false
       guard FileManager.default.fileExists(atPath: imagesPath, isDirectory: &isDirectory) else {
@@ -553,246 +507,45 @@ struct SearchOptions {
         )
       }
     }
-    calibrationCount = try arguments.integer("calibration-count", in: 1...4096)
-    let metricName = arguments.string("score") ?? "cosine"
+    calibrationCount = try arguments.integer(SearchCommand.calibrationCount, in: 1...4096)
+    let metricName = arguments.string(SearchCommand.score) ?? "cosine"
     guard let metric = FidelityScorer.Metric(rawValue: metricName) else {
       throw arguments.usage("'--score' must be cosine, top1 or mean, got '\(metricName)'")
     }
     self.metric = metric
-    population = try arguments.integer("population", default: 100, in: 2...100_000)!
-    parents = try arguments.integer("parents", default: min(25, population), in: 1...100_000)!
+    population = try arguments.integer(SearchCommand.population, default: 100, in: 2...100_000)!
+    parents = try arguments.integer(SearchCommand.parents, default: min(25, population), in: 1...100_000)!
     if parents > population {
       throw arguments.usage(
         "'--parents' (\(parents)) must not exceed '--population' (\(population))")
     }
-    mutation = try arguments.number("mutation", default: 0.1, in: 0...1)!
+    mutation = try arguments.number(SearchCommand.mutation, default: 0.1, in: 0...1)!
     iterations = try arguments.integer(
-      "iterations", default: SearchCommand.defaultIterations, in: 0...10_000)!
-    seed = UInt64(try arguments.integer("seed", default: 0, in: 0...Int.max)!)
-    latencyModelPath = try checkedWritablePath(arguments, "latency-model")
-    remeasure = arguments.flag("remeasure")
-    cacheBusy = arguments.flag("cache-busy")
-    rounds = try arguments.integer("rounds", default: SearchCommand.defaultRounds, in: 1...1000)!
-    quietWait = try arguments.number("quiet-wait", default: SearchCommand.defaultQuietWait, in: 0...86_400)!
+      SearchCommand.iterations, default: SearchCommand.defaultIterations, in: 0...10_000)!
+    seed = try arguments.seed(SearchCommand.seed) ?? 0
+    latencyModelPath = try checkedWritablePath(arguments, SearchCommand.latencyModelFile)
+    remeasure = arguments.flag(SearchCommand.remeasure)
+    cacheBusy = arguments.flag(SearchCommand.cacheBusy)
+    rounds = try arguments.integer(SearchCommand.rounds, default: SearchCommand.defaultRounds, in: 1...1000)!
+    quietWait = try arguments.number(SearchCommand.quietWait, default: SearchCommand.defaultQuietWait, in: 0...86_400)!
     recalibrateRounds = try arguments.integer(
-      "recalibrate", default: SearchCommand.defaultRecalibrateRounds, in: 0...1000)!
-  }
-
-  /// The model `--weights` names, or seeded Swin-T.
-  func model() throws -> SwinTransformer {
-    let precision = try ModelOptions.precision(arguments)
-    if let path = arguments.string("weights") {
-      let model = try SwinTransformer.load(path: path, precision: precision)
-      printError(
-        String(
-          format: "Loaded %@ (%@, %.1fM parameters)", path, model.configuration.name,
-          Double(model.parameterCount) / 1e6))
-      return model
-    }
-    let seed = try arguments.integer("model-seed", default: 0, in: 0...Int.max)!
-    return try SwinTransformer.seeded(.swinTiny, seed: UInt64(seed), precision: precision)
-  }
-
-  /// Default number of calibration images at `size`.
-  static func defaultCount(_ size: BenchSize) -> Int {
-    max(
-      1,
-      min(
-        SearchCommand.maximumDefaultImages,
-        Int((Double(SearchCommand.referencePixels) / Double(size.height * size.width)).rounded())))
+      SearchCommand.recalibrate, default: SearchCommand.defaultRecalibrateRounds, in: 0...1000)!
   }
 
   /// The calibration images from `--calibration`, `--images` or synthetic, checked against the
   /// model and the size; the search size is `--size`, else the `.npy` images' size, else 672.
   func calibrationImages(for model: SwinTransformer) throws -> Calibration {
-    let channels = model.configuration.inputChannels
-    let minimum = model.configuration.minimumInputSide
-    func checkSize(_ size: BenchSize) throws {
-      guard size.height >= minimum, size.width >= minimum else {
-        throw arguments.usage(
-          "'--size' \(size.label) is below the model's minimum of \(minimum)x\(minimum) pixels")
-      }
-    }
-    if let path = calibrationPath {
-      let images: Tensor
-      do {
-        images = try readNumPy(path: path)
-      } catch {
-        throw Failure("calibration images \(error.description)")
-      }
-      guard images.rank == 4, images.shape[0] >= 1 else {
-        throw Failure(
-          "\(path): calibration images have shape \(images.shape), expected (n, \(channels), height, width) with n ≥ 1"
-        )
-      }
-      guard images.shape[1] == channels else {
-        throw Failure(
-          "\(path): calibration images have \(images.shape[1]) channels, the model expects \(channels) (shape \(images.shape))"
-        )
-      }
-      let found = BenchSize(height: images.shape[2], width: images.shape[3])
-      if let size, size != found {
-        throw Failure(
-          "\(path): calibration images are \(found.label), the search is at \(size.label) (give '--size \(found.label)' or images of \(size.label))"
-        )
-      }
-      try checkSize(found)
-      let count = min(images.shape[0], calibrationCount ?? SearchOptions.defaultCount(found))
-      let plane = channels * found.height * found.width
-      let used = Tensor(
-        shape: [count, channels, found.height, found.width],
-        values: Array(images.values[0..<(count * plane)]))
-      return Calibration(
-        images: used, size: found, label: "\(count) of the \(images.shape[0]) images of \(path)")
-    }
-    let size = self.size ?? BenchSize(height: 672, width: 672)
-    try checkSize(size)
-    if let directory = imagesPath {
-      let files: [String]
-      do {
-        files = try FileManager.default.contentsOfDirectory(atPath: directory).filter {
-          ["png", "jpg", "jpeg"].contains(($0 as NSString).pathExtension.lowercased())
-        }.sorted()
-      } catch {
-        throw Failure("cannot list '\(directory)': \(error.localizedDescription)")
-      }
-      guard !files.isEmpty else {
-        throw Failure("'\(directory)' has no .png, .jpg or .jpeg files to calibrate with")
-      }
-      let count = min(files.count, calibrationCount ?? SearchOptions.defaultCount(size))
-      let preprocessing: ImagePreprocessing
-      do {
-        preprocessing = try ImagePreprocessing(size: size.height)
-      } catch {
-        throw Failure(error)
-      }
-      var pictures: [RGBImage] = []
-      for name in files.prefix(count) {
-        do {
-          pictures.append(
-            try RGBImage.load(path: (directory as NSString).appendingPathComponent(name)))
-        } catch {
-          throw Failure(error)
-        }
-      }
-      return Calibration(
-        images: preprocessing.tensor(pictures), size: size,
-        label: "\(count) of the \(files.count) images in \(directory)")
-    }
-    let count = calibrationCount ?? SearchOptions.defaultCount(size)
-    return Calibration(
-      images: SyntheticImages.batch(
-        count: count, height: size.height, width: size.width, seed: seed), size: size,
-      label: "\(count) synthetic image\(count == 1 ? "" : "s") (seed \(seed))")
-  }
-}
-
-
-// MARK: - Timing on a shared machine
-
-/// Times forwards on a shared machine. A run during which other processes kept more than
-/// `threshold` of the CPUs busy (every CPU's busy time from /proc/stat minus this process's own from
-/// /proc/self/stat; hypervisor steal counts as busy) is disturbed: the timer waits until the machine
-/// is quiet (others under `threshold` for a 0.5 s look) and runs it again, up to `attempts` runs.
-/// The first undisturbed run counts, or the fastest when none was. Waiting stops for good once
-/// `patience` seconds have been spent waiting, so a machine busy throughout costs bounded time
-/// (and is reported). Where /proc is missing every run counts.
-final class QuietTimer {
-  let threshold: Double
-  let attempts: Int
-  let patience: Double
-  /// Forwards run, disturbed ones, and timings for which every attempt was disturbed.
-  private(set) var runs = 0
-  private(set) var disturbed = 0
-  private(set) var timings = 0
-  private(set) var unresolved = 0
-  /// Seconds spent waiting for quiet.
-  private(set) var waited = 0.0
-
-  init(threshold: Double = 0.05, attempts: Int = 4, patience: Double = SearchCommand.defaultQuietWait) {
-    self.threshold = threshold
-    self.attempts = attempts
-    self.patience = patience
-  }
-
-  func time(_ body: () throws -> Void) throws -> Double {
-    timings += 1
-    var fastest = Double.infinity
-    for attempt in 0..<attempts {
-      let before = CPUTicks.now()
-      let start = monotonicSeconds()
-      try body()
-      let seconds = monotonicSeconds() - start
-      runs += 1
-      guard let before, let after = CPUTicks.now(), after.othersShare(since: before) > threshold
-      else { return seconds }
-      disturbed += 1
-      fastest = min(fastest, seconds)
-      if attempt < attempts - 1 { waitForQuiet() }
-    }
-    unresolved += 1
-    return fastest
-  }
-
-  /// Sleeps in 0.5 s looks until one finds the other processes under `threshold`, within patience.
-  private func waitForQuiet() {
-    while waited < patience {
-      guard let before = CPUTicks.now() else { return }
-      usleep(500_000)
-      waited += 0.5
-      guard let after = CPUTicks.now() else { return }
-      if after.othersShare(since: before) <= threshold { return }
+    let source: CalibrationSet.Source =
+      calibrationPath.map { .numpy(path: $0) } ?? imagesPath.map { .directory(path: $0) } ?? .synthetic(seed: seed)
+    do {
+      let set = try CalibrationSet.load(
+        source, size: size.map { ($0.height, $0.width) }, count: calibrationCount, configuration: model.configuration)
+      return Calibration(images: set.images, size: BenchSize(height: set.height, width: set.width), label: set.label)
+    } catch .belowMinimum(let height, let width, let minimum) {
+      throw spec.usage("'--size' \(height)x\(width) is below the model's minimum of \(minimum)x\(minimum) pixels")
+    } catch {
+      throw Failure(error)
     }
   }
 
-  /// Whether too many timings had no undisturbed run for the results to be trusted.
-  var unreliable: Bool { unresolved * 5 > timings }
-
-  var summary: String {
-    guard disturbed > 0 else { return "No run was disturbed by other processes." }
-    var text =
-      "\(disturbed) of \(runs) runs were disturbed by other processes (over \(Int(threshold * 100))% of the CPUs busy)"
-    if waited > 0 { text += ", \(formatDuration(waited)) spent waiting for quiet" }
-    text +=
-      unresolved > 0
-      ? "; \(unresolved) of \(timings) timings have no undisturbed run (the fastest counts)."
-      : "; all were repeated."
-    return text
-  }
-}
-
-/// CPU time counters in clock ticks: every CPU's busy and total time (/proc/stat) and this
-/// process's user + system time (/proc/self/stat).
-struct CPUTicks {
-  let busy: UInt64
-  let total: UInt64
-  let own: UInt64
-
-  static func now() -> CPUTicks? {
-    guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
-      let line = stat.split(separator: "\n").first, line.hasPrefix("cpu "),
-      let own = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
-      let close = own.lastIndex(of: ")")
-    else { return nil }
-    // user nice system idle iowait irq softirq steal (guest time is already inside user).
-    let fields = line.split(separator: " ").dropFirst().prefix(8).compactMap { UInt64($0) }
-    // After "pid (comm)": state is field 3, utime 14, stime 15.
-    let ownFields = own[own.index(after: close)...].split(separator: " ")
-    guard fields.count == 8, ownFields.count > 12, let user = UInt64(ownFields[11]),
-      let system = UInt64(ownFields[12])
-    else {
-      return nil
-    }
-    let idle = fields[3] + fields[4]
-    let total = fields.reduce(0, +)
-    return CPUTicks(busy: total - idle, total: total, own: user + system)
-  }
-
-  /// Share of all CPUs' time since `earlier` spent by other processes (or stolen by the hypervisor).
-  func othersShare(since earlier: CPUTicks) -> Double {
-    let elapsed = Double(total &- earlier.total)
-    guard elapsed > 0 else { return 0 }
-    let others = Double(busy &- earlier.busy) - Double(own &- earlier.own)
-    return max(0, others) / elapsed
-  }
 }

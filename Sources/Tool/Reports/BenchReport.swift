@@ -40,17 +40,7 @@ struct BenchEnvironment {
   }
 
   static func current(model: SwinTransformer, threads: Int) -> BenchEnvironment {
-    let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-    var cpuModel = "unknown"
-    var processors = 0
-    for line in cpuinfo.split(separator: "\n") {
-      let parts = line.split(separator: ":", maxSplits: 1).map {
-        $0.trimmingCharacters(in: .whitespaces)
-      }
-      guard parts.count == 2 else { continue }
-      if parts[0] == "processor" { processors += 1 }
-      if parts[0] == "model name" && cpuModel == "unknown" { cpuModel = parts[1] }
-    }
+    let cpu = CPUInfo.current
     let blasConfiguration = BLAS.configuration
     let blasWords = blasConfiguration.split(separator: " ")
     let blasVersion =
@@ -58,8 +48,8 @@ struct BenchEnvironment {
     let formatter = ISO8601DateFormatter()
     return BenchEnvironment(
       engineVersion: Engine.engineVersion, build: isDebugBuild ? "debug" : "release",
-      cpuModel: cpuModel,
-      processors: max(processors, 1), coresOnline: defaultThreadCount,
+      cpuModel: cpu.model,
+      processors: cpu.processors, coresOnline: defaultThreadCount,
       physicalMemory: Int(min(ProcessInfo.processInfo.physicalMemory, UInt64(Int.max))),
       operatingSystem: operatingSystemName(), blasVersion: blasVersion,
       blasConfiguration: blasConfiguration,
@@ -222,7 +212,7 @@ struct BenchReport {
     let timed: String
     switch options.stop {
     case .rounds(let count): timed = "\(count) timed round\(count == 1 ? "" : "s")"
-    case .minTime(let seconds, let minimum):
+    case .minTime(let seconds, let minimum, _):
       timed =
         "timed rounds until ≥\(formatNumber(seconds)) s per configuration (≥\(minimum) rounds)"
     }
@@ -377,7 +367,7 @@ struct BenchReport {
     var iterations: Int? = nil
     switch options.stop {
     case .rounds(let count): iterations = count
-    case .minTime(let seconds, _): minTime = seconds
+    case .minTime(let seconds, _, _): minTime = seconds
     }
     let document = BenchDocument(
       schema: "sparsevit-bench/1", date: e.date, command: e.command,
