@@ -158,7 +158,7 @@ final class PackedBF16Tests: XCTestCase {
     collect: ([Float]) -> Void = { _ in }
   ) {
     let (m, n, k) = shape
-    var g = SeededGenerator(seed: UInt64(m * 1000 + n * 10 + k))
+    var g = SplitMix64(seed: UInt64(m * 1000 + n * 10 + k))
     let w = randomValues(n * k, using: &g)
     let packed = PackedBF16.pack(w, outputs: n, inner: k)
     let lda = k + 3, ldc = n + 5

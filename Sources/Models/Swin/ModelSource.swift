@@ -1,6 +1,8 @@
 // Where a model's weights come from: a checkpoint file or seeded random weights. One loader for
 // every command and for programs that embed the library.
 
+import Engine
+
 /// The weights to run: a checkpoint file, or seeded random weights of a configuration.
 public enum ModelSource: Equatable, Sendable {
   /// A `.safetensors` checkpoint (timm, Microsoft, torchvision or mmdet layout).
