@@ -6,7 +6,7 @@ import XCTest
 
 final class LeastSquaresTests: XCTestCase {
   private func matrix(rows: Int, columns: Int, seed: UInt64) -> [Double] {
-    var generator = SeededGenerator(seed: seed)
+    var generator = SplitMix64(seed: seed)
     return (0..<(rows * columns)).map { _ in Double.random(in: -1...1, using: &generator) }
   }
 
