@@ -62,6 +62,8 @@ public struct FidelityScorer: ConfigurationScorer {
   public let denseFeatures: Tensor
   /// The dense model's top-1 class per image (empty without a head).
   public let denseClasses: [Int]
+  /// The dense outputs every score is compared with (`EvaluationTally`, as `sparsevit eval` does).
+  public let reference: EvaluationReference
 
   /// Runs the dense model on `images` once (the reference).
   public init(
@@ -78,20 +80,18 @@ public struct FidelityScorer: ConfigurationScorer {
     let dense = try model.forward(images, options: options)
     denseFeatures = dense.pooledFeatures
     denseClasses = dense.logits.map(topClasses) ?? []
+    reference = EvaluationReference(dense)
   }
 
   /// One forward of the calibration images with `ratios`, compared with the dense reference.
   public func score(_ ratios: PruningRatios) throws -> ConfigurationScore {
     let output = try model.forward(images, sparsity: ratios, options: options)
-    let cosine = meanCosineSimilarity(output.pooledFeatures, denseFeatures)
+    var tally = EvaluationTally()
+    tally.add(output, reference: reference)
+    let cosine = tally.meanCosine
     var details = ["cosine": cosine]
-    var agreement: Double? = nil
-    if let logits = output.logits, !denseClasses.isEmpty {
-      let classes = topClasses(logits)
-      let same = zip(classes, denseClasses).filter { $0 == $1 }.count
-      agreement = Double(same) / Double(classes.count)
-      details["top1_agreement"] = agreement
-    }
+    let agreement = tally.top1Agreement
+    if let agreement { details["top1_agreement"] = agreement }
     let value =
       switch metric {
       case .cosine: cosine
