@@ -3,14 +3,12 @@
 
 /// One validated header entry: where the tensor's bytes are and what they hold.
 struct HeaderEntry {
-  let name: String
-  let dtype: String
+  let name, dtype: String
   let shape: [Int]
   /// Element count, the product of `shape`.
   let count: Int
   /// Byte range within the data section.
-  let begin: Int
-  let end: Int
+  let begin, end: Int
 }
 
 /// A JSON value that was checked and skipped, kept only to describe it in error messages.
@@ -26,10 +24,9 @@ private enum SkippedValue {
     switch self {
     case .object: "an object"
     case .array: "an array"
-    case .boolean(let value): "\(value)"
-    case .null: "null"
-    case .string(let text): "the string \"\(abbreviated(text))\""
-    case .number(let literal): "the number \(abbreviated(literal))"
+    case .boolean, .null: compact
+    case .string: "the string \(compact)"
+    case .number: "the number \(compact)"
     }
   }
 

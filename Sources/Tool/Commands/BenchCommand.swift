@@ -125,15 +125,13 @@ enum BenchCommand {
 
 /// A configuration to measure: its label in tables, the argument it came from, its ratios.
 struct BenchConfiguration {
-  let label: String
-  let argument: String
+  let label, argument: String
   let ratios: PruningRatios
 }
 
 /// One input size.
 struct BenchSize: Equatable {
-  let height: Int
-  let width: Int
+  let height, width: Int
   var label: String { "\(height)x\(width)" }
 }
 
@@ -145,15 +143,10 @@ struct BenchOptions {
   let sizes: [BenchSize]
   /// Raw `--sparsity` items, nil when the option was not given.
   let sparsityItems: [String]?
-  let batch: Int
-  let threads: Int
-  let warmup: Int
+  let batch, threads, warmup: Int
   let stop: TimingStop
-  let profile: Bool
-  let markdown: Bool
-  let jsonPath: String?
-  let csvPath: String?
-  let plotPath: String?
+  let profile, markdown: Bool
+  let jsonPath, csvPath, plotPath: String?
   let inputSeed: UInt64
 
   init(_ arguments: Arguments) throws(UsageError) {
@@ -382,9 +375,7 @@ struct ProfileMeasurement {
 /// Everything measured at one size.
 struct SizeMeasurement {
   let size: BenchSize
-  let batch: Int
-  let rounds: Int
-  let warmupRounds: Int
+  let batch, rounds, warmupRounds: Int
   let configurations: [ConfigurationMeasurement]
   /// VmHWM after this size, bytes (nil where /proc is missing).
   let peakResidentBytes: Int?

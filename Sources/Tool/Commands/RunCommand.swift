@@ -112,10 +112,8 @@ enum RunCommand {
 /// The options of `run`, parsed once.
 struct RunOptions {
   /// Exactly one of `inputPath` and `imagePath` is set.
-  let inputPath: String?
-  let imagePath: String?
-  let outputPath: String?
-  let featuresPath: String?
+  let inputPath, imagePath: String?
+  let outputPath, featuresPath: String?
   let top: Int?
   let verbose: Bool
   let model: ModelSource

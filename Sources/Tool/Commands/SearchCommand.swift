@@ -436,19 +436,14 @@ struct SearchOptions {
   let spec: CommandSpec
   let model: ModelSource
   let precision: Precision
-  let latencySeconds: Double?
-  let minLatencySeconds: Double?
-  let outputPath: String?
-  let plotPath: String?
+  let latencySeconds, minLatencySeconds: Double?
+  let outputPath, plotPath: String?
   let size: BenchSize?
-  let batch: Int
-  let threads: Int
-  let calibrationPath: String?
-  let imagesPath: String?
+  let batch, threads: Int
+  let calibrationPath, imagesPath: String?
   let calibrationCount: Int?
   let metric: FidelityScorer.Metric
-  let population: Int
-  let parents: Int
+  let population, parents: Int
   let mutation: Double
   let iterations: Int
   let seed: UInt64

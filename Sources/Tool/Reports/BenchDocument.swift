@@ -89,43 +89,30 @@ extension BenchReport {
 private struct BenchDocument: Encodable {
   struct Machine: Encodable {
     let cpuModel: String
-    let processors: Int
-    let coresOnline: Int
+    let processors, coresOnline: Int
     let physicalMemoryMib: Double
     let os: String
   }
   struct EngineInfo: Encodable {
-    let version: String
-    let build: String
-    let blasVersion: String
-    let blasConfiguration: String
-    let blasCore: String
-    let blockKernel: String
+    let version, build, blasVersion, blasConfiguration, blasCore, blockKernel: String
     let threads: Int
-    let weights: String
-    let model: String
+    let weights, model: String
     let parameters: Int
   }
   struct ProtocolInfo: Encodable {
-    let batch: Int
-    let warmupRounds: Int
+    let batch, warmupRounds: Int
     let iterations: Int?
     let minTimeS: Double?
     let minRounds: Int?
     let profilePasses: Int
-    let order: String
-    let input: String
-    let timer: String
+    let order, input, timer: String
   }
   struct SizeEntry: Encodable {
-    let height: Int
-    let width: Int
-    let rounds: Int
+    let height, width, rounds: Int
     let seconds: Double
     let peakRssMib: Double?
   }
-  let schema: String
-  let date: String
+  let schema, date: String
   let command: [String]
   let machine: Machine
   let engine: EngineInfo
@@ -143,36 +130,16 @@ private struct RunEntry: Encodable {
     /// Per stage: operation → ms per forward.
     let stagesMs: [[String: Double]]
   }
-  let label: String
-  let argument: String
+  let label, argument: String
   let sparsity: [[Double]]
-  let batch: Int
-  let height: Int
-  let width: Int
-  let threads: Int
-  let rounds: Int
-  let medianMs: Double
-  let p10Ms: Double
-  let p90Ms: Double
-  let minMs: Double
-  let maxMs: Double
-  let meanMs: Double
-  let iqmMs: Double
-  let coldMs: Double
+  let batch, height, width, threads, rounds: Int
+  let medianMs, p10Ms, p90Ms, minMs, maxMs, meanMs, iqmMs, coldMs: Double
   let samplesMs: [Double]
-  let imagesPerS: Double
-  let gflop: Double
-  let denseGflop: Double
-  let gflops: Double
-  let blockSparsity: Double
+  let imagesPerS, gflop, denseGflop, gflops, blockSparsity: Double
   let keptFraction: [Double]
-  let keptWindows: [[Int]]
-  let totalWindows: [[Int]]
+  let keptWindows, totalWindows: [[Int]]
   let baseline: Bool
-  let speedupVsDense: Double
-  let speedupPairedMedian: Double
-  let speedupPairedP10: Double
-  let speedupPairedP90: Double
+  let speedupVsDense, speedupPairedMedian, speedupPairedP10, speedupPairedP90: Double
   let peakRssMib: Double?
   let profile: Profile?
 

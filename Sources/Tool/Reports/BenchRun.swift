@@ -8,21 +8,13 @@ import Models
 
 /// Where the numbers were measured.
 struct BenchEnvironment {
-  let engineVersion: String
-  let build: String
-  let cpuModel: String
-  let processors: Int
-  let coresOnline: Int
-  let physicalMemory: Int
-  let operatingSystem: String
-  let blasVersion: String
-  let blasConfiguration: String
-  let blasCore: String
+  let engineVersion, build, cpuModel: String
+  let processors, coresOnline, physicalMemory: Int
+  let operatingSystem, blasVersion, blasConfiguration, blasCore: String
   /// How the blocks' linear layers are multiplied (`BlockMatrixKernel`).
   let blockKernel: String
   let threads: Int
-  let weights: String
-  let modelName: String
+  let weights, modelName: String
   let parameters: Int
   let date: String
   let command: [String]
@@ -60,13 +52,10 @@ struct BenchEnvironment {
 
 /// One configuration at one size, with everything derived from its samples.
 struct BenchRun {
-  let label: String
-  let argument: String
+  let label, argument: String
   let ratios: [[Double]]
   let size: BenchSize
-  let batch: Int
-  let threads: Int
-  let rounds: Int
+  let batch, threads, rounds: Int
   /// Timed runs in round order, seconds.
   let samples: [Double]
   let cold: Double
@@ -81,8 +70,7 @@ struct BenchRun {
   let blockSparsity: Double
   /// Per stage: kept windows / windows over its blocks and the batch.
   let keptFraction: [Double]
-  let keptWindows: [[Int]]
-  let totalWindows: [[Int]]
+  let keptWindows, totalWindows: [[Int]]
   let isBaseline: Bool
   /// Dense median / this median.
   let speedup: Double

@@ -5,8 +5,7 @@ import Foundation
 /// Latency and speedup charts of a bench's runs.
 struct SVGPlot {
   let runs: [BenchRun]
-  let title: String
-  let subtitle: String
+  let title, subtitle: String
 
   static let width = 1000.0
   static let panelHeight = 360.0
@@ -105,15 +104,9 @@ struct SVGPlot {
         [run.speedup, run.pairedSpeedup.p10, run.pairedSpeedup.p90, run.denseGFLOP / run.gflop]
       } + [1]
     let x = Axis.linear(0, max(0.1, xs.max()!), pixels: frame.dataX)
-    let y = Axis.linear(
-      min(values.min()!, 0.9), max(values.max()!, 1.1), pixels: frame.plotY, headroom: 0.04)
-    drawAxes(
-      &svg, frame, x: x, y: y, title: "Speedup vs sparsity",
-      xTitle: "skipped block work (share of window MACs not computed)",
-      yTitle: "speedup over dense (paired median, ×)", xFormat: percent)
-    svg.line(
-      from: (frame.plotX.lowerBound, y.map(1)), to: (frame.plotX.upperBound, y.map(1)),
-      color: SVGPlot.baselineColor, width: 1, dash: "2,3")
+    let y = drawSpeedupAxes(
+      &svg, frame, x: x, values: values, title: "Speedup vs sparsity",
+      xTitle: "skipped block work (share of window MACs not computed)", xFormat: percent)
     var sizeLabels: [(String, Double, Double)] = []
     for size in sizes {
       let points = runs.filter { $0.size.label == size }.sorted {
@@ -193,15 +186,9 @@ struct SVGPlot {
       runs.flatMap { run -> [Double] in [run.speedup, run.pairedSpeedup.p10, run.pairedSpeedup.p90]
       } + [1]
     let x = Axis.logarithmic(pixels.min()!, pixels.max()!, pixels: frame.dataX, ticks: sizeTicks())
-    let y = Axis.linear(
-      min(values.min()!, 0.9), max(values.max()!, 1.1), pixels: frame.plotY, headroom: 0.04)
-    drawAxes(
-      &svg, frame, x: x, y: y, title: "Speedup vs input size",
-      xTitle: "input size (pixels per image, log scale)",
-      yTitle: "speedup over dense (paired median, ×)", xFormat: sizeLabel)
-    svg.line(
-      from: (frame.plotX.lowerBound, y.map(1)), to: (frame.plotX.upperBound, y.map(1)),
-      color: SVGPlot.baselineColor, width: 1, dash: "2,3")
+    let y = drawSpeedupAxes(
+      &svg, frame, x: x, values: values, title: "Speedup vs input size",
+      xTitle: "input size (pixels per image, log scale)", xFormat: sizeLabel)
     for label in labels where !runs.contains(where: { $0.label == label && $0.isBaseline }) {
       let points = runs.filter { $0.label == label }.sorted {
         $0.size.height * $0.size.width < $1.size.height * $1.size.width
@@ -224,6 +211,23 @@ struct SVGPlot {
   }
 
   // MARK: - Axes and legend
+
+  /// The speedup axis (0.9…1.1 at least) over `values`, the axes and a dashed line at 1× (dense);
+  /// returns the y axis.
+  private func drawSpeedupAxes(
+    _ svg: inout SVGWriter, _ frame: Frame, x: Axis, values: [Double], title: String, xTitle: String,
+    xFormat: (Double, Axis) -> String
+  ) -> Axis {
+    let y = Axis.linear(
+      min(values.min()!, 0.9), max(values.max()!, 1.1), pixels: frame.plotY, headroom: 0.04)
+    drawAxes(
+      &svg, frame, x: x, y: y, title: title, xTitle: xTitle,
+      yTitle: "speedup over dense (paired median, ×)", xFormat: xFormat)
+    svg.line(
+      from: (frame.plotX.lowerBound, y.map(1)), to: (frame.plotX.upperBound, y.map(1)),
+      color: SVGPlot.baselineColor, width: 1, dash: "2,3")
+    return y
+  }
 
   private func drawAxes(
     _ svg: inout SVGWriter, _ frame: Frame, x: Axis, y: Axis, title: String, xTitle: String,
@@ -332,10 +336,7 @@ struct SVGPlot {
 
 /// A panel's box and its plotting area (y grows downwards: `plotY.lowerBound` is the bottom pixel).
 private struct Frame {
-  let x: Double
-  let y: Double
-  let width: Double
-  let height: Double
+  let x, y, width, height: Double
 
   var plotX: ClosedRange<Double> { (x + 72)...(x + width - 18) }
   /// Where x values go: inset from the frame so points at the ends are not drawn over the axes.
@@ -346,14 +347,12 @@ private struct Frame {
 
 /// Two pixel positions for an axis's lower and upper value (need not be increasing).
 struct PixelRange {
-  let lowerBound: Double
-  let upperBound: Double
+  let lowerBound, upperBound: Double
 }
 
 /// A linear or logarithmic axis with tick values.
 struct Axis {
-  let lower: Double
-  let upper: Double
+  let lower, upper: Double
   let logarithmic: Bool
   let pixels: PixelRange
   let ticks: [Double]

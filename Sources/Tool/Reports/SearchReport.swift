@@ -350,11 +350,9 @@ func fractionOfDense(predicted: Double, predictedDense: Double, runs: [Double], 
 /// generation.
 struct SearchPlot {
   let result: SearchResult
-  let budget: Double
-  let minimum: Double
+  let budget, minimum: Double
   let measured: [MeasuredConfiguration]
-  let title: String
-  let subtitle: String
+  let title, subtitle: String
 
   static let width = 1000.0
   static let height = 560.0
