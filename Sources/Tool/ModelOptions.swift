@@ -4,21 +4,6 @@ import Foundation
 import Models
 
 enum ModelOptions {
-  static let weights = OptionSpec(
-    name: "weights", value: "file",
-    help: "Swin checkpoint (.safetensors; timm, Microsoft, torchvision or mmdet layout). Default: seeded Swin-T.")
-  static let modelSeed = OptionSpec(
-    name: "model-seed", value: "n", help: "Seed of the built-in random Swin-T weights when no --weights (default 0).")
-  /// The former name of `--model-seed` (in `bench`, of `--model-seed` and `--input-seed` together).
-  static let seed = OptionSpec(name: "seed", value: "n", help: "Deprecated: use --model-seed.")
-  static let precision = OptionSpec(
-    name: "precision", value: "p",
-    help: "Arithmetic of the blocks' linear layers: f32 (default) or bf16 (bfloat16 products, f32 sums; needs avx512_bf16).")
-  static let threads = OptionSpec(name: "threads", value: "n", help: "Worker threads (default: all \(defaultThreadCount) cores).")
-  static let sparsity = OptionSpec(
-    name: "sparsity", value: "cfg",
-    help: "Pruning ratios: a JSON file, a uniform ratio in [0, 1), 'dense' or a preset (\(PruningRatios.presetNames.joined(separator: ", "))).")
-
   /// Usage error unless the file `option` names exists (checked before any work starts).
   static func requireFile(_ arguments: Arguments, _ option: OptionSpec) throws(UsageError) {
     guard let path = arguments.string(option) else { return }

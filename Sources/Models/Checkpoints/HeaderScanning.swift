@@ -1,5 +1,5 @@
 // What the safetensors (JSON) and .npy (Python literal) header parsers share: a cursor over the
-// header bytes, and the overflow-checked size of a shape.
+// header bytes, the overflow-checked size of a shape and the messages about a header's length.
 
 /// A cursor over the header bytes `start..<end` of a file, for a hand-written parser.
 protocol HeaderScanner {
@@ -74,4 +74,14 @@ func hex<T: BinaryInteger>(_ value: T) -> String {
   let digits = String(value, radix: 16, uppercase: true)
   let width = T.self == UInt8.self ? 2 : 4
   return String(repeating: "0", count: max(0, width - digits.count)) + digits
+}
+
+/// The header length field asks for more than `limit` bytes (both formats refuse it unread).
+func headerTooLargeMessage(file: String, length: some BinaryInteger, limit: Int) -> String {
+  "\(file): header length \(length) exceeds the \(limit)-byte limit"
+}
+
+/// The header length field points past the end of the file; `after` names what precedes the header.
+func headerBeyondFileMessage(file: String, length: some BinaryInteger, available: Int, after: String) -> String {
+  "\(file): header length \(length) runs past the end of the file (\(available) bytes follow \(after))"
 }

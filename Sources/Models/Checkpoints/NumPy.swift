@@ -55,10 +55,9 @@ public enum NumPyError: Error, Equatable, CustomStringConvertible {
     case .unsupportedVersion(let file, let major, let minor):
       return "\(file): .npy format version \(major).\(minor), expected 1.0, 2.0 or 3.0"
     case .headerTooLarge(let file, let length, let limit):
-      return "\(file): header length \(length) exceeds the \(limit)-byte limit"
+      return headerTooLargeMessage(file: file, length: length, limit: limit)
     case .headerBeyondFile(let file, let length, let available):
-      return "\(file): header length \(length) runs past the end of the file "
-        + "(\(available) bytes follow the preamble)"
+      return headerBeyondFileMessage(file: file, length: length, available: available, after: "the preamble")
     case .headerNotDict(let file, let offset, let reason):
       return "\(file): header is not a Python dict literal at byte \(offset): \(reason)"
     case .missingKey(let file, let key):
@@ -286,10 +285,8 @@ private enum PythonValue {
 /// hostile input can neither exhaust memory nor the stack.
 private struct PythonLiteralParser: HeaderScanner {
   let bytes: [UInt8]
-  /// First header byte.
-  let start: Int
-  /// One past the last header byte.
-  let end: Int
+  /// The header: its first byte and one past its last.
+  let start, end: Int
   let file: String
   /// Strings are UTF-8 (version 3.0), else latin-1.
   let utf8: Bool

@@ -70,10 +70,9 @@ public enum SafeTensorsError: Error, Equatable, CustomStringConvertible {
     case .fileTooShort(let file, let size):
       return "\(file): \(size) bytes, too short for the 8-byte header length"
     case .headerTooLarge(let file, let length, let limit):
-      return "\(file): header length \(length) exceeds the \(limit)-byte limit"
+      return headerTooLargeMessage(file: file, length: length, limit: limit)
     case .headerBeyondFile(let file, let length, let available):
-      return "\(file): header length \(length) runs past the end of the file "
-        + "(\(available) bytes follow the length field)"
+      return headerBeyondFileMessage(file: file, length: length, available: available, after: "the length field")
     case .headerNotUTF8(let file):
       return "\(file): header is not valid UTF-8"
     case .invalidJSON(let file, let offset, let reason):

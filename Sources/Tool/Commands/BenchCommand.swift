@@ -11,46 +11,6 @@ import Models
 #endif
 
 enum BenchCommand {
-  static let defaultSizes = "672"
-  static let defaultSparsity = (["dense"] + PruningRatios.presetNames).joined(separator: ",")
-  /// For models the published (Swin-T) presets do not fit.
-  static let fallbackSparsity = "dense,0.2,0.4,0.6"
-  static let defaultMinTime = 5.0
-  static let minimumRounds = 10
-  static let maximumRounds = 10_000
-  static let profilePasses = 3
-
-  static let sizes = OptionSpec(
-    name: "sizes", value: "list",
-    help: "Input sizes: comma list of N (square) or HxW, e.g. 224,448,672 or 448x672 (default \(defaultSizes)).")
-  static let sparsity = OptionSpec(
-    name: "sparsity", value: "list",
-    help:
-      "Comma list of configurations: ratios in [0, 1), 'dense', presets (\(PruningRatios.presetNames.joined(separator: ", "))) or JSON files (default \(defaultSparsity)). Dense is added as the speedup baseline when missing."
-  )
-  static let batch = OptionSpec(name: "batch", value: "n", help: "Images per forward (default 1).")
-  static let warmup = OptionSpec(
-    name: "warmup", value: "n", help: "Untimed warm-up rounds after the cold runs (default 1).")
-  static let iterations = OptionSpec(
-    name: "iterations", value: "n",
-    help: "Timed rounds; each runs every configuration once (default: as many as --min-time needs).")
-  static let minTime = OptionSpec(
-    name: "min-time", value: "s",
-    help:
-      "Add rounds until every configuration has s seconds of timed runs, at least \(minimumRounds) rounds (default \(Int(defaultMinTime))).")
-  static let inputSeed = OptionSpec(
-    name: "input-seed", value: "n", help: "Seed of the random input images (default 0; also with --weights).")
-  static let json = OptionSpec(
-    name: "json", value: "file", help: "Write every run (statistics, samples, machine) as JSON.")
-  static let csv = OptionSpec(name: "csv", value: "file", help: "Write one CSV row per configuration and size.")
-  static let markdown = OptionSpec(
-    name: "markdown", value: nil, help: "Print the header and tables as Markdown instead of plain text.")
-  static let profile = OptionSpec(
-    name: "profile", value: nil,
-    help: "Also profile \(profilePasses) separate passes per configuration: time per operation, % of the forward.")
-  static let plot = OptionSpec(
-    name: "plot", value: "file.svg", help: "Draw latency and speedup against sparsity (and against size) as SVG.")
-
   static let spec = CommandSpec(
     name: "bench",
     summary: "Measure dense and sparse latency on this machine (table, JSON, CSV, profile, plot).",

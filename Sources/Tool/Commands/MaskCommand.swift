@@ -5,9 +5,6 @@ import Foundation
 import Models
 
 enum MaskCommand {
-  static let output = OptionSpec(
-    name: "output", value: "mask.png", help: "Where to write the picture (PNG, replaced atomically).")
-
   static let spec = CommandSpec(
     name: "mask",
     summary: "Draw which windows pruning keeps for an image (one PNG, a panel per stage).",
@@ -77,12 +74,6 @@ struct MaskOptions {
 
 /// Options of the commands that read an image file.
 enum ImageOptions {
-  static let image = OptionSpec(name: "image", value: "file", help: "A PNG or JPEG image (any size; RGB, grayscale or palette).")
-  static let size = OptionSpec(name: "size", value: "n", help: "Side of the square model input in pixels (default 224).")
-  static let resize = OptionSpec(
-    name: "resize", value: "mode",
-    help: "'crop': resize the shorter side to size/0.875 (bicubic) and take the centre (timm's eval transform, default); 'direct': resize to size × size.")
-
   /// `--size` and `--resize` as preprocessing (usage errors for bad values).
   static func preprocessing(_ arguments: Arguments) throws(UsageError) -> ImagePreprocessing {
     let size = try arguments.integer(Self.size, default: 224, in: 1...8192)!

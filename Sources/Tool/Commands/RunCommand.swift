@@ -5,18 +5,6 @@ import Foundation
 import Models
 
 enum RunCommand {
-  static let input = OptionSpec(
-    name: "input", value: "x.npy", help: "Float32 C-order array (batch, 3, height, width), ImageNet-normalized.")
-  static let output = OptionSpec(
-    name: "output", value: "y.npy",
-    help: "Where to write the float32 logits (batch, classes). Required with '--input' unless '--features' or '--top' is given.")
-  static let features = OptionSpec(
-    name: "features", value: "dir", help: "Also write stage0.npy … stage3.npy (NHWC stage outputs) to this directory.")
-  static let top = OptionSpec(
-    name: "top", value: "k", help: "Print the k most likely classes per image (default 5 with '--image').")
-  static let verbose = OptionSpec(
-    name: "verbose", value: nil, help: "Print per block the ratio and kept/total windows, and the latency.")
-
   static let spec = CommandSpec(
     name: "run",
     summary: "Run a Swin model on an image or a batch of images: top classes, logits, features.",
@@ -113,12 +101,11 @@ enum RunCommand {
 struct RunOptions {
   /// Exactly one of `inputPath` and `imagePath` is set.
   let inputPath, imagePath: String?
-  let outputPath, featuresPath: String?
   let top: Int?
   let verbose: Bool
+  let outputPath, featuresPath, sparsity: String?
   let model: ModelSource
   let precision: Precision
-  let sparsity: String?
   let threads: Int
   let preprocessing: ImagePreprocessing
 

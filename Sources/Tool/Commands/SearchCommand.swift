@@ -10,99 +10,6 @@ import Models
 #endif
 
 enum SearchCommand {
-  static let defaultSize = "672"
-  static let defaultIterations = 6
-  static let defaultRounds = 7
-  static let defaultQuietWait = 120.0
-  static let defaultRecalibrateRounds = 0
-  /// Default lower bound of the window as a share of the budget.
-  static let defaultWindow = 0.9
-
-  static let latencyMs = OptionSpec(
-    name: "latency-ms", value: "T",
-    help:
-      "Latency budget per forward, milliseconds (on this machine, at --size, --batch, --threads)."
-  )
-  static let minLatencyMs = OptionSpec(
-    name: "min-latency-ms", value: "L",
-    help:
-      "Lower end of the latency window sampled (default: 0.9·T, or less to include the slowest uniform ratio that fits)."
-  )
-  static let output = OptionSpec(
-    name: "output", value: "cfg.json",
-    help: "Where to write the best configuration (sparsity JSON, readable by --sparsity).")
-  static let size = OptionSpec(
-    name: "size", value: "n",
-    help:
-      "Input size N (square) or HxW (default \(defaultSize), or the --calibration images' size)."
-  )
-  static let batch = OptionSpec(
-    name: "batch", value: "n", help: "Images per forward of the latency budget (default 1).")
-  static let calibrationFile = OptionSpec(
-    name: "calibration", value: "x.npy",
-    help: "Calibration images: float32 (n, 3, H, W), ImageNet-normalized.")
-  static let imagesDirectory = OptionSpec(
-    name: "images", value: "dir",
-    help:
-      "Calibration images: the .png/.jpg files of a directory (resized and centre-cropped to --size)."
-  )
-  static let calibrationCount = OptionSpec(
-    name: "calibration-count", value: "n",
-    help:
-      "Calibration images scored per configuration: the first n given, or n synthetic ones (default: as many as cost two 672² forwards, 1…\(CalibrationSet.maximumDefaultCount): \(CalibrationSet.defaultCount(height: 672, width: 672)) at 672, \(CalibrationSet.defaultCount(height: 224, width: 224)) at 224)."
-  )
-  static let score = OptionSpec(
-    name: "score", value: "metric",
-    help:
-      "What to maximize: cosine (pooled features), top1 (agreement with dense) or mean (default cosine)."
-  )
-  static let population = OptionSpec(
-    name: "population", value: "n", help: "Configurations per generation (default 100).")
-  static let parents = OptionSpec(
-    name: "parents", value: "n", help: "Best configurations kept as parents (default 25).")
-  static let mutation = OptionSpec(
-    name: "mutation", value: "p",
-    help: "Probability that mutation redraws a pair's ratio (default 0.1).")
-  static let iterations = OptionSpec(
-    name: "iterations", value: "n",
-    help: "Generations after the initial population (default \(defaultIterations)).")
-  static let seed = OptionSpec(
-    name: "seed", value: "n",
-    help: "Seed of the search and of the synthetic calibration images (default 0).")
-  static let plot = OptionSpec(
-    name: "plot", value: "file.svg",
-    help:
-      "Draw score against latency (every configuration, Pareto front, uniform ratios) as SVG.")
-  static let latencyModelFile = OptionSpec(
-    name: "latency-model", value: "file",
-    help:
-      "Latency model cache file (default: $XDG_CACHE_HOME or ~/.cache, sparsevit/latency-<hash>.json)."
-  )
-  static let remeasure = OptionSpec(
-    name: "remeasure", value: nil,
-    help: "Measure the latency model again even when a cached one applies.")
-  static let cacheBusy = OptionSpec(
-    name: "cache-busy", value: nil,
-    help: "Cache the latency model even when the machine was busy while it was measured.")
-  static let rounds = OptionSpec(
-    name: "rounds", value: "n",
-    help: "Timed rounds per configuration when measuring latency (default \(defaultRounds)).")
-  static let recalibrate = OptionSpec(
-    name: "recalibrate", value: "n",
-    help:
-      "Map a cached latency model onto the machine's speed now (×factor + offset) from n rounds of timing dense and every ratio 0.8 (default \(defaultRecalibrateRounds): use it as cached, so that a seed gives the same result; a shared machine's speed drifts by 10–30% over minutes)."
-  )
-  static let quietWait = OptionSpec(
-    name: "quiet-wait", value: "s",
-    help:
-      "Seconds in all to wait for other processes when they disturb a timed run, before it is repeated (default \(Int(defaultQuietWait)); 0: repeat at once)."
-  )
-  static let validateCount = OptionSpec(
-    name: "validate", value: "n",
-    help:
-      "Time n random configurations and dense in interleaved rounds and print the latency model's prediction errors, of the time and of the fraction of dense (alone or before a search)."
-  )
-
   static let spec = CommandSpec(
     name: "search",
     summary: "Search per-block pruning ratios that fit a latency budget on this machine.",
@@ -437,23 +344,19 @@ struct SearchOptions {
   let model: ModelSource
   let precision: Precision
   let latencySeconds, minLatencySeconds: Double?
-  let outputPath, plotPath: String?
+  let outputPath, plotPath, calibrationPath, imagesPath: String?
   let size: BenchSize?
   let batch, threads: Int
-  let calibrationPath, imagesPath: String?
   let calibrationCount: Int?
   let metric: FidelityScorer.Metric
-  let population, parents: Int
+  let population, parents, iterations: Int
   let mutation: Double
-  let iterations: Int
   let seed: UInt64
   let latencyModelPath: String?
-  let remeasure: Bool
-  /// Whether a latency model measured on a busy machine is cached all the same.
-  let cacheBusy: Bool
-  let rounds: Int
+  /// `cacheBusy`: whether a latency model measured on a busy machine is cached all the same.
+  let remeasure, cacheBusy: Bool
+  let rounds, recalibrateRounds: Int
   let quietWait: Double
-  let recalibrateRounds: Int
   let validate: Int?
 
   init(_ arguments: Arguments) throws(UsageError) {
