@@ -22,11 +22,18 @@ package final class RowScratch: @unchecked Sendable {
   /// Bytes held.
   package var bytes: Int { storage.count * MemoryLayout<Float>.stride }
 
-  /// The `rowChunk`-row chunks of `rows` rows, after checking that `threads` workers have
-  /// `floats` floats each; `kernel` names the caller in the message.
-  func chunks(rows: Int, floats: Int, threads: Int, kernel: String) -> Int {
+  /// Runs `body` with the number of `rowChunk`-row chunks of `rows` rows, the scratch and the
+  /// profiler's worker clock, after checking that `threads` workers have `floats` floats each;
+  /// `kernel` names the caller in the message.
+  func withChunks(
+    rows: Int, floats: Int, threads: Int, kernel: String, profiler: Profiler?,
+    _ body: (_ chunks: Int, _ scratch: UnsafeMutablePointer<Float>, WorkerClock) -> Void
+  ) {
     precondition(floatsPerWorker >= floats && workers >= threads, "\(kernel): scratch too small")
-    return (rows + rowChunk - 1) / rowChunk
+    let chunks = (rows + rowChunk - 1) / rowChunk
+    withWorkerClock(profiler) { clock in
+      storage.withUnsafeMutableBufferPointer { body(chunks, $0.baseAddress!, clock) }
+    }
   }
 }
 
@@ -84,24 +91,23 @@ package func embedPatches(
       && output.hasShape(batch, outHeight, outWidth, channels),
     "embedPatches: images \(images.shape), output \(output.shape)")
   let rows = batch * outHeight * outWidth
-  let chunks = scratch.chunks(rows: rows, floats: weights.scratchFloats, threads: threads, kernel: "embedPatches")
-  withWorkerClock(profiler) { clock in
+  scratch.withChunks(
+    rows: rows, floats: weights.scratchFloats, threads: threads, kernel: "embedPatches", profiler: profiler
+  ) { chunks, scratchBase, clock in
     images.values.withUnsafeBufferPointer { imageBuffer in
       output.values.withUnsafeMutableBufferPointer { outBuffer in
         weights.weight.withUnsafeBufferPointer { w in
           weights.bias.withUnsafeBufferPointer { b in
             weights.norm.withUnsafeParameters { gamma, beta in
-              scratch.storage.withUnsafeMutableBufferPointer { scratchBuffer in
-                var kernel = StemKernel(
-                  image: imageBuffer.baseAddress!, out: outBuffer.baseAddress!, weight: w.baseAddress!,
-                  bias: b.baseAddress!, gamma: gamma, beta: beta, epsilon: weights.norm.epsilon,
-                  scratch: scratchBuffer.baseAddress!, floatsPerWorker: scratch.floatsPerWorker,
-                  inputChannels: inputChannels, height: height, width: width, patch: patch, outHeight: outHeight,
-                  outWidth: outWidth, channels: channels, rows: rows, chunks: chunks, parts: min(threads, chunks),
-                  clock: clock)
-                parallelParts(kernel.parts, &kernel) { raw, worker in
-                  forkContext(raw, as: StemKernel.self).pointee.run(worker: worker)
-                }
+              var kernel = StemKernel(
+                image: imageBuffer.baseAddress!, out: outBuffer.baseAddress!, weight: w.baseAddress!,
+                bias: b.baseAddress!, gamma: gamma, beta: beta, epsilon: weights.norm.epsilon,
+                scratch: scratchBase, floatsPerWorker: scratch.floatsPerWorker,
+                inputChannels: inputChannels, height: height, width: width, patch: patch, outHeight: outHeight,
+                outWidth: outWidth, channels: channels, rows: rows, chunks: chunks, parts: min(threads, chunks),
+                clock: clock)
+              parallelParts(kernel.parts, &kernel) { raw, worker in
+                forkContext(raw, as: StemKernel.self).pointee.run(worker: worker)
               }
             }
           }
@@ -203,22 +209,21 @@ package func mergePatches(
     input.rank == 4 && input.shape[3] == channels && output.hasShape(batch, outHeight, outWidth, outChannels),
     "mergePatches: input \(input.shape), output \(output.shape)")
   let rows = batch * outHeight * outWidth
-  let chunks = scratch.chunks(rows: rows, floats: weights.scratchFloats, threads: threads, kernel: "mergePatches")
-  withWorkerClock(profiler) { clock in
+  scratch.withChunks(
+    rows: rows, floats: weights.scratchFloats, threads: threads, kernel: "mergePatches", profiler: profiler
+  ) { chunks, scratchBase, clock in
     input.values.withUnsafeBufferPointer { inBuffer in
       output.values.withUnsafeMutableBufferPointer { outBuffer in
         weights.reduction.withUnsafeBufferPointer { w in
           weights.norm.withUnsafeParameters { gamma, beta in
-            scratch.storage.withUnsafeMutableBufferPointer { scratchBuffer in
-              var kernel = MergeKernel(
-                x: inBuffer.baseAddress!, out: outBuffer.baseAddress!, reduction: w.baseAddress!, gamma: gamma,
-                beta: beta, epsilon: weights.norm.epsilon, scratch: scratchBuffer.baseAddress!,
-                floatsPerWorker: scratch.floatsPerWorker, height: height, width: width, channels: channels,
-                outHeight: outHeight, outWidth: outWidth, outChannels: outChannels, rows: rows, chunks: chunks,
-                parts: min(threads, chunks), clock: clock)
-              parallelParts(kernel.parts, &kernel) { raw, worker in
-                forkContext(raw, as: MergeKernel.self).pointee.run(worker: worker)
-              }
+            var kernel = MergeKernel(
+              x: inBuffer.baseAddress!, out: outBuffer.baseAddress!, reduction: w.baseAddress!, gamma: gamma,
+              beta: beta, epsilon: weights.norm.epsilon, scratch: scratchBase,
+              floatsPerWorker: scratch.floatsPerWorker, height: height, width: width, channels: channels,
+              outHeight: outHeight, outWidth: outWidth, outChannels: outChannels, rows: rows, chunks: chunks,
+              parts: min(threads, chunks), clock: clock)
+            parallelParts(kernel.parts, &kernel) { raw, worker in
+              forkContext(raw, as: MergeKernel.self).pointee.run(worker: worker)
             }
           }
         }
