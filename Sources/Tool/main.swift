@@ -9,6 +9,7 @@ let commands: [(spec: CommandSpec, run: (Arguments) throws -> Void)] = [
   (SearchCommand.spec, { try SearchCommand.run(SearchOptions($0)) }),
   (EvalCommand.spec, { try EvalCommand.run(EvalOptions($0)) }),
   (MaskCommand.spec, { try MaskCommand.run(MaskOptions($0)) }),
+  (ServeCommand.spec, { try ServeCommand.run(ServeOptions($0)) }),
 ]
 
 let overview = """

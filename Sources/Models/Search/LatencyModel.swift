@@ -154,9 +154,9 @@ public struct LatencySample: Codable, Sendable, Equatable {
 /// Latency = `fixedSeconds` + Σ_stage `secondsPerWindow[s]` · (windows computed by the stage's
 /// blocks, summed over blocks and the batch). A block's cost is close to linear in its kept
 /// windows: its GEMMs have `49 · kept` rows and everything else is per window. The fixed part is the
-/// stem, the merges, the head and whatever is not proportional to windows. (A per-stage step for
-/// "stage pruned", the window scoring, was tried: it costs a few milliseconds, and its four extra
-/// parameters fit timing noise rather than predicting better.)
+/// stem, the merges, the head and whatever is not proportional to windows. The window scoring of a
+/// pruned stage has no term of its own: it costs a few milliseconds, less than the timing noise
+/// four more parameters would be fit to.
 public struct LatencyModel: Codable, Sendable, Equatable {
   /// Version of the cache file format.
   public static let formatVersion = 2

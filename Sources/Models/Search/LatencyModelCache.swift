@@ -13,7 +13,7 @@ extension LatencyModelKey {
       cpu: CPUInfo.current.description, threads: threads, height: height, width: width, batch: batch,
       architecture: model.configuration.description,
       engine: "\(engineVersion) \(LatencyModelCache.build)\(LatencyModelCache.fusedMultiplyAdd ? " fma" : "")"
-        + (buildFingerprint().map { " build \($0)" } ?? ""))
+        + " \(model.kernelDescription)" + (buildFingerprint().map { " build \($0)" } ?? ""))
   }
 }
 

@@ -29,6 +29,10 @@ public struct SwinTransformer: Sendable {
   public let source: String
   /// How the blocks' linear layers are multiplied.
   package var blockKernel: BlockMatrixKernel { stages.first?.blocks.first?.weights.kernel ?? .preferred }
+  /// The arithmetic of the blocks' linear layers, chosen at load.
+  public var precision: Precision { blockKernel.precision }
+  /// The micro-kernel of the blocks' linear layers (ISA and tile), as reports print it.
+  public var kernelDescription: String { blockKernel.description }
 
   let embedding: PatchEmbedWeights
   let stages: [SwinStage]
@@ -292,18 +296,28 @@ public enum ModelLoadError: Error, Equatable, CustomStringConvertible {
   case file(SafeTensorsError)
   /// The tensors do not form a supported Swin model.
   case weights(path: String, WeightLoadError)
+  /// This CPU has no kernel for the requested precision.
+  case precision(UnsupportedPrecisionError)
 
   public var description: String {
     switch self {
     case .file(let error): error.description
     case .weights(let path, let error): "\(path): \(error)"
+    case .precision(let error): error.description
     }
   }
 }
 
 extension SwinTransformer {
-  /// Loads a safetensors checkpoint (F32, F16 or BF16) in any supported layout.
-  public static func load(path: String) throws(ModelLoadError) -> SwinTransformer {
+  /// Loads a safetensors checkpoint (F32, F16 or BF16) in any supported layout, its blocks' linear
+  /// layers packed for `precision` (bf16 needs a CPU with AVX512_BF16; checked before reading).
+  public static func load(path: String, precision: Precision = .f32) throws(ModelLoadError) -> SwinTransformer {
+    let kernel: BlockMatrixKernel
+    do {
+      kernel = try BlockMatrixKernel.preferred(for: precision)
+    } catch {
+      throw .precision(error)
+    }
     let file: SafeTensorsFile
     do {
       file = try SafeTensorsFile.load(path: path)
@@ -317,7 +331,7 @@ extension SwinTransformer {
       throw .weights(path: path, .dtype(tensor: name, dtype: stored.dtype))
     }
     do {
-      return try SwinTransformer(tensors: file.tensors, source: path)
+      return try SwinTransformer(tensors: file.tensors, source: path, kernel: kernel)
     } catch {
       throw .weights(path: path, error)
     }

@@ -58,7 +58,7 @@ enum BenchCommand {
       "[--sizes <list>] [--sparsity <list>] [--batch <n>] [--threads <n>] [--iterations <n> | --min-time <s>] [options]",
     options: [
       sizes, sparsity, batch, ModelOptions.threads, warmup, iterations, minTime,
-      ModelOptions.weights, ModelOptions.modelSeed, inputSeed, ModelOptions.seed,
+      ModelOptions.weights, ModelOptions.modelSeed, inputSeed, ModelOptions.seed, ModelOptions.precision,
       json, csv, markdown, profile, plot,
     ],
     discussion: """
@@ -77,7 +77,7 @@ enum BenchCommand {
       """)
 
   static func run(_ options: BenchOptions) throws {
-    let model = try ModelOptions.load(options.model)
+    let model = try ModelOptions.load(options.model, precision: options.precision)
     let configurations = try options.configurations(for: model)
     try options.checkSizes(for: model)
     if BenchEnvironment.isDebugBuild {
@@ -141,6 +141,7 @@ struct BenchSize: Equatable {
 struct BenchOptions {
   let spec: CommandSpec
   let model: ModelSource
+  let precision: Precision
   let sizes: [BenchSize]
   /// Raw `--sparsity` items, nil when the option was not given.
   let sparsityItems: [String]?
@@ -184,6 +185,7 @@ struct BenchOptions {
       throw arguments.usage("'--json', '--csv' and '--plot' must name different files")
     }
     model = try ModelOptions.source(arguments)
+    precision = try ModelOptions.precision(arguments)
     // The deprecated `--seed` seeded the weights and the input alike.
     let oldSeed = try arguments.seed(ModelOptions.seed)
     let seed = try arguments.seed(BenchCommand.inputSeed)

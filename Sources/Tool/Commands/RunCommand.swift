@@ -23,7 +23,7 @@ enum RunCommand {
     usage: "(--input <x.npy> | --image <file>) [--output <y.npy>] [--weights <file>] [--sparsity <cfg>] [options]",
     options: [
       input, ImageOptions.image, output, features,
-      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.seed, ModelOptions.sparsity, ModelOptions.threads,
+      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.seed, ModelOptions.precision, ModelOptions.sparsity, ModelOptions.threads,
       ImageOptions.size, ImageOptions.resize, top, verbose,
     ],
     discussion: """
@@ -56,7 +56,7 @@ enum RunCommand {
         )
       }
     }
-    let model = try ModelOptions.load(options.model, verbose: verbose)
+    let model = try ModelOptions.load(options.model, precision: options.precision, verbose: verbose)
     let sparsity = try options.sparsity.map { try ModelOptions.resolveSparsity($0, model: model, spec: spec) }
     let hasHead = model.configuration.classes > 0
     if !hasHead && (outputPath != nil || requestedTop != nil || featuresPath == nil) {
@@ -119,6 +119,7 @@ struct RunOptions {
   let top: Int?
   let verbose: Bool
   let model: ModelSource
+  let precision: Precision
   let sparsity: String?
   let threads: Int
   let preprocessing: ImagePreprocessing
@@ -147,6 +148,7 @@ struct RunOptions {
     try ModelOptions.requireFile(arguments, RunCommand.input)
     try ModelOptions.requireFile(arguments, ImageOptions.image)
     model = try ModelOptions.source(arguments)
+    precision = try ModelOptions.precision(arguments)
     sparsity = try ModelOptions.sparsityArgument(arguments)
     verbose = arguments.flag(RunCommand.verbose)
   }
