@@ -1,4 +1,5 @@
-// Options shared by the commands that run a model: where the weights come from, threads, sparsity.
+// Options shared by the commands that run a model: where the weights come from, threads, sparsity,
+// window semantics.
 import Engine
 import Foundation
 import Models
@@ -12,6 +13,21 @@ enum ModelOptions {
   static let sparsity = OptionSpec(
     name: "sparsity", value: "cfg",
     help: "Pruning ratios: a JSON file, a uniform ratio in [0, 1), 'dense' or a preset (\(PruningRatios.presetNames.joined(separator: ", "))).")
+
+  static let windowSemantics = OptionSpec(
+    name: "window-semantics", value: "name",
+    help: "How blocks pad and shift windows: \(WindowSemantics.allCases.map(\.rawValue).joined(separator: ", ")) "
+      + "(default: the checkpoint's framework; timm and Microsoft: timm, torchvision: torchvision, mmdet: sparsevit).")
+
+  /// `--window-semantics` (nil when not given).
+  static func windowSemantics(_ arguments: Arguments) throws(UsageError) -> WindowSemantics? {
+    guard let text = arguments.string("window-semantics") else { return nil }
+    guard let semantics = WindowSemantics(rawValue: text) else {
+      let names = WindowSemantics.allCases.map(\.rawValue).joined(separator: ", ")
+      throw arguments.usage("'--window-semantics' must be one of \(names), got '\(text)'")
+    }
+    return semantics
+  }
 
   /// Usage error unless the file `--name` names exists (checked before any work starts).
   static func requireFile(_ arguments: Arguments, _ name: String) throws(UsageError) {
@@ -33,22 +49,28 @@ enum ModelOptions {
     }
   }
 
-  /// The model `--weights` names, or seeded Swin-T; with `verbose`, what was loaded on stderr.
-  static func model(_ arguments: Arguments, verbose: Bool = false) throws -> SwinTransformer {
+  /// The model `--weights` names, or seeded Swin-T, in the `--window-semantics` asked for; with
+  /// `verbose`, what was loaded on stderr.
+  static func model(_ arguments: Arguments, verbose: Bool = false, seedOption: String = "seed") throws -> SwinTransformer {
+    let semantics = try windowSemantics(arguments)
     if let path = arguments.string("weights") {
-      if arguments.string("seed") != nil { throw arguments.usage("'--seed' applies to the built-in weights, not to '--weights'") }
+      if arguments.string(seedOption) != nil {
+        throw arguments.usage("'--\(seedOption)' applies to the built-in weights, not to '--weights'")
+      }
       let start = Date()
-      let model = try SwinTransformer.load(path: path)
+      let model = try SwinTransformer.load(path: path, windowSemantics: semantics)
       if verbose {
         printError(
         String(
-          format: "Loaded %@ (%@, %@ layout, %.1fM parameters) in %.2f s", path, model.configuration.name,
-          model.layout.rawValue, Double(model.parameterCount) / 1e6, Date().timeIntervalSince(start)))
+          format: "Loaded %@ (%@, %@ layout, %@ window semantics, %.1fM parameters) in %.2f s", path,
+          model.configuration.name, model.layout.rawValue, model.windowSemantics.rawValue,
+          Double(model.parameterCount) / 1e6, Date().timeIntervalSince(start)))
       }
       return model
     }
-    let seed = try arguments.integer("seed", default: 0, in: 0...Int.max)!
-    return SwinTransformer.seeded(.swinTiny, seed: UInt64(seed))
+    let seed = try arguments.integer(seedOption, default: 0, in: 0...Int.max)!
+    let model = SwinTransformer.seeded(.swinTiny, seed: UInt64(seed))
+    return semantics.map { model.withWindowSemantics($0) } ?? model
   }
 
   static func threads(_ arguments: Arguments) throws(UsageError) -> Int {

@@ -27,6 +27,9 @@ public struct SwinTransformer: Sendable {
   public let layout: WeightLayout
   /// Where the weights came from (a path, or "seeded(…)").
   public let source: String
+  /// How the blocks pad, roll and clamp their windows unless a forward asks otherwise: by default
+  /// the semantics of the framework the layout comes from (`WeightLayout.windowSemantics`).
+  public private(set) var windowSemantics: WindowSemantics
   /// How the blocks' linear layers are multiplied.
   package var blockKernel: BlockMatrixKernel { stages.first?.blocks.first?.weights.kernel ?? .preferred }
 
@@ -48,8 +51,19 @@ public struct SwinTransformer: Sendable {
   /// Loading is strict: every tensor the architecture needs must be present with the right shape,
   /// and every tensor present must be used, except the `relative_position_index`/`attn_mask`
   /// buffers (recomputed) and, in mmdet detector checkpoints, tensors outside `backbone.`.
-  public init(tensors: [String: Tensor], source: String = "tensors") throws(WeightLoadError) {
+  /// `windowSemantics` nil: the layout's (`WeightLayout.windowSemantics`).
+  public init(
+    tensors: [String: Tensor], source: String = "tensors", windowSemantics: WindowSemantics? = nil
+  ) throws(WeightLoadError) {
     try self.init(tensors: tensors, source: source, kernel: .preferred)
+    if let windowSemantics { self.windowSemantics = windowSemantics }
+  }
+
+  /// The same model (sharing its weights) run in `semantics` by default.
+  public func withWindowSemantics(_ semantics: WindowSemantics) -> SwinTransformer {
+    var model = self
+    model.windowSemantics = semantics
+    return model
   }
 
   /// The same, with the blocks' matrix kernel chosen (tests and kernel comparisons).
@@ -83,6 +97,7 @@ public struct SwinTransformer: Sendable {
     self.configuration = configuration
     self.layout = layout
     self.source = source
+    windowSemantics = layout.windowSemantics
     let stem = configuration.embedDim
     embedding = try PatchEmbedWeights(
       weight: bag["patch_embed.proj.weight"], bias: bag["patch_embed.proj.bias"],
@@ -339,8 +354,9 @@ public enum ModelLoadError: Error, Equatable, CustomStringConvertible {
 }
 
 extension SwinTransformer {
-  /// Loads a safetensors checkpoint (F32, F16 or BF16) in any supported layout.
-  public static func load(path: String) throws(ModelLoadError) -> SwinTransformer {
+  /// Loads a safetensors checkpoint (F32, F16 or BF16) in any supported layout, to run in
+  /// `windowSemantics` (nil: the layout's, see `WeightLayout.windowSemantics`).
+  public static func load(path: String, windowSemantics: WindowSemantics? = nil) throws(ModelLoadError) -> SwinTransformer {
     let file: SafeTensorsFile
     do {
       file = try SafeTensorsFile.load(path: path)
@@ -354,7 +370,7 @@ extension SwinTransformer {
       throw .weights(path: path, .dtype(tensor: name, dtype: stored.dtype))
     }
     do {
-      return try SwinTransformer(tensors: file.tensors, source: path)
+      return try SwinTransformer(tensors: file.tensors, source: path, windowSemantics: windowSemantics)
     } catch {
       throw .weights(path: path, error)
     }

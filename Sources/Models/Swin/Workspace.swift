@@ -10,6 +10,8 @@ struct WorkspaceKey: Hashable, Sendable {
   let height: Int
   let width: Int
   let threads: Int
+  /// How the blocks pad, roll and clamp their windows.
+  let semantics: WindowSemantics
 }
 
 /// Windows a worker's tile can hold (rows = windows · tokens per window): the longest tile any
@@ -51,7 +53,8 @@ final class Workspace: @unchecked Sendable {
     var maxWindows = 1, maxTokens = 1, maxPixels = 1
     for (stage, size) in sizes.enumerated() {
       let pair = [false, true].map {
-        WindowGrid(height: size.height, width: size.width, window: configuration.window, shifted: $0)
+        WindowGrid(
+          height: size.height, width: size.width, window: configuration.window, shifted: $0, semantics: key.semantics)
       }
       grids.append(pair)
       biases.append(
@@ -104,12 +107,14 @@ final class Workspace: @unchecked Sendable {
     var total = Saturating(0)
     let sizes = configuration.stageSizes(height: key.height, width: key.width)
     var maxWindows = Saturating(1), maxPixels = Saturating(1)
-    let maxTokens = min(configuration.window, max(sizes[0].height, sizes[0].width)) * configuration.window
+    let clampedSide = key.semantics.clampsWindow ? max(sizes[0].height, sizes[0].width) : configuration.window
+    let maxTokens = min(configuration.window, clampedSide) * configuration.window
     for (stage, size) in sizes.enumerated() {
       let pixels = Saturating(size.height) * size.width
       total = total + pixels * key.batch * configuration.channels(stage: stage) * 4  // activations
       let grid = WindowGrid(
-        height: max(size.height, 1), width: max(size.width, 1), window: configuration.window, shifted: false)
+        height: max(size.height, 1), width: max(size.width, 1), window: configuration.window, shifted: false,
+        semantics: key.semantics)
       maxWindows = max(maxWindows, Saturating(grid.windowCount))
       maxPixels = max(maxPixels, pixels)
       let padded = (grid.windowTokens + 7) / 8 * 8

@@ -50,7 +50,7 @@ enum BenchCommand {
         help:
           "Add rounds until every configuration has s seconds of timed runs, at least \(minimumRounds) rounds (default \(Int(defaultMinTime)))."
       ),
-      ModelOptions.weights, ModelOptions.seed,
+      ModelOptions.weights, ModelOptions.seed, ModelOptions.windowSemantics,
       OptionSpec(
         name: "json", value: "file", help: "Write every run (statistics, samples, machine) as JSON."
       ),
@@ -105,13 +105,14 @@ enum BenchCommand {
       sizes.append(measurement)
       runner.progress.finish()
       let runs = BenchRun.runs(
-        measurement, configuration: model.configuration, threads: options.threads)
+        measurement, configuration: model.configuration, threads: options.threads, semantics: model.windowSemantics)
       emit(report.table(measurement, runs: runs))
       if options.profile { emit(report.profileTable(measurement, runs: runs)) }
     }
     runner.progress.finish()
     let runs = sizes.flatMap {
-      BenchRun.runs($0, configuration: model.configuration, threads: options.threads)
+      BenchRun.runs(
+        $0, configuration: model.configuration, threads: options.threads, semantics: model.windowSemantics)
     }
     emit(report.footer(runs))
 

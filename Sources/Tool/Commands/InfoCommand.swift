@@ -8,13 +8,14 @@ enum InfoCommand {
     name: "info",
     summary: "Describe a checkpoint (architecture, layout, parameters) and the machine.",
     usage: "[--weights <file>]",
-    options: [ModelOptions.weights, ModelOptions.seed])
+    options: [ModelOptions.weights, ModelOptions.seed, ModelOptions.windowSemantics])
 
   static func run(_ arguments: Arguments) throws {
     let model = try ModelOptions.model(arguments, verbose: true)
     let c = model.configuration
     print("weights:      \(model.source)")
     print("layout:       \(model.layout.rawValue)")
+    print("windows:      \(model.windowSemantics.rawValue) semantics (padding, shift and clamp of the windows)")
     print("architecture: \(c.name): embed \(c.embedDim), depths \(c.depths), heads \(c.heads), window \(c.window), patch \(c.patchSize)")
     print("classes:      \(c.classes == 0 ? "none (backbone)" : String(c.classes))")
     print(String(format: "parameters:   %.3fM (%d)", Double(model.parameterCount) / 1e6, model.parameterCount))

@@ -13,7 +13,8 @@ enum MaskCommand {
       ImageOptions.image,
       ModelOptions.sparsity,
       OptionSpec(name: "output", value: "mask.png", help: "Where to write the picture (PNG, replaced atomically)."),
-      ModelOptions.weights, ModelOptions.seed, ImageOptions.size, ImageOptions.resize, ModelOptions.threads,
+      ModelOptions.weights, ModelOptions.seed, ModelOptions.windowSemantics, ImageOptions.size, ImageOptions.resize,
+      ModelOptions.threads,
     ],
     discussion: """
       Each stage is a column. A stage gets one panel per distinct pruning ratio of its blocks, drawn

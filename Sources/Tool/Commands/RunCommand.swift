@@ -16,7 +16,7 @@ enum RunCommand {
         name: "output", value: "y.npy",
         help: "Where to write the float32 logits (batch, classes). Required with '--input' unless '--features' or '--top' is given."),
       OptionSpec(name: "features", value: "dir", help: "Also write stage0.npy … stage3.npy (NHWC stage outputs) to this directory."),
-      ModelOptions.weights, ModelOptions.seed, ModelOptions.sparsity, ModelOptions.threads,
+      ModelOptions.weights, ModelOptions.seed, ModelOptions.windowSemantics, ModelOptions.sparsity, ModelOptions.threads,
       ImageOptions.size, ImageOptions.resize,
       OptionSpec(name: "top", value: "k", help: "Print the k most likely classes per image (default 5 with '--image')."),
       OptionSpec(name: "verbose", value: nil, help: "Print per block the ratio and kept/total windows, and the latency."),
@@ -91,7 +91,10 @@ enum RunCommand {
             "stage \(stage) block \(block): ratio \(ratios.ratios[stage][block]), kept \(usage.kept)/\(usage.total) windows")
         }
       }
-      printError(String(format: "forward: %.1f ms (batch %d, %dx%d, %d threads, first run)", elapsed * 1000, images.shape[0], images.shape[2], images.shape[3], threads))
+      printError(
+        String(
+          format: "forward: %.1f ms (batch %d, %dx%d, %d threads, %@ window semantics, first run)", elapsed * 1000,
+          images.shape[0], images.shape[2], images.shape[3], threads, model.windowSemantics.rawValue))
     }
     if let top {
       printTop(output.topClasses(top), batch: images.shape[0])

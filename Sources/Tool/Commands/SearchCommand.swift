@@ -49,6 +49,7 @@ enum SearchCommand {
         name: "batch", value: "n", help: "Images per forward of the latency budget (default 1)."),
       ModelOptions.threads,
       ModelOptions.weights,
+      ModelOptions.windowSemantics,
       OptionSpec(
         name: "model-seed", value: "n",
         help: "Seed of the built-in random Swin-T weights when no --weights (default 0)."),
@@ -175,7 +176,8 @@ enum SearchCommand {
         height: size.height, width: size.width, batch: options.batch,
         architecture: model.configuration.description,
         engine: "\(environment.engineVersion) \(environment.build)\(fusedMultiplyAdd ? " fma" : "")"
-          + (LatencyModelKey.buildFingerprint().map { " build \($0)" } ?? "")
+          + (LatencyModelKey.buildFingerprint().map { " build \($0)" } ?? ""),
+        windowSemantics: model.windowSemantics
       )
     } catch {
       throw Failure(error)
@@ -578,18 +580,9 @@ struct SearchOptions {
       "recalibrate", default: SearchCommand.defaultRecalibrateRounds, in: 0...1000)!
   }
 
-  /// The model `--weights` names, or seeded Swin-T.
+  /// The model `--weights` names, or seeded Swin-T, in the `--window-semantics` asked for.
   func model() throws -> SwinTransformer {
-    if let path = arguments.string("weights") {
-      let model = try SwinTransformer.load(path: path)
-      printError(
-        String(
-          format: "Loaded %@ (%@, %.1fM parameters)", path, model.configuration.name,
-          Double(model.parameterCount) / 1e6))
-      return model
-    }
-    let seed = try arguments.integer("model-seed", default: 0, in: 0...Int.max)!
-    return SwinTransformer.seeded(.swinTiny, seed: UInt64(seed))
+    try ModelOptions.model(arguments, verbose: arguments.string("weights") != nil, seedOption: "model-seed")
   }
 
   /// Default number of calibration images at `size`.
