@@ -51,7 +51,9 @@ enum ModelOptions {
 
   /// The model `--weights` names, or seeded Swin-T, in the `--window-semantics` asked for; with
   /// `verbose`, what was loaded on stderr.
-  static func model(_ arguments: Arguments, verbose: Bool = false, seedOption: String = "seed") throws -> SwinTransformer {
+  static func model(
+    _ arguments: Arguments, verbose: Bool = false, seedOption: String = "seed"
+  ) throws -> SwinTransformer {
     let semantics = try windowSemantics(arguments)
     if let path = arguments.string("weights") {
       if arguments.string(seedOption) != nil {

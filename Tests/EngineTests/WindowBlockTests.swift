@@ -74,7 +74,8 @@ struct RandomBlock {
     let timm = semantics == .timm, shiftAlways = semantics == .mmdet || semantics == .sparsevit
     let wh = timm && height <= window ? height : window, ww = timm && width <= window ? width : window
     let hp = (height + wh - 1) / wh * wh, wp = (width + ww - 1) / ww * ww
-    let sh = shifted && (shiftAlways || hp > wh) ? window / 2 : 0, sw = shifted && (shiftAlways || wp > ww) ? window / 2 : 0
+    let sh = shifted && (shiftAlways || hp > wh) ? window / 2 : 0
+    let sw = shifted && (shiftAlways || wp > ww) ? window / 2 : 0
     let down = hp / wh, across = wp / ww, windows = down * across, n = wh * ww
     let headDim = c / heads, scale = 1 / Double(headDim).squareRoot()
     let tableTokens = table(

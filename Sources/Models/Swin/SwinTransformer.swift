@@ -356,7 +356,9 @@ public enum ModelLoadError: Error, Equatable, CustomStringConvertible {
 extension SwinTransformer {
   /// Loads a safetensors checkpoint (F32, F16 or BF16) in any supported layout, to run in
   /// `windowSemantics` (nil: the layout's, see `WeightLayout.windowSemantics`).
-  public static func load(path: String, windowSemantics: WindowSemantics? = nil) throws(ModelLoadError) -> SwinTransformer {
+  public static func load(
+    path: String, windowSemantics: WindowSemantics? = nil
+  ) throws(ModelLoadError) -> SwinTransformer {
     let file: SafeTensorsFile
     do {
       file = try SafeTensorsFile.load(path: path)
