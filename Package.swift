@@ -38,7 +38,13 @@ let package = Package(
     // PNG and JPEG files to 8-bit RGB and back.
     .target(name: "ImageIO", dependencies: ["CPNG", "CTurboJPEG"]),
     // Swin from checkpoints, pruning ratios, input preprocessing, the latency model and search.
-    .target(name: "Models", dependencies: ["Engine", "ImageIO"]),
+    .target(name: "Models", dependencies: ["Engine", "ImageIO"], plugins: ["ClassNamesPlugin"]),
+
+    // MARK: - Build tools
+
+    // The ImageNet class names array, generated from weights/imagenet_classes.txt at build time.
+    .executableTarget(name: "ClassNamesGenerator"),
+    .plugin(name: "ClassNamesPlugin", capability: .buildTool(), dependencies: ["ClassNamesGenerator"]),
 
     // MARK: - Command
 

@@ -2,8 +2,8 @@
 """Image fixtures for sparsevit-swift: small PNG/JPEG photos in every layout the decoder must handle,
 broken files it must reject, the PIL decodings they must match, and timm/torchvision preprocessing
 references (Tests/Fixtures/images/README.md). Also writes the embedding example's sample photo and
-the ImageNet-1k class names (weights/imagenet_classes.txt and the generated section of
-Sources/Models/Input/ImageNetClasses.swift, from torchvision's `_IMAGENET_CATEGORIES`, BSD-3-Clause).
+the ImageNet-1k class names (weights/imagenet_classes.txt, from torchvision's `_IMAGENET_CATEGORIES`,
+BSD-3-Clause; the ClassNamesPlugin build tool compiles them into the Models target).
 
     PY=$(scripts/python_env.sh)
     "$PY" scripts/make_image_fixtures.py [--skimage-data DIR]
@@ -100,23 +100,12 @@ def jpeg_with_declared_size(jpeg, width, height):
 
 
 def write_class_names():
-    """The 1000 ImageNet-1k names, index = class id, as a text file and as a Swift array."""
+    """The 1000 ImageNet-1k names, index = class id, one per line (the build compiles them in)."""
     from torchvision.models._meta import _IMAGENET_CATEGORIES as names
-    assert len(names) == 1000 and all("\n" not in n and '"' not in n and "\\" not in n for n in names)
+    assert len(names) == 1000 and all("\n" not in n for n in names)
     os.makedirs(os.path.join(ROOT, "weights"), exist_ok=True)
     with open(os.path.join(ROOT, "weights", "imagenet_classes.txt"), "w") as file:
         file.write("".join(name + "\n" for name in names))
-    # The names go between the generated-section markers of ImageNetClasses.swift; the rest of
-    # that file is written by hand.
-    path = os.path.join(ROOT, "Sources", "Models", "Input", "ImageNetClasses.swift")
-    with open(path) as file:
-        source = file.read()
-    begin, end = "  // BEGIN GENERATED CLASS NAMES\n", "  // END GENERATED CLASS NAMES\n"
-    head, rest = source.split(begin)
-    _, tail = rest.split(end)
-    body = "".join(f'  "{name}",\n' for name in names)
-    with open(path, "w") as file:
-        file.write(head + begin + body + end + tail)
 
 
 def reference(image, transform, name):

@@ -52,7 +52,9 @@ for sanitizer in "${sanitizers[@]}"; do
   built=$(date +%s)
   echo "sanitize.sh: testing with --sanitize=$sanitizer (log $log)" >&2
   set +e
-  swift test --skip-build --parallel --sanitize="$sanitizer" --scratch-path "$scratch" "$@" >>"$log" 2>&1
+  xunit=()
+  [ -n "${XUNIT_DIR:-}" ] && mkdir -p "$XUNIT_DIR" && xunit=(--xunit-output "$XUNIT_DIR/sanitize-$sanitizer.xml")
+  swift test --skip-build --parallel --sanitize="$sanitizer" --scratch-path "$scratch" "${xunit[@]}" "$@" >>"$log" 2>&1
   code=$?
   set -e
   finished=$(date +%s)

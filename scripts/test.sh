@@ -6,7 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --no-build
 swift build --build-tests
-swift test --skip-build --parallel
+# XUNIT_DIR (set by .ci/run) collects the results that scripts/count_tests.sh adds up.
+xunit=()
+[ -n "${XUNIT_DIR:-}" ] && mkdir -p "$XUNIT_DIR" && xunit=(--xunit-output "$XUNIT_DIR/tests.xml")
+swift test --skip-build --parallel "${xunit[@]}"
 bash scripts/check_readme_snippet.sh
 if [ -d Examples ]; then
   (cd Examples && swift build -c release && swift run -c release --skip-build embed-example --size 96)

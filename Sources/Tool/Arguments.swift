@@ -2,8 +2,9 @@
 // `--kebab-case value` options, boolean flags, `-h/--help`, errors as `Error: …`, usage, help hint.
 import Foundation
 
-/// One option or flag a command accepts.
-struct OptionSpec {
+/// One option or flag a command accepts. Options are declared once, as `static let`s, and read by
+/// that declaration (`arguments.string(ModelOptions.weights)`), so a misspelt name does not compile.
+struct OptionSpec: Equatable {
   /// Long name without dashes (`weights`).
   let name: String
   /// Placeholder of the value (`file`), nil for a flag.
@@ -37,6 +38,11 @@ struct UsageError: Error, CustomStringConvertible {
   let message: String
   let command: CommandSpec?
   var description: String { message }
+}
+
+extension CommandSpec {
+  /// A usage error of this command.
+  func usage(_ message: String) -> UsageError { UsageError(message: message, command: self) }
 }
 
 /// A failure while doing the work (exit 1).
@@ -92,38 +98,58 @@ struct Arguments {
     }
   }
 
-  /// The raw value of `--name`, if given.
-  func string(_ name: String) -> String? { values[name] }
+  /// The raw value of `option`, if given.
+  func string(_ option: OptionSpec) -> String? { values[declared(option)] }
 
-  /// Whether flag `--name` was given.
-  func flag(_ name: String) -> Bool { flags.contains(name) }
+  /// Whether flag `option` was given.
+  func flag(_ option: OptionSpec) -> Bool { flags.contains(declared(option)) }
 
-  /// `--name` as an integer within `range`, or `defaultValue`.
-  func integer(_ name: String, default defaultValue: Int? = nil, in range: ClosedRange<Int> = Int.min...Int.max) throws(UsageError) -> Int? {
+  /// `option` as an integer within `range`, or `defaultValue`.
+  func integer(
+    _ option: OptionSpec, default defaultValue: Int? = nil, in range: ClosedRange<Int> = Int.min...Int.max
+  ) throws(UsageError) -> Int? {
+    let name = declared(option)
     guard let text = values[name] else { return defaultValue }
     guard let value = Int(text) else { throw usage("'--\(name)' expects an integer, got '\(text)'") }
     guard range.contains(value) else { throw usage("'--\(name)' must be in \(describe(range)), got \(value)") }
     return value
   }
 
-  /// `--name` as a number within `range`, or `defaultValue`.
-  func number(_ name: String, default defaultValue: Double? = nil, in range: ClosedRange<Double> = -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude) throws(UsageError) -> Double? {
-    guard let text = values[name] else { return defaultValue }
-    guard let value = Double(text), value.isFinite else { throw usage("'--\(name)' expects a number, got '\(text)'") }
-    guard range.contains(value) else { throw usage("'--\(name)' must be between \(range.lowerBound) and \(range.upperBound), got \(value)") }
-    return value
+  /// `option` as a seed (a non-negative integer), nil when not given.
+  func seed(_ option: OptionSpec) throws(UsageError) -> UInt64? {
+    try integer(option, in: 0...Int.max).map { UInt64($0) }
   }
 
-  /// `--name` required.
-  func required(_ name: String) throws(UsageError) -> String {
-    guard let value = values[name] else {
-      let option = spec.options.first { $0.name == name }
-      throw usage("missing '--\(name)\(option?.value.map { " <\($0)>" } ?? "")'")
+  /// `option` as a number within `range`, or `defaultValue`.
+  func number(
+    _ option: OptionSpec, default defaultValue: Double? = nil,
+    in range: ClosedRange<Double> = -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude
+  ) throws(UsageError) -> Double? {
+    let name = declared(option)
+    guard let text = values[name] else { return defaultValue }
+    guard let value = Double(text), value.isFinite else { throw usage("'--\(name)' expects a number, got '\(text)'") }
+    guard range.contains(value) else {
+      throw usage("'--\(name)' must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
     }
     return value
   }
 
-  func usage(_ message: String) -> UsageError { UsageError(message: message, command: spec) }
+  /// `option` required.
+  func required(_ option: OptionSpec) throws(UsageError) -> String {
+    guard let value = values[declared(option)] else {
+      throw usage("missing '--\(option.name)\(option.value.map { " <\($0)>" } ?? "")'")
+    }
+    return value
+  }
+
+  /// The name of `option`, which the command must declare: reading an option the command does not
+  /// accept is a programming error, caught by the first test that runs the command.
+  private func declared(_ option: OptionSpec) -> String {
+    precondition(spec.options.contains(option), "'--\(option.name)' is not an option of '\(spec.name)'")
+    return option.name
+  }
+
+  func usage(_ message: String) -> UsageError { spec.usage(message) }
 
   private func describe(_ range: ClosedRange<Int>) -> String {
     if range.upperBound == Int.max { return "\(range.lowerBound)…" }
@@ -138,8 +164,9 @@ func printError(_ text: String) {
 
 /// `--name <file>` when given, after checking that it can be written: not a directory, in an
 /// existing writable directory (checked before any long work, not after it).
-func checkedWritablePath(_ arguments: Arguments, _ name: String) throws(UsageError) -> String? {
-  guard let path = arguments.string(name) else { return nil }
+func checkedWritablePath(_ arguments: Arguments, _ option: OptionSpec) throws(UsageError) -> String? {
+  guard let path = arguments.string(option) else { return nil }
+  let name = option.name
   var isDirectory: ObjCBool = false
   if path.isEmpty { throw arguments.usage("'--\(name)' needs a file name") }
   if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue

@@ -8,7 +8,10 @@ enum ModelOptions {
   static let weights = OptionSpec(
     name: "weights", value: "file",
     help: "Swin checkpoint (.safetensors; timm, Microsoft, torchvision or mmdet layout). Default: seeded Swin-T.")
-  static let seed = OptionSpec(name: "seed", value: "n", help: "Seed of the built-in random weights (default 0).")
+  static let modelSeed = OptionSpec(
+    name: "model-seed", value: "n", help: "Seed of the built-in random Swin-T weights when no --weights (default 0).")
+  /// The former name of `--model-seed` (in `bench`, of `--model-seed` and `--input-seed` together).
+  static let seed = OptionSpec(name: "seed", value: "n", help: "Deprecated: use --model-seed.")
   static let threads = OptionSpec(name: "threads", value: "n", help: "Worker threads (default: all \(defaultThreadCount) cores).")
   static let sparsity = OptionSpec(
     name: "sparsity", value: "cfg",
@@ -19,9 +22,11 @@ enum ModelOptions {
     help: "How blocks pad and shift windows: \(WindowSemantics.allCases.map(\.rawValue).joined(separator: ", ")) "
       + "(default: the checkpoint's framework; timm and Microsoft: timm, torchvision: torchvision, mmdet: sparsevit).")
 
-  /// `--window-semantics` (nil when not given).
+  /// `--window-semantics` when the command declares it and it is given; nil: the checkpoint's.
   static func windowSemantics(_ arguments: Arguments) throws(UsageError) -> WindowSemantics? {
-    guard let text = arguments.string("window-semantics") else { return nil }
+    guard arguments.spec.options.contains(windowSemantics), let text = arguments.string(windowSemantics) else {
+      return nil
+    }
     guard let semantics = WindowSemantics(rawValue: text) else {
       let names = WindowSemantics.allCases.map(\.rawValue).joined(separator: ", ")
       throw arguments.usage("'--window-semantics' must be one of \(names), got '\(text)'")
@@ -29,63 +34,72 @@ enum ModelOptions {
     return semantics
   }
 
-  /// Usage error unless the file `--name` names exists (checked before any work starts).
-  static func requireFile(_ arguments: Arguments, _ name: String) throws(UsageError) {
-    guard let path = arguments.string(name) else { return }
+  /// Usage error unless the file `option` names exists (checked before any work starts).
+  static func requireFile(_ arguments: Arguments, _ option: OptionSpec) throws(UsageError) {
+    guard let path = arguments.string(option) else { return }
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-      throw arguments.usage("'--\(name)': no such file '\(path)'")
+      throw arguments.usage("'--\(option.name)': no such file '\(path)'")
     }
-    if isDirectory.boolValue { throw arguments.usage("'--\(name)': '\(path)' is a directory, expected a file") }
+    if isDirectory.boolValue { throw arguments.usage("'--\(option.name)': '\(path)' is a directory, expected a file") }
   }
 
-  /// Checks the common file options (`--weights`, a `--sparsity` that is a path) exist.
-  static func requireFiles(_ arguments: Arguments) throws(UsageError) {
-    try requireFile(arguments, "weights")
-    if let sparsity = arguments.string("sparsity"), Double(sparsity) == nil, sparsity != "dense",
-      PruningRatios.presets[sparsity] == nil
-    {
-      try requireFile(arguments, "sparsity")
+  /// `--sparsity` as given, after checking that a value naming a file names an existing one.
+  static func sparsityArgument(_ arguments: Arguments) throws(UsageError) -> String? {
+    guard let text = arguments.string(sparsity) else { return nil }
+    if Double(text) == nil, text != "dense", PruningRatios.presets[text] == nil {
+      try requireFile(arguments, sparsity)
     }
+    return text
   }
 
-  /// The model `--weights` names, or seeded Swin-T, in the `--window-semantics` asked for; with
-  /// `verbose`, what was loaded on stderr.
-  static func model(
-    _ arguments: Arguments, verbose: Bool = false, seedOption: String = "seed"
-  ) throws -> SwinTransformer {
-    let semantics = try windowSemantics(arguments)
-    if let path = arguments.string("weights") {
-      if arguments.string(seedOption) != nil {
-        throw arguments.usage("'--\(seedOption)' applies to the built-in weights, not to '--weights'")
+  /// `--weights` (checked to exist), else seeded Swin-T from `--model-seed` or the deprecated
+  /// `--seed`; a seed together with `--weights` is a usage error.
+  static func source(_ arguments: Arguments) throws(UsageError) -> ModelSource {
+    let declared = arguments.spec.options
+    let modelSeed = declared.contains(self.modelSeed) ? try arguments.seed(self.modelSeed) : nil
+    let oldSeed = declared.contains(seed) ? try arguments.seed(seed) : nil
+    if modelSeed != nil && oldSeed != nil {
+      throw arguments.usage("'--seed' is the former name of '--model-seed': give '--model-seed' only")
+    }
+    if let path = arguments.string(weights) {
+      try requireFile(arguments, weights)
+      if modelSeed != nil {
+        throw arguments.usage("'--model-seed' applies to the built-in weights, not to '--weights'")
       }
-      let start = Date()
-      let model = try SwinTransformer.load(path: path, windowSemantics: semantics)
-      if verbose {
-        printError(
+      if oldSeed != nil { throw arguments.usage("'--seed' applies to the built-in weights, not to '--weights'") }
+      return .file(path)
+    }
+    return .seeded(.swinTiny, seed: modelSeed ?? oldSeed ?? 0)
+  }
+
+  /// Loads `source` to run in `windowSemantics` (nil: the checkpoint's, `WeightLayout.windowSemantics`);
+  /// with `verbose`, what a checkpoint held and how long it took, on stderr.
+  static func load(
+    _ source: ModelSource, windowSemantics: WindowSemantics?, verbose: Bool = false
+  ) throws -> SwinTransformer {
+    let start = monotonicSeconds()
+    let model = try source.load(windowSemantics: windowSemantics)
+    if verbose, case .file(let path) = source {
+      printError(
         String(
           format: "Loaded %@ (%@, %@ layout, %@ window semantics, %.1fM parameters) in %.2f s", path,
           model.configuration.name, model.layout.rawValue, model.windowSemantics.rawValue,
-          Double(model.parameterCount) / 1e6, Date().timeIntervalSince(start)))
-      }
-      return model
+          Double(model.parameterCount) / 1e6, monotonicSeconds() - start))
     }
-    let seed = try arguments.integer(seedOption, default: 0, in: 0...Int.max)!
-    let model = SwinTransformer.seeded(.swinTiny, seed: UInt64(seed))
-    return semantics.map { model.withWindowSemantics($0) } ?? model
+    return model
   }
 
   static func threads(_ arguments: Arguments) throws(UsageError) -> Int {
-    try arguments.integer("threads", default: defaultThreadCount, in: 1...1024)!
+    try arguments.integer(threads, default: defaultThreadCount, in: 1...1024)!
   }
 
-  /// `--sparsity` resolved against the model (nil when not given).
-  static func sparsity(_ arguments: Arguments, model: SwinTransformer) throws -> PruningRatios? {
-    guard let text = arguments.string("sparsity") else { return nil }
+  /// `text` (a `--sparsity` value) resolved against the model.
+  static func resolveSparsity(_ text: String, model: SwinTransformer, spec: CommandSpec) throws -> PruningRatios {
     do {
       return try PruningRatios.resolve(text, depths: model.configuration.depths)
     } catch .unreadable(let path, let reason) {
-      throw arguments.usage("cannot read sparsity file '\(path)': \(reason)")
+      throw spec.usage("cannot read sparsity file '\(path)': \(reason)")
     }
   }
 }

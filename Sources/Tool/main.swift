@@ -1,12 +1,13 @@
 // The `sparsevit` command: parse, call the library, print. Exit 0 ok, 64 usage error, 1 failure.
 import Foundation
 
+/// Each command parses its arguments once into its options struct, then runs on that struct.
 let commands: [(spec: CommandSpec, run: (Arguments) throws -> Void)] = [
-  (RunCommand.spec, RunCommand.run),
-  (InfoCommand.spec, InfoCommand.run),
-  (BenchCommand.spec, BenchCommand.run),
-  (SearchCommand.spec, SearchCommand.run),
-  (MaskCommand.spec, MaskCommand.run),
+  (RunCommand.spec, { try RunCommand.run(RunOptions($0)) }),
+  (InfoCommand.spec, { try InfoCommand.run(InfoOptions($0)) }),
+  (BenchCommand.spec, { try BenchCommand.run(BenchOptions($0)) }),
+  (SearchCommand.spec, { try SearchCommand.run(SearchOptions($0)) }),
+  (MaskCommand.spec, { try MaskCommand.run(MaskOptions($0)) }),
 ]
 
 let overview = """

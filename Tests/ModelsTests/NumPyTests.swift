@@ -211,7 +211,7 @@ final class NumPyTests: XCTestCase {
     assertNotDict(npy("{3: 1}"), reason: "dict keys must be strings")
     assertNotDict(npy("{'a': 1,, }"), reason: "expected a value")
     assertNotDict(npy("{'a': 1} {}"), at: 9, reason: "after the dict")
-    assertNotDict(npy("{'a': 1}\0"), at: 8, reason: "byte 0x0")
+    assertNotDict(npy("{'a': 1}\0"), at: 8, reason: "byte 0x00")
     assertNotDict(npy("{'shape': (2; 3)}"), reason: "expected ',' or ')'")
     assertNotDict(npy("{'shape': @}"), reason: "expected a value")
     assertNotDict(

@@ -31,7 +31,8 @@ final class ResourceGuardTests: XCTestCase {
 
   /// Whether the model's pool holds an idle workspace for this shape (left in place).
   private func hasWorkspace(batch: Int, height: Int, width: Int, threads: Int = 1) -> Bool {
-    let key = WorkspaceKey(batch: batch, height: height, width: width, threads: threads, semantics: model.windowSemantics)
+    let key = WorkspaceKey(
+      batch: batch, height: height, width: width, threads: threads, semantics: model.windowSemantics)
     guard let workspace = model.workspaces.checkout(key) else { return false }
     model.workspaces.giveBack(workspace)
     return true
@@ -102,8 +103,7 @@ final class ResourceGuardTests: XCTestCase {
       let before = residentBytes()
       let workspace = Workspace(model: model, key: key)
       let grown = residentBytes() - before
-      XCTAssertGreaterThanOrEqual(
-        estimate, workspace.bytes, "\(batch)×\(height)×\(width), \(threads) threads, \(semantics)")
+      XCTAssertEqual(estimate, workspace.bytes, "\(batch)×\(height)×\(width), \(threads) threads, \(semantics)")
       // The heap also holds array headers and the window geometry: allow a little on top. (Not under
       // a sanitizer: its redzones and shadow memory count as resident too.)
       if isSanitized { continue }

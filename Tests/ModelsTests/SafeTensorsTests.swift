@@ -283,40 +283,19 @@ final class SafeTensorsTests: XCTestCase {
     XCTAssertEqual(nans.map { $0.sign }, [.plus, .plus, .minus, .plus])
   }
 
-  #if !(os(macOS) && arch(x86_64))
-    func testHalfDecodingMatchesFloat16ForAllBitPatterns() throws {
-      let bits = (0...UInt16.max).map { $0 }
-      let decoded = try decodedHalves(bits, dtype: "F16")
-      let mismatches = zip(bits, decoded).filter { h, value in
-        let reference = Float(Float16(bitPattern: h))
-        return reference.isNaN ? !value.isNaN : value.bitPattern != reference.bitPattern
-      }
-      XCTAssertEqual(
-        mismatches.count, 0, "first: half 0x\(String(mismatches.first?.0 ?? 0, radix: 16))")
+  func testEveryHalfBitPatternSurvivesTheFile() throws {
+    // The conversions are the stdlib's; this checks the byte plumbing around them: every one of the
+    // 65,536 patterns read from a file and written back gives the same bits (NaNs stay NaN).
+    let bits = (0...UInt16.max).map { $0 }
+    let decoded = try decodedHalves(bits, dtype: "F16")
+    let encoded = try encodedHalves(decoded, dtype: "F16")
+    let mismatches = zip(bits, encoded).filter { original, written in
+      let isNaN = original & 0x7C00 == 0x7C00 && original & 0x03FF != 0
+      return isNaN ? !(written & 0x7C00 == 0x7C00 && written & 0x03FF != 0) : written != original
     }
-
-    func testHalfEncodingMatchesFloat16Rounding() throws {
-      // Every finite half round-trips; random float bits round like Swift's Float16(_:).
-      var values = try decodedHalves(
-        (0...UInt16.max).filter { Float16(bitPattern: $0).isFinite }, dtype: "F16")
-      var generator = SeededGenerator(seed: 5)
-      for i in 0..<20000 {
-        // Half of them near the half range (exponents −30...17), half anywhere.
-        let bits = UInt32.random(in: 0...UInt32.max, using: &generator)
-        let near = (bits & 0x807F_FFFF) | UInt32(Int.random(in: 97...144, using: &generator)) << 23
-        let value = Float(bitPattern: i % 2 == 0 ? near : bits)
-        values.append(value.isNaN ? 1 : value)
-      }
-      let encoded = try encodedHalves(values, dtype: "F16")
-      let mismatches = zip(values, encoded).filter { value, half in
-        half != Float16(value).bitPattern
-      }
-      XCTAssertEqual(
-        mismatches.count, 0,
-        "first: \(mismatches.first?.0 ?? 0) (bits 0x\(String(mismatches.first?.0.bitPattern ?? 0, radix: 16)))"
-      )
-    }
-  #endif
+    XCTAssertEqual(
+      mismatches.count, 0, "first: half 0x\(String(mismatches.first?.0 ?? 0, radix: 16))")
+  }
 
   func testHalfEncodingRoundsToNearestEven() throws {
     let cases: [(Float, UInt16)] = [

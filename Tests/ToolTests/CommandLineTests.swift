@@ -85,6 +85,24 @@ final class CommandLineTests: CommandTestCase {
     XCTAssertTrue(unknown.stderr.hasPrefix("Error: unknown command 'frobnicate'"))
   }
 
+  func testSeedOptionsOfBenchAndRun() throws {
+    let help = try sparsevit(["bench", "--help"])
+    XCTAssertTrue(help.stdout.contains("--model-seed <n>") && help.stdout.contains("--input-seed <n>"), help.stdout)
+    let bench = ["bench", "--sizes", "64", "--sparsity", "dense", "--iterations", "1", "--warmup", "0", "--threads", "1"]
+    try assertFailure(bench + ["--weights", weights, "--model-seed", "1"], status: 64, contains: "'--model-seed' applies")
+    try assertFailure(bench + ["--weights", weights, "--seed", "1"], status: 64, contains: "'--seed' applies")
+    try assertFailure(bench + ["--model-seed", "1", "--seed", "2"], status: 64, contains: "former name")
+    try assertFailure(bench + ["--input-seed", "1", "--seed", "2"], status: 64, contains: "former name")
+    try assertFailure(bench + ["--input-sed", "1"], status: 64, contains: "unknown option '--input-sed'")
+    try assertFailure(bench + ["--input-seed", "-1"], status: 64, contains: "'--input-seed' must be in 0…")
+    try assertFailure(
+      ["info", "--weights", weights, "--model-seed", "2"], status: 64, contains: "'--model-seed' applies")
+    // The input seed works with a checkpoint and is reported in the header.
+    let seeded = try sparsevit(bench + ["--weights", weights, "--input-seed", "7"])
+    XCTAssertEqual(seeded.status, 0, seeded.stderr)
+    XCTAssertTrue(seeded.stdout.contains("(seed 7)"), seeded.stdout)
+  }
+
   func testRunWritesLogitsAndFeatures() throws {
     let manifest = try loadManifest(fixtures)
     let fixture = manifest.cases.first { $0.name == "dense_75x100_b2" }!

@@ -119,21 +119,6 @@ package struct LayerNormWeights: Sendable {
     self.bias = bias.values
     self.epsilon = epsilon
   }
-
-  init(weight: [Float], bias: [Float], epsilon: Float) {
-    precondition(weight.count == bias.count, "LayerNormWeights: weight \(weight.count) vs bias \(bias.count)")
-    self.channels = weight.count
-    self.weight = weight
-    self.bias = bias
-    self.epsilon = epsilon
-  }
-
-  /// The same normalization with its features permuted: `new[i] = old[permutation[i]]`.
-  package func permuted(_ permutation: [Int]) -> LayerNormWeights {
-    precondition(permutation.count == channels, "LayerNormWeights.permuted: wrong permutation length")
-    return LayerNormWeights(
-      weight: permutation.map { weight[$0] }, bias: permutation.map { bias[$0] }, epsilon: epsilon)
-  }
 }
 
 /// LayerNorm of every row of `input` (`[…, channels]`), as the fused kernels compute it.

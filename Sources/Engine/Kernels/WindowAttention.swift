@@ -28,9 +28,9 @@ package struct WindowAttentionBias: Sendable {
       table.count == (2 * wh - 1) * spanWidth * heads,
       "WindowAttentionBias: table has \(table.count) values, expected \((2 * wh - 1) * spanWidth * heads)")
     let tokens = wh * ww
-    let padded = (tokens + 7) / 8 * 8
+    let padded = Self.paddedCount(tokens)
     let classes = grid.maskClassCount
-    var values = [Float](repeating: -1e30, count: classes * heads * tokens * padded)
+    var values = [Float](repeating: -1e30, count: Self.floatCount(heads: heads, grid: grid))
     let masks = (0..<classes).map { grid.shiftMask(forClass: $0) }
     for maskClass in 0..<classes {
       for head in 0..<heads {
@@ -50,10 +50,22 @@ package struct WindowAttentionBias: Sendable {
     self.values = values
   }
 
+  /// Floats of the table for `heads` heads at `grid`: `[maskClasses, heads, tokens, paddedTokens]`.
+  package static func floatCount(heads: Int, grid: WindowGrid) -> Int {
+    let tokens = grid.windowTokens
+    return grid.maskClassCount * heads * tokens * paddedCount(tokens)
+  }
+
+  /// `tokens` rounded up to a multiple of 8, the row stride of the tables and score rows.
+  static func paddedCount(_ tokens: Int) -> Int { (tokens + 7) / 8 * 8 }
+
+  /// Bytes held.
+  package var bytes: Int { values.count * MemoryLayout<Float>.stride }
+
   /// Floats of scratch one worker needs for `attendWindowHead`: transposed keys, score rows,
   /// biased queries and values.
-  static func scratchFloats(tokens: Int, headDim: Int) -> Int {
-    let padded = (tokens + 7) / 8 * 8
+  package static func scratchFloats(tokens: Int, headDim: Int) -> Int {
+    let padded = paddedCount(tokens)
     return padded * (headDim + tokens) + 2 * tokens * headDim
   }
 }

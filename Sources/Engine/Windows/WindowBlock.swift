@@ -139,7 +139,14 @@ package final class BlockScratch: @unchecked Sendable {
     channelCapacity = channels
     wideCapacity = wideChannels
     attentionCapacity = WindowAttentionBias.scratchFloats(tokens: tokens, headDim: headDim)
-    storage = [Float](repeating: 0, count: workers * (rowCapacity * (2 * channels + wideChannels) + attentionCapacity))
+    let slot = Self.slotFloats(
+      rowCapacity: rowCapacity, channels: channels, wideChannels: wideChannels, tokens: tokens, headDim: headDim)
+    storage = [Float](repeating: 0, count: workers * slot)
+  }
+
+  /// Floats of one worker's slot: a tile's residual, normed and wide rows, then attention scratch.
+  package static func slotFloats(rowCapacity: Int, channels: Int, wideChannels: Int, tokens: Int, headDim: Int) -> Int {
+    rowCapacity * (2 * channels + wideChannels) + WindowAttentionBias.scratchFloats(tokens: tokens, headDim: headDim)
   }
 
   var slotFloats: Int { rowCapacity * (2 * channelCapacity + wideCapacity) + attentionCapacity }

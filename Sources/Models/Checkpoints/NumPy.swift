@@ -179,15 +179,9 @@ public func parseNumPy(_ bytes: [UInt8], name: String, allowNonFinite: Bool = fa
     shape.append(value)
   }
 
-  // Multiply left to right exactly as `Tensor` does, so an accepted shape can never trap there.
-  var count = 1
-  for extent in shape {
-    let (product, overflow) = count.multipliedReportingOverflow(by: extent)
-    if overflow { throw .elementCountOverflow(file: name, shape: shape) }
-    count = product
+  guard let (count, byteCount) = checkedSize(of: shape, elementSize: 4) else {
+    throw .elementCountOverflow(file: name, shape: shape)
   }
-  let (byteCount, overflow) = count.multipliedReportingOverflow(by: 4)
-  if overflow { throw .elementCountOverflow(file: name, shape: shape) }
   if byteCount != bytes.count - dataStart {
     throw .dataSizeMismatch(
       file: name, shape: shape, expectedBytes: byteCount, actualBytes: bytes.count - dataStart)
@@ -290,7 +284,7 @@ private enum PythonValue {
 ///
 /// The header is at most `maxNumPyHeaderLength` bytes and nesting is limited to `maxDepth`, so
 /// hostile input can neither exhaust memory nor the stack.
-private struct PythonLiteralParser {
+private struct PythonLiteralParser: HeaderScanner {
   let bytes: [UInt8]
   /// First header byte.
   let start: Int
@@ -454,30 +448,6 @@ private struct PythonLiteralParser {
       true
     default: false
     }
-  }
-
-  private mutating func expect(_ byte: Unicode.Scalar) throws(NumPyError) {
-    skipWhitespace()
-    guard current == UInt8(ascii: byte) else { throw syntax("expected '\(byte)', found \(found)") }
-    position += 1
-  }
-
-  private mutating func skipWhitespace() {
-    while position < end {
-      switch bytes[position] {
-      case 0x20, 0x09, 0x0A, 0x0D: position += 1
-      default: return
-      }
-    }
-  }
-
-  private var current: UInt8? { position < end ? bytes[position] : nil }
-
-  /// The byte at the cursor, for messages.
-  private var found: String {
-    guard let byte = current else { return "end of header" }
-    if byte >= 0x20 && byte < 0x7F { return "'\(Character(Unicode.Scalar(byte)))'" }
-    return "byte 0x" + String(byte, radix: 16, uppercase: true)
   }
 
   func syntax(_ reason: String) -> NumPyError {

@@ -64,10 +64,17 @@ private func listed(_ names: [String]) -> String {
 /// Tensors renamed to timm names, with what was dropped on the way.
 struct CanonicalWeights {
   let layout: WeightLayout
+  /// The file's naming, for names the file does not hold (missing tensors).
+  let naming: TensorNaming
   var tensors: [String: Tensor]
   /// Buffers recomputed by the engine (`relative_position_index`, `attn_mask`) and, for mmdet
   /// detector checkpoints, tensors outside `backbone.`.
   let ignored: [String]
+  /// The file's own name of each tensor in `tensors`.
+  let fileNames: [String: String]
+
+  /// The name the file gives (or would give) the timm tensor `name`, for error messages.
+  func fileName(_ name: String) -> String { fileNames[name] ?? naming.fileName(name) }
 }
 
 /// Which layout a set of tensor names follows.
@@ -87,103 +94,23 @@ func detectLayout(_ names: some Collection<String>) -> WeightLayout? {
 /// Renames `tensors` to timm names (see `WeightLayout`), dropping recomputed buffers.
 func canonicalize(_ tensors: [String: Tensor]) throws(WeightLoadError) -> CanonicalWeights {
   guard let layout = detectLayout(tensors.keys) else { throw .unknownLayout(keys: Array(tensors.keys)) }
+  let prefixed = layout == .mmdet && tensors.keys.contains { $0.hasPrefix("backbone.") }
+  let naming = TensorNaming(layout: layout, prefix: prefixed ? "backbone." : "")
   var renamed: [String: Tensor] = [:]
+  var fileNames: [String: String] = [:]
   var ignored: [String] = []
-  let mmdetPrefixed = layout == .mmdet && tensors.keys.contains { $0.hasPrefix("backbone.") }
   for (name, tensor) in tensors {
-    if name.hasSuffix("relative_position_index") || name.hasSuffix("attn_mask") {
+    if name.hasSuffix("relative_position_index") || name.hasSuffix("attn_mask") || !name.hasPrefix(naming.prefix) {
       ignored.append(name)
       continue
     }
-    var key = name
-    switch layout {
-    case .timm: break
-    case .microsoft: key = microsoftToTimm(name)
-    case .torchvision: key = torchvisionToTimm(name)
-    case .mmdet:
-      if mmdetPrefixed {
-        guard name.hasPrefix("backbone.") else {
-          ignored.append(name)
-          continue
-        }
-        key = String(name.dropFirst("backbone.".count))
-      }
-      key = mmdetToTimm(key)
-    }
-    var value = tensor
-    if layout == .mmdet, key.hasPrefix("layers."), key.contains(".downsample.") {
-      value = unfoldToTimmOrder(tensor)
-    }
-    renamed[key] = value
+    let key = naming.timmName(name)
+    let isMerge = key.hasPrefix("layers.") && key.contains(".downsample.")
+    renamed[key] = layout == .mmdet && isMerge ? unfoldToTimmOrder(tensor) : tensor
+    fileNames[key] = name
   }
-  return CanonicalWeights(layout: layout, tensors: renamed, ignored: ignored.sorted())
-}
-
-// MARK: - Renaming rules
-
-private func parts(_ name: String) -> [String] { name.split(separator: ".", omittingEmptySubsequences: false).map(String.init) }
-
-/// `layers.s.downsample.*` → `layers.(s+1).downsample.*`; `head.*` → `head.fc.*`.
-private func microsoftToTimm(_ name: String) -> String {
-  var p = parts(name)
-  if p.count >= 3, p[0] == "layers", p[2] == "downsample", let stage = Int(p[1]) {
-    p[1] = String(stage + 1)
-    return p.joined(separator: ".")
-  }
-  if p.count == 2, p[0] == "head" { return "head.fc." + p[1] }
-  return name
-}
-
-/// `features.0.0` → stem conv, `features.0.2` → stem norm, `features.(2s+1).b` → stage s block b,
-/// `features.(2s)` (s ≥ 1) → stage s merge, `mlp.0/3` → `mlp.fc1/fc2`, `head` → `head.fc`.
-private func torchvisionToTimm(_ name: String) -> String {
-  var p = parts(name)
-  if p.count == 2, p[0] == "head" { return "head.fc." + p[1] }
-  guard p.count >= 3, p[0] == "features", let index = Int(p[1]) else { return name }
-  if index == 0 {
-    switch p[2] {
-    case "0": return "patch_embed.proj." + p[3...].joined(separator: ".")
-    case "2": return "patch_embed.norm." + p[3...].joined(separator: ".")
-    default: return name
-    }
-  }
-  if index % 2 == 0 {
-    return "layers.\(index / 2).downsample." + p[2...].joined(separator: ".")
-  }
-  guard p.count >= 4 else { return name }
-  var rest = Array(p[3...])
-  if rest.count >= 2, rest[0] == "mlp" {
-    if rest[1] == "0" { rest[1] = "fc1" } else if rest[1] == "3" { rest[1] = "fc2" }
-  }
-  p = ["layers", String((index - 1) / 2), "blocks", p[2]] + rest
-  return p.joined(separator: ".")
-}
-
-/// `patch_embed.projection` → `patch_embed.proj`, `stages.s.blocks.b` → `layers.s.blocks.b`
-/// (`attn.w_msa.*` → `attn.*`, `ffn.layers.0.0` → `mlp.fc1`, `ffn.layers.1` → `mlp.fc2`),
-/// `stages.s.downsample` → `layers.(s+1).downsample`, `norm{i}` → `stage_norms.{i}`.
-private func mmdetToTimm(_ name: String) -> String {
-  let p = parts(name)
-  if p.count >= 2, p[0] == "patch_embed", p[1] == "projection" {
-    return "patch_embed.proj." + p[2...].joined(separator: ".")
-  }
-  if p.count == 2, p[0].hasPrefix("norm"), let stage = Int(p[0].dropFirst(4)) {
-    return "stage_norms.\(stage).\(p[1])"
-  }
-  guard p.count >= 3, p[0] == "stages", let stage = Int(p[1]) else { return name }
-  if p[2] == "downsample" {
-    return "layers.\(stage + 1).downsample." + p[3...].joined(separator: ".")
-  }
-  guard p.count >= 5, p[2] == "blocks" else { return name }
-  var rest = Array(p[4...])
-  if rest.count >= 3, rest[0] == "attn", rest[1] == "w_msa" {
-    rest.remove(at: 1)
-  } else if rest.count >= 4, rest[0] == "ffn", rest[1] == "layers", rest[2] == "0", rest[3] == "0" {
-    rest = ["mlp", "fc1"] + rest[4...]
-  } else if rest.count >= 3, rest[0] == "ffn", rest[1] == "layers", rest[2] == "1" {
-    rest = ["mlp", "fc2"] + rest[3...]
-  }
-  return (["layers", String(stage), "blocks", p[3]] + rest).joined(separator: ".")
+  return CanonicalWeights(
+    layout: layout, naming: naming, tensors: renamed, ignored: ignored.sorted(), fileNames: fileNames)
 }
 
 /// mmdet merges concatenate the 2×2 neighbourhood with nn.Unfold, channel `c·4 + 2·dh + dw`; timm

@@ -70,23 +70,22 @@ public struct SwinTransformer: Sendable {
   package init(tensors: [String: Tensor], source: String, kernel: BlockMatrixKernel) throws(WeightLoadError) {
     BLAS.prepare()
     let canonical = try canonicalize(tensors)
-    let configuration = try inferConfiguration(canonical.tensors)
+    let configuration = try inferConfiguration(canonical.tensors, fileName: canonical.fileName)
     var bag = TensorBag(canonical.tensors)
     let names = requiredNames(configuration, layout: canonical.layout, available: canonical.tensors)
     let missing = names.filter { canonical.tensors[$0] == nil }
     let unexpected = Set(canonical.tensors.keys).subtracting(names)
     if !missing.isEmpty || !unexpected.isEmpty {
       throw .keys(
-        missing: missing.map { originalName($0, layout: canonical.layout) }.sorted(),
-        unexpected: unexpected.map { originalName($0, layout: canonical.layout) }.sorted())
+        missing: missing.map(canonical.fileName).sorted(), unexpected: unexpected.map(canonical.fileName).sorted())
     }
     for (name, tensor) in canonical.tensors where !tensor.values.allSatisfy({ $0.isFinite }) {
-      throw .nonFinite(tensor: originalName(name, layout: canonical.layout))
+      throw .nonFinite(tensor: canonical.fileName(name))
     }
     do {
       try self.init(configuration: configuration, bag: &bag, layout: canonical.layout, source: source, kernel: kernel)
     } catch {
-      throw .shape(error)
+      throw .shape(ShapeError(name: canonical.fileName(error.name), expected: error.expected, actual: error.actual))
     }
   }
 
@@ -140,8 +139,9 @@ public struct SwinTransformer: Sendable {
         let table = bag[prefix + ".attn.relative_position_bias_table"]
         let side = tableSide(rows: table.shape.first ?? 0)
         guard table.rank == 2, table.shape[1] == heads, let side else {
+          let rows = (2 * configuration.window - 1) * (2 * configuration.window - 1)
           throw ShapeError(
-            name: prefix + ".attn.relative_position_bias_table", expected: [169, heads], actual: table.shape)
+            name: prefix + ".attn.relative_position_bias_table", expected: [rows, heads], actual: table.shape)
         }
         blocks.append(SwinBlock(weights: weights, table: table.values, tableSide: side))
       }
@@ -156,7 +156,7 @@ public struct SwinTransformer: Sendable {
         norms.append(
           try LayerNormWeights(
             weight: bag[prefix + ".weight"], bias: bag[prefix + ".bias"],
-            channels: configuration.channels(stage: stage), name: "norm\(stage)"))
+            channels: configuration.channels(stage: stage), name: prefix))
       }
       stageNorms = norms
       finalNorm = norms[norms.count - 1]
@@ -189,7 +189,11 @@ func tableSide(rows: Int) -> Int? {
 }
 
 /// Reads the architecture off the canonical (timm) tensor shapes.
-func inferConfiguration(_ tensors: [String: Tensor]) throws(WeightLoadError) -> SwinConfiguration {
+///
+/// `fileName` gives the checkpoint's own name of a timm name, for messages.
+func inferConfiguration(
+  _ tensors: [String: Tensor], fileName: (String) -> String = { $0 }
+) throws(WeightLoadError) -> SwinConfiguration {
   guard let stem = tensors["patch_embed.proj.weight"], stem.rank == 4, stem.shape[2] == stem.shape[3],
     stem.shape.allSatisfy({ $0 > 0 })
   else {
@@ -204,23 +208,26 @@ func inferConfiguration(_ tensors: [String: Tensor]) throws(WeightLoadError) -> 
     while tensors["layers.\(stage).blocks.\(blocks).norm1.weight"] != nil { blocks += 1 }
     depths.append(blocks)
   }
-  guard !depths.isEmpty else { throw .architecture("no blocks found ('layers.0.blocks.0.norm1.weight' is missing)") }
+  guard !depths.isEmpty else {
+    throw .architecture("no blocks found ('\(fileName("layers.0.blocks.0.norm1.weight"))' is missing)")
+  }
   var heads: [Int] = []
   var hidden: [Int] = []
   var window = 0
   for stage in depths.indices {
     let prefix = "layers.\(stage).blocks.0"
-    guard let table = tensors[prefix + ".attn.relative_position_bias_table"], table.rank == 2, table.shape[1] > 0 else {
-      throw .architecture("'\(prefix).attn.relative_position_bias_table' is missing or not [positions, heads]")
+    let tableName = prefix + ".attn.relative_position_bias_table"
+    guard let table = tensors[tableName], table.rank == 2, table.shape[1] > 0 else {
+      throw .architecture("'\(fileName(tableName))' is missing or not [positions, heads]")
     }
     guard let side = tableSide(rows: table.shape[0]) else {
       throw .architecture(
-        "'\(prefix).attn.relative_position_bias_table' has \(table.shape[0]) rows, expected (2·window − 1)² for a square window")
+        "'\(fileName(tableName))' has \(table.shape[0]) rows, expected (2·window − 1)² for a square window")
     }
     if stage == 0 { window = (side + 1) / 2 }
     heads.append(table.shape[1])
     guard let fc1 = tensors[prefix + ".mlp.fc1.weight"], fc1.rank == 2 else {
-      throw .architecture("'\(prefix).mlp.fc1.weight' is missing or not a matrix")
+      throw .architecture("'\(fileName(prefix + ".mlp.fc1.weight"))' is missing or not a matrix")
     }
     hidden.append(fc1.shape[0])
     let channels = tensors[prefix + ".norm1.weight"]?.count ?? 0
@@ -272,50 +279,6 @@ func requiredNames(
     names.formUnion(["head.fc.weight", "head.fc.bias"])
   }
   return names
-}
-
-/// The name a canonical key had in the checkpoint's own layout, for error messages.
-func originalName(_ canonical: String, layout: WeightLayout) -> String {
-  let p = canonical.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-  switch layout {
-  case .timm:
-    return canonical
-  case .microsoft:
-    if p.count >= 3, p[0] == "layers", p[2] == "downsample", let stage = Int(p[1]) {
-      return (["layers", String(stage - 1)] + p[2...]).joined(separator: ".")
-    }
-    if p.count == 3, p[0] == "head", p[1] == "fc" { return "head." + p[2] }
-    return canonical
-  case .torchvision:
-    if p.count == 3, p[0] == "head", p[1] == "fc" { return "head." + p[2] }
-    if p.count >= 3, p[0] == "patch_embed" {
-      return (p[1] == "proj" ? "features.0.0." : "features.0.2.") + p[2...].joined(separator: ".")
-    }
-    if p.count >= 3, p[0] == "layers", let stage = Int(p[1]) {
-      if p[2] == "downsample" { return "features.\(2 * stage)." + p[3...].joined(separator: ".") }
-      if p.count >= 5, p[2] == "blocks" {
-        var rest = Array(p[4...])
-        if rest.count >= 2, rest[0] == "mlp" { rest[1] = rest[1] == "fc1" ? "0" : "3" }
-        return (["features", String(2 * stage + 1), p[3]] + rest).joined(separator: ".")
-      }
-    }
-    return canonical
-  case .mmdet:
-    if p.count >= 3, p[0] == "patch_embed", p[1] == "proj" { return "backbone.patch_embed.projection." + p[2...].joined(separator: ".") }
-    if p.count == 3, p[0] == "stage_norms" { return "backbone.norm\(p[1]).\(p[2])" }
-    if p.count >= 3, p[0] == "layers", let stage = Int(p[1]) {
-      if p[2] == "downsample" { return "backbone.stages.\(stage - 1).downsample." + p[3...].joined(separator: ".") }
-      if p.count >= 5, p[2] == "blocks" {
-        var rest = Array(p[4...])
-        if rest.count >= 2, rest[0] == "attn" { rest.insert("w_msa", at: 1) }
-        if rest.count >= 2, rest[0] == "mlp" {
-          rest = (rest[1] == "fc1" ? ["ffn", "layers", "0", "0"] : ["ffn", "layers", "1"]) + rest[2...]
-        }
-        return (["backbone.stages", String(stage), "blocks", p[3]] + rest).joined(separator: ".")
-      }
-    }
-    return "backbone." + canonical
-  }
 }
 
 /// Named tensors handed out to layer initializers; tracks how many weights were used.

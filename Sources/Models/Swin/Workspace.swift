@@ -42,51 +42,126 @@ final class Workspace: @unchecked Sendable {
   /// `[batch, C_last]`.
   var pooled: Tensor
 
-  init(model: SwinTransformer, key: WorkspaceKey) {
-    let configuration = model.configuration
-    self.key = key
-    let sizes = configuration.stageSizes(height: key.height, width: key.width)
-    self.sizes = sizes
-    var grids: [[WindowGrid]] = []
-    var biases: [[WindowAttentionBias]] = []
-    var activations: [Tensor] = []
-    var maxWindows = 1, maxTokens = 1, maxPixels = 1
-    for (stage, size) in sizes.enumerated() {
-      let pair = [false, true].map {
-        WindowGrid(
-          height: size.height, width: size.width, window: configuration.window, shifted: $0, semantics: key.semantics)
-      }
-      grids.append(pair)
-      biases.append(
-        model.stages[stage].blocks.enumerated().map { block, weights in
-          let grid = pair[block % 2]
-          let table = resizedRelativePositionTable(
-            weights.table, side: weights.tableSide, heads: weights.weights.heads,
-            windowHeight: grid.windowHeight, windowWidth: grid.windowWidth)
-          return WindowAttentionBias(table: table, heads: weights.weights.heads, grid: grid)
-        })
-      activations.append(Tensor(shape: [key.batch, size.height, size.width, configuration.channels(stage: stage)]))
-      maxWindows = max(maxWindows, pair[0].windowCount, pair[1].windowCount)
-      maxTokens = max(maxTokens, pair[0].windowTokens)
-      maxPixels = max(maxPixels, size.height * size.width)
+  convenience init(model: SwinTransformer, key: WorkspaceKey) {
+    self.init(configuration: model.configuration, key: key) { stage, block in
+      let weights = model.stages[stage].blocks[block]
+      return (weights.table, weights.tableSide)
     }
-    self.grids = grids
-    self.biases = biases
-    self.activations = activations
-    let shape = Workspace.scratchShape(configuration, threads: key.threads, maxTokens: maxTokens)
+  }
+
+  /// A workspace for `configuration`; `table(stage, block)` is a block's relative position bias
+  /// table, `[side·side, heads]`, with its side.
+  init(
+    configuration: SwinConfiguration, key: WorkspaceKey,
+    table: (_ stage: Int, _ block: Int) -> (values: [Float], side: Int)
+  ) {
+    let plan = WorkspacePlan(configuration, key: key)
+    self.key = key
+    sizes = plan.sizes
+    grids = plan.grids
+    biases = plan.grids.enumerated().map { stage, pair in
+      let heads = configuration.heads[stage]
+      return (0..<configuration.depths[stage]).map { block in
+        let grid = pair[block % 2]
+        let stored = table(stage, block)
+        let resized = resizedRelativePositionTable(
+          stored.values, side: stored.side, heads: heads, windowHeight: grid.windowHeight,
+          windowWidth: grid.windowWidth)
+        return WindowAttentionBias(table: resized, heads: heads, grid: grid)
+      }
+    }
+    activations = plan.sizes.enumerated().map { stage, size in
+      Tensor(shape: [key.batch, size.height, size.width, configuration.channels(stage: stage)])
+    }
+    let scratch = plan.scratch
     blockScratch = BlockScratch(
-      workers: key.threads, rowCapacity: shape.rows, channels: shape.channels, wideChannels: shape.wide,
-      tokens: maxTokens, headDim: shape.headDim)
-    rowScratch = RowScratch(workers: key.threads, floatsPerWorker: shape.rowFloats)
-    kept = [Int32](repeating: 0, count: key.batch * maxWindows)
-    activity = [Float](repeating: 0, count: key.batch * maxPixels)
-    scores = [Double](repeating: 0, count: key.batch * maxWindows)
-    rankings = [[Int32]](repeating: [Int32](repeating: 0, count: key.batch * maxWindows), count: 2)
+      workers: key.threads, rowCapacity: scratch.rows, channels: scratch.channels,
+      wideChannels: scratch.wide, tokens: plan.maxTokens, headDim: scratch.headDim)
+    rowScratch = RowScratch(workers: key.threads, floatsPerWorker: scratch.rowFloats)
+    kept = [Int32](repeating: 0, count: key.batch * plan.maxWindows)
+    activity = [Float](repeating: 0, count: key.batch * plan.maxPixels)
+    scores = [Double](repeating: 0, count: key.batch * plan.maxWindows)
+    rankings = [[Int32]](repeating: [Int32](repeating: 0, count: key.batch * plan.maxWindows), count: 2)
     pooled = Tensor(shape: [key.batch, configuration.featureChannels])
   }
 
+  /// Bytes a workspace for this shape would allocate, computed without allocating it. Saturates at
+  /// `Int.max` for shapes no machine could hold (any size and batch is safe to ask about).
+  static func estimatedBytes(_ configuration: SwinConfiguration, key: WorkspaceKey) -> Int {
+    WorkspacePlan(configuration, key: key).bytes
+  }
+
+  /// Bytes held, counted from the buffers themselves.
+  var bytes: Int {
+    let tensors = activations.reduce(0) { $0 + $1.count } + pooled.count
+    return 4 * (tensors + activity.count + kept.count + rankings.joined().count) + 8 * scores.count
+      + blockScratch.bytes + rowScratch.bytes + biases.joined().reduce(0) { $0 + $1.bytes }
+  }
+}
+
+/// Every size a workspace allocates for one shape, computed without allocating: `Workspace.init`
+/// sizes its buffers from it and `estimatedBytes` sums its `buffers`, so the two cannot drift.
+/// A new buffer goes into `buffers` and into `Workspace.init`; the estimate test checks both.
+struct WorkspacePlan {
+  /// Token map of each stage.
+  let sizes: [(height: Int, width: Int)]
+  /// `[stage][block % 2]`: the unshifted and the shifted window grid of each stage.
+  let grids: [[WindowGrid]]
+  let maxWindows: Int
+  let maxTokens: Int
+  let maxPixels: Int
+  /// Per-worker scratch: tile rows, widest channels, widest `max(3C, hidden)`, head dim, and the
+  /// floats of a stem/merge row chunk.
+  let scratch: (rows: Int, channels: Int, wide: Int, headDim: Int, rowFloats: Int)
+  /// Every buffer: what it holds, its element count (saturating) and its element size in bytes.
+  let buffers: [(name: String, count: Saturating, elementBytes: Int)]
+
+  init(_ configuration: SwinConfiguration, key: WorkspaceKey) {
+    sizes = configuration.stageSizes(height: key.height, width: key.width)
+    grids = sizes.map { size in
+      [false, true].map {
+        WindowGrid(
+          height: max(size.height, 1), width: max(size.width, 1), window: configuration.window,
+          shifted: $0, semantics: key.semantics)
+      }
+    }
+    maxWindows = grids.joined().map(\.windowCount).max() ?? 1
+    maxTokens = grids.joined().map(\.windowTokens).max() ?? 1
+    let pixels = sizes.map { Saturating(max($0.height, 1)) * max($0.width, 1) }
+    maxPixels = (pixels.max() ?? Saturating(1)).value
+    scratch = Self.scratchShape(configuration, threads: key.threads, maxTokens: maxTokens)
+
+    let batch = key.batch, threads = key.threads
+    var buffers: [(name: String, count: Saturating, elementBytes: Int)] = []
+    for stage in sizes.indices {
+      let channels = configuration.channels(stage: stage)
+      buffers.append(("activations \(stage)", pixels[stage] * batch * channels, 4))
+      for block in 0..<configuration.depths[stage] {
+        let grid = grids[stage][block % 2]
+        let floats = WindowAttentionBias.floatCount(heads: configuration.heads[stage], grid: grid)
+        buffers.append(("bias \(stage).\(block)", Saturating(floats), 4))
+      }
+    }
+    let slot = BlockScratch.slotFloats(
+      rowCapacity: scratch.rows, channels: scratch.channels, wideChannels: scratch.wide,
+      tokens: maxTokens, headDim: scratch.headDim)
+    buffers += [
+      ("block scratch", Saturating(slot) * threads, 4),
+      ("row scratch", Saturating(scratch.rowFloats) * threads, 4),
+      ("kept", Saturating(maxWindows) * batch, 4),
+      ("activity", Saturating(maxPixels) * batch, 4),
+      ("scores", Saturating(maxWindows) * batch, 8),
+      ("rankings", Saturating(maxWindows) * batch * 2, 4),
+      ("pooled", Saturating(batch) * configuration.featureChannels, 4),
+    ]
+    self.buffers = buffers
+  }
+
+  /// Bytes of all buffers, saturating at `Int.max`.
+  var bytes: Int { buffers.reduce(Saturating(0)) { $0 + $1.count * $1.elementBytes }.value }
+
   /// Sizes of the per-worker scratch for a model and thread count.
-  static func scratchShape(
+  private static func scratchShape(
     _ configuration: SwinConfiguration, threads: Int, maxTokens: Int
   ) -> (rows: Int, channels: Int, wide: Int, headDim: Int, rowFloats: Int) {
     let stages = 0..<configuration.stageCount
@@ -99,43 +174,6 @@ final class Workspace: @unchecked Sendable {
     let mergeFloats = stages.dropFirst().map { rowChunk * 4 * configuration.channels(stage: $0 - 1) }.max() ?? 0
     let rowFloats = max(stemFloats, mergeFloats, channels)
     return (rows, channels, wide, headDim, rowFloats)
-  }
-
-  /// Bytes a workspace for this shape would allocate, computed without allocating it. Saturates at
-  /// `Int.max` for shapes no machine could hold (any size and batch is safe to ask about).
-  static func estimatedBytes(_ configuration: SwinConfiguration, key: WorkspaceKey) -> Int {
-    var total = Saturating(0)
-    let sizes = configuration.stageSizes(height: key.height, width: key.width)
-    var maxWindows = Saturating(1), maxPixels = Saturating(1)
-    let clampedSide = key.semantics.clampsWindow ? max(sizes[0].height, sizes[0].width) : configuration.window
-    let maxTokens = min(configuration.window, clampedSide) * configuration.window
-    for (stage, size) in sizes.enumerated() {
-      let pixels = Saturating(size.height) * size.width
-      total = total + pixels * key.batch * configuration.channels(stage: stage) * 4  // activations
-      let grid = WindowGrid(
-        height: max(size.height, 1), width: max(size.width, 1), window: configuration.window, shifted: false,
-        semantics: key.semantics)
-      maxWindows = max(maxWindows, Saturating(grid.windowCount))
-      maxPixels = max(maxPixels, pixels)
-      let padded = (grid.windowTokens + 7) / 8 * 8
-      // Bias tables: up to 4 mask classes per block.
-      total = total + Saturating(configuration.depths[stage]) * 4 * configuration.heads[stage] * grid.windowTokens * padded * 4
-    }
-    let shape = scratchShape(configuration, threads: key.threads, maxTokens: maxTokens)
-    let perWorker =
-      Saturating(shape.rows) * (2 * shape.channels + shape.wide) + shape.rowFloats
-      + Saturating(maxTokens) * (shape.headDim + maxTokens + 8)
-    total = total + perWorker * key.threads * 4  // block and row scratch
-    total = total + maxPixels * key.batch * 4  // activity map
-    total = total + maxWindows * key.batch * (3 * 4 + 8)  // kept ids, rankings, scores
-    return total.value
-  }
-
-  /// Bytes held.
-  var bytes: Int {
-    activations.reduce(0) { $0 + $1.count * 4 } + blockScratch.bytes + rowScratch.bytes
-      + biases.joined().reduce(0) { $0 + $1.classes * $1.heads * $1.tokens * $1.paddedTokens * 4 }
-      + kept.count * 4 + activity.count * 4 + scores.count * 8 + rankings.count * kept.count * 4 + pooled.count * 4
   }
 }
 

@@ -20,52 +20,46 @@ enum BenchCommand {
   static let maximumRounds = 10_000
   static let profilePasses = 3
 
+  static let sizes = OptionSpec(
+    name: "sizes", value: "list",
+    help: "Input sizes: comma list of N (square) or HxW, e.g. 224,448,672 or 448x672 (default \(defaultSizes)).")
+  static let sparsity = OptionSpec(
+    name: "sparsity", value: "list",
+    help:
+      "Comma list of configurations: ratios in [0, 1), 'dense', presets (\(PruningRatios.presetNames.joined(separator: ", "))) or JSON files (default \(defaultSparsity)). Dense is added as the speedup baseline when missing."
+  )
+  static let batch = OptionSpec(name: "batch", value: "n", help: "Images per forward (default 1).")
+  static let warmup = OptionSpec(
+    name: "warmup", value: "n", help: "Untimed warm-up rounds after the cold runs (default 1).")
+  static let iterations = OptionSpec(
+    name: "iterations", value: "n",
+    help: "Timed rounds; each runs every configuration once (default: as many as --min-time needs).")
+  static let minTime = OptionSpec(
+    name: "min-time", value: "s",
+    help:
+      "Add rounds until every configuration has s seconds of timed runs, at least \(minimumRounds) rounds (default \(Int(defaultMinTime))).")
+  static let inputSeed = OptionSpec(
+    name: "input-seed", value: "n", help: "Seed of the random input images (default 0; also with --weights).")
+  static let json = OptionSpec(
+    name: "json", value: "file", help: "Write every run (statistics, samples, machine) as JSON.")
+  static let csv = OptionSpec(name: "csv", value: "file", help: "Write one CSV row per configuration and size.")
+  static let markdown = OptionSpec(
+    name: "markdown", value: nil, help: "Print the header and tables as Markdown instead of plain text.")
+  static let profile = OptionSpec(
+    name: "profile", value: nil,
+    help: "Also profile \(profilePasses) separate passes per configuration: time per operation, % of the forward.")
+  static let plot = OptionSpec(
+    name: "plot", value: "file.svg", help: "Draw latency and speedup against sparsity (and against size) as SVG.")
+
   static let spec = CommandSpec(
     name: "bench",
     summary: "Measure dense and sparse latency on this machine (table, JSON, CSV, profile, plot).",
     usage:
       "[--sizes <list>] [--sparsity <list>] [--batch <n>] [--threads <n>] [--iterations <n> | --min-time <s>] [options]",
     options: [
-      OptionSpec(
-        name: "sizes", value: "list",
-        help:
-          "Input sizes: comma list of N (square) or HxW, e.g. 224,448,672 or 448x672 (default \(defaultSizes))."
-      ),
-      OptionSpec(
-        name: "sparsity", value: "list",
-        help:
-          "Comma list of configurations: ratios in [0, 1), 'dense', presets (\(PruningRatios.presetNames.joined(separator: ", "))) or JSON files (default \(defaultSparsity)). Dense is added as the speedup baseline when missing."
-      ),
-      OptionSpec(name: "batch", value: "n", help: "Images per forward (default 1)."),
-      ModelOptions.threads,
-      OptionSpec(
-        name: "warmup", value: "n", help: "Untimed warm-up rounds after the cold runs (default 1)."),
-      OptionSpec(
-        name: "iterations", value: "n",
-        help:
-          "Timed rounds; each runs every configuration once (default: as many as --min-time needs)."
-      ),
-      OptionSpec(
-        name: "min-time", value: "s",
-        help:
-          "Add rounds until every configuration has s seconds of timed runs, at least \(minimumRounds) rounds (default \(Int(defaultMinTime)))."
-      ),
-      ModelOptions.weights, ModelOptions.seed, ModelOptions.windowSemantics,
-      OptionSpec(
-        name: "json", value: "file", help: "Write every run (statistics, samples, machine) as JSON."
-      ),
-      OptionSpec(name: "csv", value: "file", help: "Write one CSV row per configuration and size."),
-      OptionSpec(
-        name: "markdown", value: nil,
-        help: "Print the header and tables as Markdown instead of plain text."),
-      OptionSpec(
-        name: "profile", value: nil,
-        help:
-          "Also profile \(profilePasses) separate passes per configuration: time per operation, % of the forward."
-      ),
-      OptionSpec(
-        name: "plot", value: "file.svg",
-        help: "Draw latency and speedup against sparsity (and against size) as SVG."),
+      sizes, sparsity, batch, ModelOptions.threads, warmup, iterations, minTime,
+      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.windowSemantics, inputSeed, ModelOptions.seed,
+      json, csv, markdown, profile, plot,
     ],
     discussion: """
       PROTOCOL:
@@ -82,9 +76,8 @@ enum BenchCommand {
         sparsevit bench --json bench.json --csv bench.csv --plot bench.svg
       """)
 
-  static func run(_ arguments: Arguments) throws {
-    let options = try BenchOptions(arguments)
-    let model = try ModelOptions.model(arguments)
+  static func run(_ options: BenchOptions) throws {
+    let model = try ModelOptions.load(options.model, windowSemantics: options.windowSemantics)
     let configurations = try options.configurations(for: model)
     try options.checkSizes(for: model)
     if BenchEnvironment.isDebugBuild {
@@ -169,7 +162,10 @@ enum StopRule {
 
 /// The bench options, checked as far as possible before the model is loaded.
 struct BenchOptions {
-  let arguments: Arguments
+  let spec: CommandSpec
+  let model: ModelSource
+  /// `--window-semantics`; nil: the checkpoint's.
+  let windowSemantics: WindowSemantics?
   let sizes: [BenchSize]
   /// Raw `--sparsity` items, nil when the option was not given.
   let sparsityItems: [String]?
@@ -184,60 +180,59 @@ struct BenchOptions {
   let plotPath: String?
   let inputSeed: UInt64
 
-  init(_ arguments: Arguments) throws {
-    self.arguments = arguments
-    sizes = try parseSizes(
-      arguments.string("sizes") ?? BenchCommand.defaultSizes, arguments: arguments)
-    if let text = arguments.string("sparsity") {
-      let items = try splitList(text, option: "sparsity", arguments: arguments)
-      for item in items where !isBuiltInSparsity(item) {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: item, isDirectory: &isDirectory) else {
-          throw arguments.usage(
-            "'--sparsity' item '\(item)' is not a ratio, 'dense', a preset (\(PruningRatios.presetNames.joined(separator: ", "))) or an existing JSON file"
-          )
-        }
-        if isDirectory.boolValue {
-          throw arguments.usage("'--sparsity' item '\(item)' is a directory, expected a JSON file")
-        }
-      }
-      sparsityItems = items
-    } else {
-      sparsityItems = nil
+  init(_ arguments: Arguments) throws(UsageError) {
+    spec = arguments.spec
+    sizes = try parseSizes(arguments.string(BenchCommand.sizes) ?? BenchCommand.defaultSizes, spec: spec)
+    sparsityItems = try arguments.string(BenchCommand.sparsity).map { text throws(UsageError) in
+      try Self.sparsityItems(text, spec: arguments.spec)
     }
-    batch = try arguments.integer("batch", default: 1, in: 1...65_536)!
+    batch = try arguments.integer(BenchCommand.batch, default: 1, in: 1...65_536)!
     threads = try ModelOptions.threads(arguments)
-    warmup = try arguments.integer("warmup", default: 1, in: 0...1_000)!
-    if arguments.string("iterations") != nil && arguments.string("min-time") != nil {
+    warmup = try arguments.integer(BenchCommand.warmup, default: 1, in: 0...1_000)!
+    if arguments.string(BenchCommand.iterations) != nil && arguments.string(BenchCommand.minTime) != nil {
       throw arguments.usage("give either '--iterations <n>' or '--min-time <s>', not both")
     }
-    if let rounds = try arguments.integer("iterations", in: 1...BenchCommand.maximumRounds) {
+    if let rounds = try arguments.integer(BenchCommand.iterations, in: 1...BenchCommand.maximumRounds) {
       stop = .rounds(rounds)
     } else {
-      let seconds = try arguments.number(
-        "min-time", default: BenchCommand.defaultMinTime, in: 0...86_400)!
+      let seconds = try arguments.number(BenchCommand.minTime, default: BenchCommand.defaultMinTime, in: 0...86_400)!
       stop = .minTime(seconds: seconds, minimumRounds: BenchCommand.minimumRounds)
     }
-    profile = arguments.flag("profile")
-    markdown = arguments.flag("markdown")
-    jsonPath = try checkedWritablePath(arguments, "json")
-    csvPath = try checkedWritablePath(arguments, "csv")
-    plotPath = try checkedWritablePath(arguments, "plot")
+    profile = arguments.flag(BenchCommand.profile)
+    markdown = arguments.flag(BenchCommand.markdown)
+    jsonPath = try checkedWritablePath(arguments, BenchCommand.json)
+    csvPath = try checkedWritablePath(arguments, BenchCommand.csv)
+    plotPath = try checkedWritablePath(arguments, BenchCommand.plot)
     let outputs = [jsonPath, csvPath, plotPath].compactMap { $0 }
     if Set(outputs).count != outputs.count {
       throw arguments.usage("'--json', '--csv' and '--plot' must name different files")
     }
-    if let weights = arguments.string("weights") {
+    model = try ModelOptions.source(arguments)
+    windowSemantics = try ModelOptions.windowSemantics(arguments)
+    // The deprecated `--seed` seeded the weights and the input alike.
+    let oldSeed = try arguments.seed(ModelOptions.seed)
+    let seed = try arguments.seed(BenchCommand.inputSeed)
+    if oldSeed != nil && seed != nil {
+      throw arguments.usage("'--seed' is the former name of '--model-seed' and '--input-seed': give those only")
+    }
+    inputSeed = seed ?? oldSeed ?? 0
+  }
+
+  /// The items of a `--sparsity` list, each a ratio, 'dense', a preset or an existing file.
+  private static func sparsityItems(_ text: String, spec: CommandSpec) throws(UsageError) -> [String] {
+    let items = try splitList(text, option: BenchCommand.sparsity, spec: spec)
+    for item in items where !isBuiltInSparsity(item) {
       var isDirectory: ObjCBool = false
-      guard FileManager.default.fileExists(atPath: weights, isDirectory: &isDirectory) else {
-        throw arguments.usage("weights file '\(weights)' does not exist")
+      guard FileManager.default.fileExists(atPath: item, isDirectory: &isDirectory) else {
+        throw spec.usage(
+          "'--sparsity' item '\(item)' is not a ratio, 'dense', a preset (\(PruningRatios.presetNames.joined(separator: ", "))) or an existing JSON file"
+        )
       }
       if isDirectory.boolValue {
-        throw arguments.usage(
-          "'--weights' names a directory ('\(weights)'), expected a .safetensors file")
+        throw spec.usage("'--sparsity' item '\(item)' is a directory, expected a JSON file")
       }
     }
-    inputSeed = UInt64(try arguments.integer("seed", default: 0, in: 0...Int.max)!)
+    return items
   }
 
   /// The configurations to measure, dense first when it had to be added as the baseline.
@@ -263,7 +258,7 @@ struct BenchOptions {
       do {
         ratios = try PruningRatios.resolve(item, depths: depths)
       } catch {
-        throw arguments.usage("'--sparsity' item '\(item)': \(error.description)")
+        throw spec.usage("'--sparsity' item '\(item)': \(error.description)")
       }
       var label = sparsityLabel(item)
       if result.contains(where: { $0.label == label }) {
@@ -289,7 +284,7 @@ struct BenchOptions {
     let budget = ForwardOptions.defaultMemoryBudget
     for size in sizes {
       guard size.height >= minimum, size.width >= minimum else {
-        throw arguments.usage(
+        throw spec.usage(
           "'--sizes' item \(size.label) is below the model's minimum of \(minimum)x\(minimum) pixels"
         )
       }
@@ -300,7 +295,7 @@ struct BenchOptions {
         channels: model.configuration.inputChannels)
       let (needed, overflow) = workspace.addingReportingOverflow(input)
       if overflow || needed > budget {
-        throw arguments.usage(
+        throw spec.usage(
           "'--sizes' item \(size.label) at batch \(batch) needs about \(formatBytes(overflow ? Int.max : needed)) of working memory, over the budget of \(formatBytes(budget)) (half of physical memory)"
         )
       }
@@ -321,34 +316,33 @@ func sparsityLabel(_ item: String) -> String {
 }
 
 /// Items of a comma list, refusing empty ones (`224,,448`).
-func splitList(_ text: String, option: String, arguments: Arguments) throws(UsageError) -> [String]
-{
+func splitList(_ text: String, option: OptionSpec, spec: CommandSpec) throws(UsageError) -> [String] {
   let items = text.split(separator: ",", omittingEmptySubsequences: false).map {
     $0.trimmingCharacters(in: .whitespaces)
   }
   if items.contains(where: \.isEmpty) {
-    throw arguments.usage(
-      "'--\(option)' has an empty item in '\(text)' (expected a comma list without blanks)")
+    throw spec.usage(
+      "'--\(option.name)' has an empty item in '\(text)' (expected a comma list without blanks)")
   }
   return items
 }
 
 /// `224,448x672` as sizes: N for N×N, HxW (or H×W) otherwise; no duplicates.
-func parseSizes(_ text: String, arguments: Arguments) throws(UsageError) -> [BenchSize] {
+func parseSizes(_ text: String, spec: CommandSpec) throws(UsageError) -> [BenchSize] {
   var sizes: [BenchSize] = []
-  for item in try splitList(text, option: "sizes", arguments: arguments) {
+  for item in try splitList(text, option: BenchCommand.sizes, spec: spec) {
     let parts = item.lowercased().split(separator: "x", omittingEmptySubsequences: false)
       .flatMap { $0.split(separator: "×", omittingEmptySubsequences: false) }
     let numbers = parts.compactMap { part in
       Int(part).flatMap { $0 > 0 && $0 <= 1 << 24 ? $0 : nil }
     }
     guard numbers.count == parts.count, numbers.count == 1 || numbers.count == 2 else {
-      throw arguments.usage(
+      throw spec.usage(
         "'--sizes' item '\(item)' is not a size (expected N or HxW with positive integers, e.g. 672 or 448x672)"
       )
     }
     let size = BenchSize(height: numbers[0], width: numbers.last!)
-    if sizes.contains(size) { throw arguments.usage("'--sizes' lists \(size.label) twice") }
+    if sizes.contains(size) { throw spec.usage("'--sizes' lists \(size.label) twice") }
     sizes.append(size)
   }
   return sizes

@@ -8,10 +8,10 @@ enum InfoCommand {
     name: "info",
     summary: "Describe a checkpoint (architecture, layout, parameters) and the machine.",
     usage: "[--weights <file>]",
-    options: [ModelOptions.weights, ModelOptions.seed, ModelOptions.windowSemantics])
+    options: [ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.windowSemantics, ModelOptions.seed])
 
-  static func run(_ arguments: Arguments) throws {
-    let model = try ModelOptions.model(arguments, verbose: true)
+  static func run(_ options: InfoOptions) throws {
+    let model = try ModelOptions.load(options.model, windowSemantics: options.windowSemantics, verbose: true)
     let c = model.configuration
     print("weights:      \(model.source)")
     print("layout:       \(model.layout.rawValue)")
@@ -21,5 +21,17 @@ enum InfoCommand {
     print(String(format: "parameters:   %.3fM (%d)", Double(model.parameterCount) / 1e6, model.parameterCount))
     print("OpenBLAS:     \(BLAS.configuration) (core \(BLAS.coreName))")
     print("threads:      \(defaultThreadCount) available")
+  }
+}
+
+/// The options of `info`, parsed once.
+struct InfoOptions {
+  let model: ModelSource
+  /// `--window-semantics`; nil: the checkpoint's.
+  let windowSemantics: WindowSemantics?
+
+  init(_ arguments: Arguments) throws(UsageError) {
+    model = try ModelOptions.source(arguments)
+    windowSemantics = try ModelOptions.windowSemantics(arguments)
   }
 }

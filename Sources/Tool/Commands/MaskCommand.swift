@@ -5,6 +5,9 @@ import Foundation
 import Models
 
 enum MaskCommand {
+  static let output = OptionSpec(
+    name: "output", value: "mask.png", help: "Where to write the picture (PNG, replaced atomically).")
+
   static let spec = CommandSpec(
     name: "mask",
     summary: "Draw which windows pruning keeps for an image (one PNG, a panel per stage).",
@@ -12,9 +15,9 @@ enum MaskCommand {
     options: [
       ImageOptions.image,
       ModelOptions.sparsity,
-      OptionSpec(name: "output", value: "mask.png", help: "Where to write the picture (PNG, replaced atomically)."),
-      ModelOptions.weights, ModelOptions.seed, ModelOptions.windowSemantics, ImageOptions.size, ImageOptions.resize,
-      ModelOptions.threads,
+      output,
+      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.windowSemantics, ModelOptions.seed, ImageOptions.size,
+      ImageOptions.resize, ModelOptions.threads,
     ],
     discussion: """
       Each stage is a column. A stage gets one panel per distinct pruning ratio of its blocks, drawn
@@ -28,20 +31,15 @@ enum MaskCommand {
         sparsevit mask --image photo.png --sparsity 0.5 --output mask.png --size 448
       """)
 
-  static func run(_ arguments: Arguments) throws {
-    let imagePath = try arguments.required("image")
-    let sparsityArgument = try arguments.required("sparsity")
-    let outputPath = try arguments.required("output")
-    let threads = try ModelOptions.threads(arguments)
-    let preprocessing = try ImageOptions.preprocessing(arguments)
-    try ModelOptions.requireFile(arguments, "image")
-    try ModelOptions.requireFiles(arguments)
-    let image = try RGBImage.load(path: imagePath)
-    let model = try ModelOptions.model(arguments)
-    let sparsity = try ModelOptions.sparsity(arguments, model: model) ?? .dense(depths: model.configuration.depths)
+  static func run(_ options: MaskOptions) throws {
+    let image = try RGBImage.load(path: options.imagePath)
+    let model = try ModelOptions.load(options.model, windowSemantics: options.windowSemantics)
+    let sparsity = try ModelOptions.resolveSparsity(options.sparsity, model: model, spec: spec)
+    let preprocessing = options.preprocessing
     let mask = try model.pruningMask(
-      for: image, sparsity: sparsity, preprocessing: preprocessing, options: ForwardOptions(threads: threads),
-      caption: "sparsity \(sparsityArgument)")
+      for: image, sparsity: sparsity, preprocessing: preprocessing, options: ForwardOptions(threads: options.threads),
+      caption: "sparsity \(options.sparsity)")
+    let outputPath = options.outputPath, imagePath = options.imagePath, sparsityArgument = options.sparsity
     try mask.picture.writePNG(to: outputPath)
     for panel in mask.panels {
       let blocks = panel.blocks.map(String.init).joined(separator: ",")
@@ -55,6 +53,30 @@ enum MaskCommand {
   }
 }
 
+/// The options of `mask`, parsed once.
+struct MaskOptions {
+  let imagePath: String
+  let sparsity: String
+  let outputPath: String
+  let model: ModelSource
+  /// `--window-semantics`; nil: the checkpoint's.
+  let windowSemantics: WindowSemantics?
+  let threads: Int
+  let preprocessing: ImagePreprocessing
+
+  init(_ arguments: Arguments) throws(UsageError) {
+    imagePath = try arguments.required(ImageOptions.image)
+    _ = try arguments.required(ModelOptions.sparsity)
+    outputPath = try arguments.required(MaskCommand.output)
+    threads = try ModelOptions.threads(arguments)
+    preprocessing = try ImageOptions.preprocessing(arguments)
+    try ModelOptions.requireFile(arguments, ImageOptions.image)
+    model = try ModelOptions.source(arguments)
+    windowSemantics = try ModelOptions.windowSemantics(arguments)
+    sparsity = try ModelOptions.sparsityArgument(arguments)!
+  }
+}
+
 /// Options of the commands that read an image file.
 enum ImageOptions {
   static let image = OptionSpec(name: "image", value: "file", help: "A PNG or JPEG image (any size; RGB, grayscale or palette).")
@@ -65,8 +87,8 @@ enum ImageOptions {
 
   /// `--size` and `--resize` as preprocessing (usage errors for bad values).
   static func preprocessing(_ arguments: Arguments) throws(UsageError) -> ImagePreprocessing {
-    let size = try arguments.integer("size", default: 224, in: 1...8192)!
-    let modeText = arguments.string("resize") ?? ImagePreprocessing.Resize.centerCrop.rawValue
+    let size = try arguments.integer(Self.size, default: 224, in: 1...8192)!
+    let modeText = arguments.string(resize) ?? ImagePreprocessing.Resize.centerCrop.rawValue
     guard let mode = ImagePreprocessing.Resize(rawValue: modeText) else {
       throw arguments.usage("'--resize' must be 'crop' or 'direct', got '\(modeText)'")
     }

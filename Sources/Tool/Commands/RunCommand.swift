@@ -5,22 +5,27 @@ import Foundation
 import Models
 
 enum RunCommand {
+  static let input = OptionSpec(
+    name: "input", value: "x.npy", help: "Float32 C-order array (batch, 3, height, width), ImageNet-normalized.")
+  static let output = OptionSpec(
+    name: "output", value: "y.npy",
+    help: "Where to write the float32 logits (batch, classes). Required with '--input' unless '--features' or '--top' is given.")
+  static let features = OptionSpec(
+    name: "features", value: "dir", help: "Also write stage0.npy … stage3.npy (NHWC stage outputs) to this directory.")
+  static let top = OptionSpec(
+    name: "top", value: "k", help: "Print the k most likely classes per image (default 5 with '--image').")
+  static let verbose = OptionSpec(
+    name: "verbose", value: nil, help: "Print per block the ratio and kept/total windows, and the latency.")
+
   static let spec = CommandSpec(
     name: "run",
     summary: "Run a Swin model on an image or a batch of images: top classes, logits, features.",
     usage: "(--input <x.npy> | --image <file>) [--output <y.npy>] [--weights <file>] [--sparsity <cfg>] [options]",
     options: [
-      OptionSpec(name: "input", value: "x.npy", help: "Float32 C-order array (batch, 3, height, width), ImageNet-normalized."),
-      ImageOptions.image,
-      OptionSpec(
-        name: "output", value: "y.npy",
-        help: "Where to write the float32 logits (batch, classes). Required with '--input' unless '--features' or '--top' is given."),
-      OptionSpec(name: "features", value: "dir", help: "Also write stage0.npy … stage3.npy (NHWC stage outputs) to this directory."),
-      ModelOptions.weights, ModelOptions.seed, ModelOptions.windowSemantics, ModelOptions.sparsity,
-      ModelOptions.threads,
-      ImageOptions.size, ImageOptions.resize,
-      OptionSpec(name: "top", value: "k", help: "Print the k most likely classes per image (default 5 with '--image')."),
-      OptionSpec(name: "verbose", value: nil, help: "Print per block the ratio and kept/total windows, and the latency."),
+      input, ImageOptions.image, output, features,
+      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.windowSemantics, ModelOptions.seed,
+      ModelOptions.sparsity, ModelOptions.threads,
+      ImageOptions.size, ImageOptions.resize, top, verbose,
     ],
     discussion: """
       '--input' and '--image' are alternatives. An image is decoded (PNG any depth/color type,
@@ -33,30 +38,10 @@ enum RunCommand {
         sparsevit run --input x.npy --output y.npy --sparsity cfg2_35ms --verbose
       """)
 
-  static func run(_ arguments: Arguments) throws {
-    let inputPath = arguments.string("input"), imagePath = arguments.string("image")
-    if inputPath != nil && imagePath != nil {
-      throw arguments.usage("'--input' and '--image' are alternatives: give one of them")
-    }
-    guard inputPath != nil || imagePath != nil else { throw arguments.usage("missing '--input <x.npy>' or '--image <file>'") }
-    let outputPath = arguments.string("output")
-    let featuresPath = arguments.string("features")
-    let requestedTop = try arguments.integer("top", in: 1...100_000)
-    if inputPath != nil {
-      if outputPath == nil && featuresPath == nil && requestedTop == nil {
-        throw arguments.usage("missing '--output <y.npy>' (or '--features <dir>' or '--top <k>')")
-      }
-      for name in ["size", "resize"] where arguments.string(name) != nil {
-        throw arguments.usage("'--\(name)' applies to '--image', not to '--input' (an .npy input is used as it is)")
-      }
-    }
-    let threads = try ModelOptions.threads(arguments)
-    let preprocessing = try ImageOptions.preprocessing(arguments)
-    try ModelOptions.requireFile(arguments, "input")
-    try ModelOptions.requireFile(arguments, "image")
-    try ModelOptions.requireFiles(arguments)
-    let verbose = arguments.flag("verbose")
-
+  static func run(_ options: RunOptions) throws {
+    let inputPath = options.inputPath, imagePath = options.imagePath, outputPath = options.outputPath
+    let featuresPath = options.featuresPath, requestedTop = options.top, verbose = options.verbose
+    let threads = options.threads, preprocessing = options.preprocessing
     let images: Tensor
     if let inputPath {
       images = try readNumPy(path: inputPath)
@@ -72,8 +57,8 @@ enum RunCommand {
         )
       }
     }
-    let model = try ModelOptions.model(arguments, verbose: verbose)
-    let sparsity = try ModelOptions.sparsity(arguments, model: model)
+    let model = try ModelOptions.load(options.model, windowSemantics: options.windowSemantics, verbose: verbose)
+    let sparsity = try options.sparsity.map { try ModelOptions.resolveSparsity($0, model: model, spec: spec) }
     let hasHead = model.configuration.classes > 0
     if !hasHead && (outputPath != nil || requestedTop != nil || featuresPath == nil) {
       throw Failure("the checkpoint has no classifier head (\(model.layout.rawValue) backbone): use '--features <dir>' instead of '--output' or '--top'")
@@ -125,5 +110,51 @@ enum RunCommand {
             + prediction.name)
       }
     }
+  }
+}
+
+/// The options of `run`, parsed once.
+struct RunOptions {
+  /// Exactly one of `inputPath` and `imagePath` is set.
+  let inputPath: String?
+  let imagePath: String?
+  let outputPath: String?
+  let featuresPath: String?
+  let top: Int?
+  let verbose: Bool
+  let model: ModelSource
+  /// `--window-semantics`; nil: the checkpoint's.
+  let windowSemantics: WindowSemantics?
+  let sparsity: String?
+  let threads: Int
+  let preprocessing: ImagePreprocessing
+
+  init(_ arguments: Arguments) throws(UsageError) {
+    inputPath = arguments.string(RunCommand.input)
+    imagePath = arguments.string(ImageOptions.image)
+    if inputPath != nil && imagePath != nil {
+      throw arguments.usage("'--input' and '--image' are alternatives: give one of them")
+    }
+    guard inputPath != nil || imagePath != nil else { throw arguments.usage("missing '--input <x.npy>' or '--image <file>'") }
+    outputPath = arguments.string(RunCommand.output)
+    featuresPath = arguments.string(RunCommand.features)
+    top = try arguments.integer(RunCommand.top, in: 1...100_000)
+    if inputPath != nil {
+      if outputPath == nil && featuresPath == nil && top == nil {
+        throw arguments.usage("missing '--output <y.npy>' (or '--features <dir>' or '--top <k>')")
+      }
+      for option in [ImageOptions.size, ImageOptions.resize] where arguments.string(option) != nil {
+        throw arguments.usage(
+          "'--\(option.name)' applies to '--image', not to '--input' (an .npy input is used as it is)")
+      }
+    }
+    threads = try ModelOptions.threads(arguments)
+    preprocessing = try ImageOptions.preprocessing(arguments)
+    try ModelOptions.requireFile(arguments, RunCommand.input)
+    try ModelOptions.requireFile(arguments, ImageOptions.image)
+    model = try ModelOptions.source(arguments)
+    windowSemantics = try ModelOptions.windowSemantics(arguments)
+    sparsity = try ModelOptions.sparsityArgument(arguments)
+    verbose = arguments.flag(RunCommand.verbose)
   }
 }

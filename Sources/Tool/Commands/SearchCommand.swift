@@ -21,102 +21,102 @@ enum SearchCommand {
   /// Default lower bound of the window as a share of the budget.
   static let defaultWindow = 0.9
 
+  static let latencyMs = OptionSpec(
+    name: "latency-ms", value: "T",
+    help:
+      "Latency budget per forward, milliseconds (on this machine, at --size, --batch, --threads)."
+  )
+  static let minLatencyMs = OptionSpec(
+    name: "min-latency-ms", value: "L",
+    help:
+      "Lower end of the latency window sampled (default: 0.9·T, or less to include the slowest uniform ratio that fits)."
+  )
+  static let output = OptionSpec(
+    name: "output", value: "cfg.json",
+    help: "Where to write the best configuration (sparsity JSON, readable by --sparsity).")
+  static let size = OptionSpec(
+    name: "size", value: "n",
+    help:
+      "Input size N (square) or HxW (default \(defaultSize), or the --calibration images' size)."
+  )
+  static let batch = OptionSpec(
+    name: "batch", value: "n", help: "Images per forward of the latency budget (default 1).")
+  static let calibrationFile = OptionSpec(
+    name: "calibration", value: "x.npy",
+    help: "Calibration images: float32 (n, 3, H, W), ImageNet-normalized.")
+  static let imagesDirectory = OptionSpec(
+    name: "images", value: "dir",
+    help:
+      "Calibration images: the .png/.jpg files of a directory (resized and centre-cropped to --size)."
+  )
+  static let calibrationCount = OptionSpec(
+    name: "calibration-count", value: "n",
+    help:
+      "Calibration images scored per configuration: the first n given, or n synthetic ones (default: as many as cost two 672² forwards, 1…\(maximumDefaultImages): \(SearchOptions.defaultCount(BenchSize(height: 672, width: 672))) at 672, \(SearchOptions.defaultCount(BenchSize(height: 224, width: 224))) at 224)."
+  )
+  static let score = OptionSpec(
+    name: "score", value: "metric",
+    help:
+      "What to maximize: cosine (pooled features), top1 (agreement with dense) or mean (default cosine)."
+  )
+  static let population = OptionSpec(
+    name: "population", value: "n", help: "Configurations per generation (default 100).")
+  static let parents = OptionSpec(
+    name: "parents", value: "n", help: "Best configurations kept as parents (default 25).")
+  static let mutation = OptionSpec(
+    name: "mutation", value: "p",
+    help: "Probability that mutation redraws a pair's ratio (default 0.1).")
+  static let iterations = OptionSpec(
+    name: "iterations", value: "n",
+    help: "Generations after the initial population (default \(defaultIterations)).")
+  static let seed = OptionSpec(
+    name: "seed", value: "n",
+    help: "Seed of the search and of the synthetic calibration images (default 0).")
+  static let plot = OptionSpec(
+    name: "plot", value: "file.svg",
+    help:
+      "Draw score against latency (every configuration, Pareto front, uniform ratios) as SVG.")
+  static let latencyModelFile = OptionSpec(
+    name: "latency-model", value: "file",
+    help:
+      "Latency model cache file (default: $XDG_CACHE_HOME or ~/.cache, sparsevit/latency-<hash>.json)."
+  )
+  static let remeasure = OptionSpec(
+    name: "remeasure", value: nil,
+    help: "Measure the latency model again even when a cached one applies.")
+  static let cacheBusy = OptionSpec(
+    name: "cache-busy", value: nil,
+    help: "Cache the latency model even when the machine was busy while it was measured.")
+  static let rounds = OptionSpec(
+    name: "rounds", value: "n",
+    help: "Timed rounds per configuration when measuring latency (default \(defaultRounds)).")
+  static let recalibrate = OptionSpec(
+    name: "recalibrate", value: "n",
+    help:
+      "Map a cached latency model onto the machine's speed now (×factor + offset) from n rounds of timing dense and every ratio 0.8 (default \(defaultRecalibrateRounds): use it as cached, so that a seed gives the same result; a shared machine's speed drifts by 10–30% over minutes)."
+  )
+  static let quietWait = OptionSpec(
+    name: "quiet-wait", value: "s",
+    help:
+      "Seconds in all to wait for other processes when they disturb a timed run, before it is repeated (default \(Int(defaultQuietWait)); 0: repeat at once)."
+  )
+  static let validateCount = OptionSpec(
+    name: "validate", value: "n",
+    help:
+      "Time n random configurations and dense in interleaved rounds and print the latency model's prediction errors, of the time and of the fraction of dense (alone or before a search)."
+  )
+
   static let spec = CommandSpec(
     name: "search",
     summary: "Search per-block pruning ratios that fit a latency budget on this machine.",
     usage:
       "--latency-ms <T> --output <cfg.json> [--size <n>] [--batch <n>] [--threads <n>] [--calibration <x.npy> | --images <dir>] [options]",
     options: [
-      OptionSpec(
-        name: "latency-ms", value: "T",
-        help:
-          "Latency budget per forward, milliseconds (on this machine, at --size, --batch, --threads)."
-      ),
-      OptionSpec(
-        name: "min-latency-ms", value: "L",
-        help:
-          "Lower end of the latency window sampled (default: 0.9·T, or less to include the slowest uniform ratio that fits)."
-      ),
-      OptionSpec(
-        name: "output", value: "cfg.json",
-        help: "Where to write the best configuration (sparsity JSON, readable by --sparsity)."),
-      OptionSpec(
-        name: "size", value: "n",
-        help:
-          "Input size N (square) or HxW (default \(defaultSize), or the --calibration images' size)."
-      ),
-      OptionSpec(
-        name: "batch", value: "n", help: "Images per forward of the latency budget (default 1)."),
-      ModelOptions.threads,
-      ModelOptions.weights,
-      ModelOptions.windowSemantics,
-      OptionSpec(
-        name: "model-seed", value: "n",
-        help: "Seed of the built-in random Swin-T weights when no --weights (default 0)."),
-      OptionSpec(
-        name: "calibration", value: "x.npy",
-        help: "Calibration images: float32 (n, 3, H, W), ImageNet-normalized."),
-      OptionSpec(
-        name: "images", value: "dir",
-        help:
-          "Calibration images: the .png/.jpg files of a directory (resized and centre-cropped to --size)."
-      ),
-      OptionSpec(
-        name: "calibration-count", value: "n",
-        help:
-          "Calibration images scored per configuration: the first n given, or n synthetic ones (default: as many as cost two 672² forwards, 1…\(maximumDefaultImages): \(SearchOptions.defaultCount(BenchSize(height: 672, width: 672))) at 672, \(SearchOptions.defaultCount(BenchSize(height: 224, width: 224))) at 224)."
-      ),
-      OptionSpec(
-        name: "score", value: "metric",
-        help:
-          "What to maximize: cosine (pooled features), top1 (agreement with dense) or mean (default cosine)."
-      ),
-      OptionSpec(
-        name: "population", value: "n", help: "Configurations per generation (default 100)."),
-      OptionSpec(
-        name: "parents", value: "n", help: "Best configurations kept as parents (default 25)."),
-      OptionSpec(
-        name: "mutation", value: "p",
-        help: "Probability that mutation redraws a pair's ratio (default 0.1)."),
-      OptionSpec(
-        name: "iterations", value: "n",
-        help: "Generations after the initial population (default \(defaultIterations))."),
-      OptionSpec(
-        name: "seed", value: "n",
-        help: "Seed of the search and of the synthetic calibration images (default 0)."),
-      OptionSpec(
-        name: "plot", value: "file.svg",
-        help:
-          "Draw score against latency (every configuration, Pareto front, uniform ratios) as SVG."),
-      OptionSpec(
-        name: "latency-model", value: "file",
-        help:
-          "Latency model cache file (default: $XDG_CACHE_HOME or ~/.cache, sparsevit/latency-<hash>.json)."
-      ),
-      OptionSpec(
-        name: "remeasure", value: nil,
-        help: "Measure the latency model again even when a cached one applies."),
-      OptionSpec(
-        name: "cache-busy", value: nil,
-        help: "Cache the latency model even when the machine was busy while it was measured."),
-      OptionSpec(
-        name: "rounds", value: "n",
-        help: "Timed rounds per configuration when measuring latency (default \(defaultRounds))."),
-      OptionSpec(
-        name: "recalibrate", value: "n",
-        help:
-          "Map a cached latency model onto the machine's speed now (×factor + offset) from n rounds of timing dense and every ratio 0.8 (default \(defaultRecalibrateRounds): use it as cached, so that a seed gives the same result; a shared machine's speed drifts by 10–30% over minutes)."
-      ),
-      OptionSpec(
-        name: "quiet-wait", value: "s",
-        help:
-          "Seconds in all to wait for other processes when they disturb a timed run, before it is repeated (default \(Int(defaultQuietWait)); 0: repeat at once)."
-      ),
-      OptionSpec(
-        name: "validate", value: "n",
-        help:
-          "Time n random configurations and dense in interleaved rounds and print the latency model's prediction errors, of the time and of the fraction of dense (alone or before a search)."
-      ),
+      latencyMs, minLatencyMs, output, size, batch, ModelOptions.threads, ModelOptions.weights,
+      ModelOptions.modelSeed, ModelOptions.windowSemantics,
+      calibrationFile, imagesDirectory, calibrationCount, score, population, parents,
+      mutation, iterations, seed, plot, latencyModelFile, remeasure, cacheBusy, rounds, recalibrate,
+      quietWait, validateCount,
     ],
     discussion: """
       SEARCH:
@@ -157,14 +157,13 @@ enum SearchCommand {
         sparsevit bench --sparsity cfg.json
       """)
 
-  static func run(_ arguments: Arguments) throws {
-    let options = try SearchOptions(arguments)
+  static func run(_ options: SearchOptions) throws {
     if BenchEnvironment.isDebugBuild {
       printError(
         "WARNING: this sparsevit is a DEBUG build: its latency model means nothing. Build with 'swift build -c release'."
       )
     }
-    let model = try options.model()
+    let model = try ModelOptions.load(options.model, windowSemantics: options.windowSemantics, verbose: true)
     let calibration = try options.calibrationImages(for: model)
     let size = calibration.size
     let environment = BenchEnvironment.current(model: model, threads: options.threads)
@@ -466,7 +465,10 @@ struct Calibration {
 
 /// The search options, checked before the model is loaded.
 struct SearchOptions {
-  let arguments: Arguments
+  let spec: CommandSpec
+  let model: ModelSource
+  /// `--window-semantics`; nil: the checkpoint's.
+  let windowSemantics: WindowSemantics?
   let latencySeconds: Double?
   let minLatencySeconds: Double?
   let outputPath: String?
@@ -492,11 +494,11 @@ struct SearchOptions {
   let recalibrateRounds: Int
   let validate: Int?
 
-  init(_ arguments: Arguments) throws {
-    self.arguments = arguments
-    latencySeconds = try arguments.number("latency-ms", in: 0.001...86_400_000).map { $0 / 1000 }
-    minLatencySeconds = try arguments.number("min-latency-ms", in: 0...86_400_000).map { $0 / 1000 }
-    validate = try arguments.integer("validate", in: 1...10_000)
+  init(_ arguments: Arguments) throws(UsageError) {
+    spec = arguments.spec
+    latencySeconds = try arguments.number(SearchCommand.latencyMs, in: 0.001...86_400_000).map { $0 / 1000 }
+    minLatencySeconds = try arguments.number(SearchCommand.minLatencyMs, in: 0...86_400_000).map { $0 / 1000 }
+    validate = try arguments.integer(SearchCommand.validateCount, in: 1...10_000)
     if latencySeconds == nil && validate == nil {
       throw arguments.usage(
         "missing '--latency-ms <T>' (or '--validate <n>' to check the latency model only)")
@@ -511,16 +513,16 @@ struct SearchOptions {
         )
       }
     }
-    outputPath = try checkedWritablePath(arguments, "output")
+    outputPath = try checkedWritablePath(arguments, SearchCommand.output)
     if latencySeconds != nil && outputPath == nil {
       throw arguments.usage("missing '--output <cfg.json>'")
     }
-    plotPath = try checkedWritablePath(arguments, "plot")
+    plotPath = try checkedWritablePath(arguments, SearchCommand.plot)
     if let plotPath, plotPath == outputPath {
       throw arguments.usage("'--output' and '--plot' must name different files")
     }
-    if let text = arguments.string("size") {
-      let sizes = try parseSizes(text, arguments: arguments)
+    if let text = arguments.string(SearchCommand.size) {
+      let sizes = try parseSizes(text, spec: arguments.spec)
       guard sizes.count == 1 else {
         throw arguments.usage("'--size' takes one size, got '\(text)'")
       }
@@ -528,18 +530,16 @@ struct SearchOptions {
     } else {
       size = nil
     }
-    batch = try arguments.integer("batch", default: 1, in: 1...4096)!
+    batch = try arguments.integer(SearchCommand.batch, default: 1, in: 1...4096)!
     threads = try ModelOptions.threads(arguments)
-    try ModelOptions.requireFile(arguments, "weights")
-    if arguments.string("weights") != nil && arguments.string("model-seed") != nil {
-      throw arguments.usage("'--model-seed' applies to the built-in weights, not to '--weights'")
-    }
-    calibrationPath = arguments.string("calibration")
-    imagesPath = arguments.string("images")
+    model = try ModelOptions.source(arguments)
+    windowSemantics = try ModelOptions.windowSemantics(arguments)
+    calibrationPath = arguments.string(SearchCommand.calibrationFile)
+    imagesPath = arguments.string(SearchCommand.imagesDirectory)
     if calibrationPath != nil && imagesPath != nil {
       throw arguments.usage("give either '--calibration <x.npy>' or '--images <dir>', not both")
     }
-    try ModelOptions.requireFile(arguments, "calibration")
+    try ModelOptions.requireFile(arguments, SearchCommand.calibrationFile)
     if let imagesPath {
       var isDirectory: ObjCBool = false
       guard FileManager.default.fileExists(atPath: imagesPath, isDirectory: &isDirectory) else {
@@ -555,34 +555,29 @@ struct SearchOptions {
         )
       }
     }
-    calibrationCount = try arguments.integer("calibration-count", in: 1...4096)
-    let metricName = arguments.string("score") ?? "cosine"
+    calibrationCount = try arguments.integer(SearchCommand.calibrationCount, in: 1...4096)
+    let metricName = arguments.string(SearchCommand.score) ?? "cosine"
     guard let metric = FidelityScorer.Metric(rawValue: metricName) else {
       throw arguments.usage("'--score' must be cosine, top1 or mean, got '\(metricName)'")
     }
     self.metric = metric
-    population = try arguments.integer("population", default: 100, in: 2...100_000)!
-    parents = try arguments.integer("parents", default: min(25, population), in: 1...100_000)!
+    population = try arguments.integer(SearchCommand.population, default: 100, in: 2...100_000)!
+    parents = try arguments.integer(SearchCommand.parents, default: min(25, population), in: 1...100_000)!
     if parents > population {
       throw arguments.usage(
         "'--parents' (\(parents)) must not exceed '--population' (\(population))")
     }
-    mutation = try arguments.number("mutation", default: 0.1, in: 0...1)!
+    mutation = try arguments.number(SearchCommand.mutation, default: 0.1, in: 0...1)!
     iterations = try arguments.integer(
-      "iterations", default: SearchCommand.defaultIterations, in: 0...10_000)!
-    seed = UInt64(try arguments.integer("seed", default: 0, in: 0...Int.max)!)
-    latencyModelPath = try checkedWritablePath(arguments, "latency-model")
-    remeasure = arguments.flag("remeasure")
-    cacheBusy = arguments.flag("cache-busy")
-    rounds = try arguments.integer("rounds", default: SearchCommand.defaultRounds, in: 1...1000)!
-    quietWait = try arguments.number("quiet-wait", default: SearchCommand.defaultQuietWait, in: 0...86_400)!
+      SearchCommand.iterations, default: SearchCommand.defaultIterations, in: 0...10_000)!
+    seed = try arguments.seed(SearchCommand.seed) ?? 0
+    latencyModelPath = try checkedWritablePath(arguments, SearchCommand.latencyModelFile)
+    remeasure = arguments.flag(SearchCommand.remeasure)
+    cacheBusy = arguments.flag(SearchCommand.cacheBusy)
+    rounds = try arguments.integer(SearchCommand.rounds, default: SearchCommand.defaultRounds, in: 1...1000)!
+    quietWait = try arguments.number(SearchCommand.quietWait, default: SearchCommand.defaultQuietWait, in: 0...86_400)!
     recalibrateRounds = try arguments.integer(
-      "recalibrate", default: SearchCommand.defaultRecalibrateRounds, in: 0...1000)!
-  }
-
-  /// The model `--weights` names, or seeded Swin-T, in the `--window-semantics` asked for.
-  func model() throws -> SwinTransformer {
-    try ModelOptions.model(arguments, verbose: arguments.string("weights") != nil, seedOption: "model-seed")
+      SearchCommand.recalibrate, default: SearchCommand.defaultRecalibrateRounds, in: 0...1000)!
   }
 
   /// Default number of calibration images at `size`.
@@ -601,7 +596,7 @@ struct SearchOptions {
     let minimum = model.configuration.minimumInputSide
     func checkSize(_ size: BenchSize) throws {
       guard size.height >= minimum, size.width >= minimum else {
-        throw arguments.usage(
+        throw spec.usage(
           "'--size' \(size.label) is below the model's minimum of \(minimum)x\(minimum) pixels")
       }
     }
