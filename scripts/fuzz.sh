@@ -11,7 +11,8 @@
 #   scripts/fuzz.sh --replay             # run the saved crash inputs only (no fuzzing)
 #
 # Targets: safetensors (SafeTensorsFile.parse), numpy (parseNumPy), sparsity (PruningRatios.parse),
-# image (RGBImage.decode: libpng + libjpeg-turbo), weights (safetensors bytes → SwinTransformer).
+# image (RGBImage.decode: libpng + libjpeg-turbo), weights (safetensors bytes → SwinTransformer),
+# request (the server's KServe v2 infer request decoder, JSON and binary extension).
 # FUZZ_EXCLUDE="File.swift …" leaves sources out of the build (a file another change has broken).
 # Exits 1 when any target found something; the summary (executions per target) is printed at the end
 # and kept in .build/fuzz/summary.txt.
@@ -32,7 +33,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-all=(safetensors numpy sparsity image weights)
+all=(safetensors numpy sparsity image weights request)
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 for target in "${targets[@]}"; do
   case " ${all[*]} " in *" $target "*) ;; *) echo "fuzz.sh: unknown target '$target' (known: ${all[*]})" >&2; exit 64 ;; esac
@@ -50,10 +51,10 @@ export ASAN_SYMBOLIZER_PATH="$toolchain_bin/llvm-symbolizer"
 export SWIFT_BACKTRACE=enable=no
 
 cflags=()
-for flag in $(pkg-config --cflags openblas libpng libturbojpeg); do cflags+=(-Xcc "$flag"); done
-libs=($(pkg-config --libs openblas libpng libturbojpeg))
+for flag in $(pkg-config --cflags openblas libpng libturbojpeg libmicrohttpd); do cflags+=(-Xcc "$flag"); done
+libs=($(pkg-config --libs openblas libpng libturbojpeg libmicrohttpd))
 common=(-sanitize=fuzzer,address -O -g -parse-as-library -package-name sparsevit_swift
-  -I "$out/obj" -I Sources/CBLASShim -I Sources/CPNG -I Sources/CTurboJPEG "${cflags[@]}")
+  -I "$out/obj" -I Sources/CBLASShim -I Sources/CPNG -I Sources/CTurboJPEG -I Sources/CMicroHTTPD "${cflags[@]}")
 
 sources() {
   local file
@@ -63,11 +64,20 @@ sources() {
   done
 }
 
+# Models' ImageNet class names are generated at build time (ClassNamesPlugin): made the same way here.
+generated="$out/generated/ImageNetClassNames.swift"
+if [ ! -f "$generated" ] || [ weights/imagenet_classes.txt -nt "$generated" ]; then
+  mkdir -p "$out/generated"
+  swiftc -O Sources/ClassNamesGenerator/main.swift -o "$out/ClassNamesGenerator"
+  "$out/ClassNamesGenerator" weights/imagenet_classes.txt "$generated"
+fi
+
 # Rebuilds a module when its object is missing or older than a source (or than the module it uses).
 build_module() {
-  local name="$1" directory="$2" newer="${3:-}"
+  local name="$1" directory="$2" newer="${3:-}" extra="${4:-}"
   local object="$out/obj/$name.o"
   mapfile -t files < <(sources "$directory")
+  [ -z "$extra" ] || files+=("$extra")
   if [ -f "$object" ] && [ -z "$(find "${files[@]}" $newer -newer "$object" 2>/dev/null | head -1)" ]; then
     return
   fi
@@ -77,13 +87,14 @@ build_module() {
 }
 build_module Engine Sources/Engine
 build_module ImageIO Sources/ImageIO
-build_module Models Sources/Models "$out/obj/Engine.o $out/obj/ImageIO.o"
+build_module Models Sources/Models "$out/obj/Engine.o $out/obj/ImageIO.o" "$generated"
+build_module Server Sources/Server "$out/obj/Models.o"
 
 declare -A entry=([safetensors]=FuzzSafeTensors [numpy]=FuzzNumPy [sparsity]=FuzzPruningRatios
-  [image]=FuzzImage [weights]=FuzzWeights)
+  [image]=FuzzImage [weights]=FuzzWeights [request]=FuzzInferenceRequest)
 for target in "${targets[@]}"; do
   swiftc "${common[@]}" -module-name "${entry[$target]}" "scripts/fuzz/${entry[$target]}.swift" \
-    scripts/fuzz/FuzzSupport.swift "$out/obj/Engine.o" "$out/obj/ImageIO.o" "$out/obj/Models.o" "${libs[@]}" -use-ld=lld \
+    scripts/fuzz/FuzzSupport.swift "$out/obj/Engine.o" "$out/obj/ImageIO.o" "$out/obj/Models.o" "$out/obj/Server.o" "${libs[@]}" -use-ld=lld \
     -o "$out/fuzz-$target"
 done
 
@@ -157,6 +168,24 @@ EOF
     weights)
       cp Tests/Fixtures/tiny/*.safetensors "$corpus/"
       ;;
+    request)
+      python3 - "$corpus" <<'EOF'
+import json, os, struct, sys
+def write(name, body):
+    open(os.path.join(sys.argv[1], name), "wb").write(body)
+tensor = {"name": "images", "datatype": "FP32", "shape": [1, 3, 2, 2]}
+write("seed-json", json.dumps({"id": "a", "inputs": [dict(tensor, data=[[0.5] * 4] * 3)],
+    "outputs": [{"name": "logits", "parameters": {"binary_data": True}}],
+    "parameters": {"sparsity": {"pruning_ratios": 0.5}, "top_k": 3}}).encode())
+header = json.dumps({"inputs": [dict(tensor, parameters={"binary_data_size": 48})],
+    "parameters": {"binary_data_output": True}}).encode()
+write("seed-binary", b"\xb1" + struct.pack("<H", len(header)) + header + struct.pack("<12f", *range(12)))
+header = json.dumps({"inputs": [{"name": "image_bytes", "datatype": "BYTES", "shape": [2],
+    "parameters": {"binary_data_size": 13}}]}).encode()
+write("seed-bytes", b"\xb1" + struct.pack("<H", len(header)) + header + struct.pack("<I", 3) + b"abc" + struct.pack("<I", 2) + b"de")
+write("seed-base64", json.dumps({"inputs": [{"name": "image_bytes", "datatype": "BYTES", "shape": [1], "data": ["aGk="]}]}).encode())
+EOF
+      ;;
   esac
 }
 
@@ -214,6 +243,28 @@ EOF
 "\\u0000"
 EOF
       ;;
+    request) cat >"$file" <<'EOF'
+"\"inputs\""
+"\"outputs\""
+"\"name\""
+"\"datatype\""
+"\"shape\""
+"\"data\""
+"\"parameters\""
+"\"binary_data_size\""
+"\"binary_data\""
+"\"binary_data_output\""
+"\"FP32\""
+"\"BYTES\""
+"\"images\""
+"\"image_bytes\""
+"\"sparsity\""
+"\"top_k\""
+"\xb1"
+"9007199254740993"
+"1e309"
+EOF
+      ;;
     image) cat >"$file" <<'EOF'
 "\x89PNG\x0d\x0a\x1a\x0a"
 "IHDR"
@@ -240,7 +291,7 @@ EOF
 
 # MARK: - Fuzz
 
-declare -A max_len=([safetensors]=4096 [numpy]=4096 [sparsity]=1024 [image]=32768 [weights]=262144)
+declare -A max_len=([safetensors]=4096 [numpy]=4096 [sparsity]=1024 [image]=32768 [weights]=262144 [request]=8192)
 summary="$out/summary.txt"
 : >"$summary"
 found=0

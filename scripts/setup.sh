@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libopenblas-dev liblapacke-dev pkg-config libpng-dev libturbojpeg0-dev)
+packages=(libopenblas-dev liblapacke-dev pkg-config libpng-dev libturbojpeg0-dev libmicrohttpd-dev python3-venv)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

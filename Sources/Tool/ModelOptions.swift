@@ -12,6 +12,9 @@ enum ModelOptions {
     name: "model-seed", value: "n", help: "Seed of the built-in random Swin-T weights when no --weights (default 0).")
   /// The former name of `--model-seed` (in `bench`, of `--model-seed` and `--input-seed` together).
   static let seed = OptionSpec(name: "seed", value: "n", help: "Deprecated: use --model-seed.")
+  static let precision = OptionSpec(
+    name: "precision", value: "p",
+    help: "Arithmetic of the blocks' linear layers: f32 (default) or bf16 (bfloat16 products, f32 sums; needs avx512_bf16).")
   static let threads = OptionSpec(name: "threads", value: "n", help: "Worker threads (default: all \(defaultThreadCount) cores).")
   static let sparsity = OptionSpec(
     name: "sparsity", value: "cfg",
@@ -73,13 +76,23 @@ enum ModelOptions {
     return .seeded(.swinTiny, seed: modelSeed ?? oldSeed ?? 0)
   }
 
-  /// Loads `source` to run in `windowSemantics` (nil: the checkpoint's, `WeightLayout.windowSemantics`);
-  /// with `verbose`, what a checkpoint held and how long it took, on stderr.
+  /// `--precision` (default f32).
+  static func precision(_ arguments: Arguments) throws(UsageError) -> Precision {
+    guard let text = arguments.string(precision) else { return .f32 }
+    guard let value = Precision(rawValue: text) else {
+      throw arguments.usage("'--precision': '\(text)' is not one of \(Precision.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return value
+  }
+
+  /// Loads `source` in `precision`, to run in `windowSemantics` (nil: the checkpoint's,
+  /// `WeightLayout.windowSemantics`); with `verbose`, what a checkpoint held and how long it took,
+  /// on stderr.
   static func load(
-    _ source: ModelSource, windowSemantics: WindowSemantics?, verbose: Bool = false
+    _ source: ModelSource, precision: Precision = .f32, windowSemantics: WindowSemantics?, verbose: Bool = false
   ) throws -> SwinTransformer {
     let start = monotonicSeconds()
-    let model = try source.load(windowSemantics: windowSemantics)
+    let model = try source.load(precision: precision, windowSemantics: windowSemantics)
     if verbose, case .file(let path) = source {
       printError(
         String(

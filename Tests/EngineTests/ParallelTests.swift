@@ -29,12 +29,19 @@ final class ParallelTests: XCTestCase {
     for count in 0...40 {
       for parts in 1...9 {
         let sizes = ranges(count, parts) { largerFirstPartRange($0, part: $1, parts: $2) }.map(\.count)
-        let expected = (0..<parts).map { count / parts + ($0 < count % parts ? 1 : 0) }
-        XCTAssertEqual(sizes, expected, "count \(count) parts \(parts)")
+        XCTAssertLessThanOrEqual(sizes.max()! - sizes.min()!, 1, "count \(count) parts \(parts): \(sizes)")
+        XCTAssertEqual(sizes, sizes.sorted(by: >), "count \(count) parts \(parts): larger parts first")
       }
     }
-    XCTAssertEqual(
-      ranges(14, 8) { largerFirstPartRange($0, part: $1, parts: $2) }.map(\.count), [2, 2, 2, 2, 2, 2, 1, 1])
+    let cases: [(count: Int, parts: Int, sizes: [Int])] = [
+      (14, 8, [2, 2, 2, 2, 2, 2, 1, 1]), (10, 4, [3, 3, 2, 2]), (5, 3, [2, 2, 1]), (3, 5, [1, 1, 1, 0, 0]),
+      (0, 3, [0, 0, 0]), (7, 1, [7]), (12, 6, [2, 2, 2, 2, 2, 2]),
+    ]
+    for (count, parts, expected) in cases {
+      XCTAssertEqual(
+        ranges(count, parts) { largerFirstPartRange($0, part: $1, parts: $2) }.map(\.count), expected,
+        "count \(count) parts \(parts)")
+    }
   }
 
   /// Tiles taken in order by two equal workers (each takes the next tile when it is free) end

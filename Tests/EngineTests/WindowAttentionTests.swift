@@ -15,7 +15,7 @@ final class WindowAttentionTests: XCTestCase {
     let rowStride = 3 * channels + 5
     let padded = (tokens + 7) / 8 * 8
     let outputStride = headDim + 7
-    var random = SeededGenerator(seed: seed)
+    var random = SplitMix64(seed: seed)
     let rows = randomValues(tokens * rowStride, in: -1.5...1.5, using: &random)
     let biases = randomValues(3 * headDim, in: -0.5...0.5, using: &random)
     // Attention bias as `WindowAttentionBias` lays it out: padding columns −1e30.

@@ -19,7 +19,7 @@ struct RandomBlock {
     self.heads = heads
     self.hidden = hidden
     self.window = window
-    var g = SeededGenerator(seed: seed)
+    var g = SplitMix64(seed: seed)
     func tensor(_ shape: [Int], _ range: ClosedRange<Float>, shift: Float = 0) -> Tensor {
       Tensor(shape: shape, values: randomValues(shape.reduce(1, *), in: range, using: &g).map { $0 + shift })
     }
@@ -169,7 +169,7 @@ final class WindowBlockTests: XCTestCase {
       (14, 14, false), (14, 14, true), (9, 13, true), (5, 7, true), (7, 7, true), (8, 16, true), (3, 4, false),
     ]
     let block = RandomBlock(channels: 16, heads: 2, hidden: 40, seed: 1)
-    for kernel in [BlockMatrixKernel.openBLAS, .packedPanels] {
+    for kernel in BlockMatrixKernel.supported where kernel.precision == .f32 {
       let weights = try block.weights(kernel: kernel)
       for (height, width, shifted) in cases {
         let grid = WindowGrid(height: height, width: width, window: 7, shifted: shifted)
@@ -226,14 +226,14 @@ final class WindowBlockTests: XCTestCase {
   /// on those windows only; several images with different selections.
   func testKeptWindowsOnly() throws {
     let block = RandomBlock(channels: 24, heads: 3, hidden: 48, seed: 2)
-    for kernel in [BlockMatrixKernel.openBLAS, .packedPanels] {
+    for kernel in BlockMatrixKernel.supported where kernel.precision == .f32 {
       let weights = try block.weights(kernel: kernel)
       for (height, width, shifted) in [(21, 14, true), (10, 17, true), (14, 21, false)] {
         let grid = WindowGrid(height: height, width: width, window: 7, shifted: shifted)
         let bias = WindowAttentionBias(table: block.table(for: grid), heads: 3, grid: grid)
         let batch = 3
         let x = randomTensor([batch, height, width, 24], seed: 7)
-        var g = SeededGenerator(seed: UInt64(height))
+        var g = SplitMix64(seed: UInt64(height))
         let kept = (0..<(batch * grid.windowCount)).filter { _ in Bool.random(using: &g) }
         let expected = block.reference(x.values, batch: batch, height: height, width: width, shifted: shifted, kept: Set(kept))
         for threads in [1, 2, 4] {
@@ -267,7 +267,7 @@ final class WindowBlockTests: XCTestCase {
   /// same order whatever the tile, so its results are bit-identical.
   func testNoWindowsAndReproducibility() throws {
     let block = RandomBlock(channels: 16, heads: 2, hidden: 32, seed: 3)
-    for kernel in [BlockMatrixKernel.openBLAS, .packedPanels] {
+    for kernel in BlockMatrixKernel.supported where kernel.precision == .f32 {
       let weights = try block.weights(kernel: kernel)
       let grid = WindowGrid(height: 28, width: 35, window: 7, shifted: true)
       let bias = WindowAttentionBias(table: block.table(for: grid), heads: 2, grid: grid)
@@ -287,7 +287,7 @@ final class WindowBlockTests: XCTestCase {
           if first.isEmpty { first = y.values }
           let result = compare(y.values, first, atol: 1e-5, rtol: 1e-5, label: "\(kernel): threads \(threads) vs 1")
           XCTAssertTrue(result.passed, result.description)
-          if kernel == .packedPanels {
+          if case .packedPanels = kernel {
             XCTAssertTrue(y.values.map(\.bitPattern) == first.map(\.bitPattern), "packed: threads \(threads) differs from 1 thread")
           }
         }
@@ -325,11 +325,11 @@ final class WindowBlockTests: XCTestCase {
       BlockKernel.windowsPerTile(kernel: kernel, tokens: tokens, threads: threads, rowCapacity: capacity)
     }
     XCTAssertEqual(perTile(.openBLAS), 8)
-    XCTAssertEqual(perTile(.packedPanels), 2)
-    XCTAssertEqual(perTile(.packedPanels, threads: 3), 3)
-    XCTAssertEqual(perTile(.packedPanels, tokens: 16), 6)
-    XCTAssertEqual(perTile(.packedPanels, tokens: 144, capacity: 8 * 144), 2)
+    XCTAssertEqual(perTile(.packedPanels(.swift)), 2)
+    XCTAssertEqual(perTile(.packedPanels(.swift), threads: 3), 3)
+    XCTAssertEqual(perTile(.packedPanels(.swift), tokens: 16), 6)
+    XCTAssertEqual(perTile(.packedPanels(.swift), tokens: 144, capacity: 8 * 144), 2)
     XCTAssertEqual(perTile(.openBLAS, capacity: 4 * 49), 4)
-    XCTAssertEqual(perTile(.packedPanels, threads: 4, capacity: 4 * 49), 4)
+    XCTAssertEqual(perTile(.packedPanels(.swift), threads: 4, capacity: 4 * 49), 4)
   }
 }

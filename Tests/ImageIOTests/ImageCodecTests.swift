@@ -1,6 +1,7 @@
 // PNG/JPEG decoding against PIL's decodings (Tests/Fixtures/images, scripts/make_image_fixtures.py),
 // PNG encoding round trips, and every rejection path: truncated, corrupt, unsupported, mislabelled
 // and oversized files give a typed error naming the file, never a crash.
+import Engine
 import ImageIO
 import Foundation
 import TestSupport
@@ -77,7 +78,7 @@ final class ImageCodecTests: XCTestCase {
   // MARK: - Encoding
 
   func testPNGRoundTrip() throws {
-    var generator = SeededGenerator(seed: 7)
+    var generator = SplitMix64(seed: 7)
     for (width, height) in [(1, 1), (3, 2), (17, 5), (64, 33)] {
       let pixels = (0..<width * height * 3).map { _ in UInt8.random(in: 0...255, using: &generator) }
       let encoded = try ImageCodec.encodePNG(width: width, height: height, pixels: pixels, name: "round trip")
@@ -140,7 +141,7 @@ final class ImageCodecTests: XCTestCase {
     for name in ["coffee.png", "cat.jpg", "cat_progressive.jpg"] {
       let original = try bytes(name)
       var damaged: [[UInt8]] = stride(from: 0, to: original.count, by: max(1, original.count / 97)).map { Array(original.prefix($0)) }
-      var generator = SeededGenerator(seed: 11)
+      var generator = SplitMix64(seed: 11)
       for _ in 0..<60 {
         var copy = original
         let index = Int.random(in: 0..<copy.count, using: &generator)

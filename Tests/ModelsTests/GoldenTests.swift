@@ -46,7 +46,7 @@ final class GoldenTests: XCTestCase {
   func testTimmCheckpointMatchesReference() throws {
     let manifest = try loadManifest(directory)
     let path = directory.appendingPathComponent("tiny.timm.f32.safetensors").path
-    for kernel in [BlockMatrixKernel.openBLAS, .packedPanels] {
+    for kernel in BlockMatrixKernel.supported where kernel.precision == .f32 {
       let model = try SwinTransformer(tensors: SafeTensorsFile.load(path: path).tensors, source: path, kernel: kernel)
       XCTAssertEqual(model.layout, .timm)
       try checkAgainstReference(model, manifest: manifest, label: "\(kernel)")
@@ -118,27 +118,39 @@ final class GoldenTests: XCTestCase {
     }
   }
 
-  /// Ratio 0 everywhere is the dense forward, bit for bit; a block whose ratio keeps every window
-  /// gives the dense result too.
-  func testZeroRatiosEqualDenseExactly() throws {
+  /// Blocks run through the pruned path (scored, ranked, windows gathered by id) with a ratio whose
+  /// kept count ⌊nW·(1 − r)⌋ is every window give the dense forward bit for bit; blocks of ratio 0
+  /// take the dense path and are not scored. (Ratio 0 against the independent pruning reference is
+  /// the `sparse_zero` fixture of `testTimmCheckpointMatchesReference`.)
+  func testPrunedPathKeepingEveryWindowEqualsDenseExactly() throws {
     let model = try model("tiny.timm.f32.safetensors")
     let manifest = try loadManifest(directory)
+    let depths = model.configuration.depths
+    // 1 − 1e-17 rounds to 1 in double, so a block of ratio 1e-17 is scored but keeps every window.
+    let allScored = try PruningRatios.uniform(1e-17, depths: depths)
+    let oddStagesScored = try PruningRatios(
+      depths.indices.map { stage in [Double](repeating: stage % 2 == 1 ? 1e-17 : 0, count: depths[stage]) },
+      depths: depths)
     for fixture in manifest.cases.prefix(3) {
       let input = try array(fixture.input)
       let dense = try model.forward(input, options: ForwardOptions(threads: 2, collectStages: true))
-      let zero = try model.forward(
-        input, sparsity: .uniform(0, depths: model.configuration.depths), options: ForwardOptions(threads: 2, collectStages: true))
-      // 1e-17 is a pruned block (scored and ranked) whose kept count ⌊nW·(1 − 1e-17)⌋ is nW, since
-      // 1 − 1e-17 rounds to 1 in double: every window kept through the sparse path.
-      let tiny = try model.forward(
-        input, sparsity: .uniform(1e-17, depths: model.configuration.depths), options: ForwardOptions(threads: 2, collectStages: true))
-      for output in [zero, tiny] {
+      for ratios in [allScored, oddStagesScored] {
+        let output = try model.forward(
+          input, sparsity: ratios, options: ForwardOptions(threads: 2, collectStages: true, collectWindows: true))
+        for (stage, blocks) in output.keptWindows.enumerated() {
+          for (block, kept) in blocks.enumerated() {
+            let scored = ratios.ratios[stage][block] > 0
+            XCTAssertEqual(kept != nil, scored, "\(fixture.name) stage \(stage) block \(block) scored")
+          }
+        }
+        XCTAssertTrue(output.windowUsage.joined().allSatisfy { $0.kept == $0.total }, fixture.name)
         XCTAssertTrue(output.logits!.values.map(\.bitPattern) == dense.logits!.values.map(\.bitPattern), fixture.name)
         for index in 0..<4 {
-          XCTAssertTrue(output.stages[index].values.map(\.bitPattern) == dense.stages[index].values.map(\.bitPattern), "\(fixture.name) stage \(index)")
+          XCTAssertTrue(
+            output.stages[index].values.map(\.bitPattern) == dense.stages[index].values.map(\.bitPattern),
+            "\(fixture.name) stage \(index)")
         }
       }
-      XCTAssertTrue(tiny.windowUsage.joined().allSatisfy { $0.kept == $0.total })
     }
   }
 }

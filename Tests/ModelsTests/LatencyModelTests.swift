@@ -344,29 +344,6 @@ final class LatencyModelTests: XCTestCase {
     // As `sparsevit bench` reports latency; two slowed-down runs of five do not move it far.
     let sample = LatencySample(ratios: [[0]], runs: [0.50, 0.90, 0.51, 1.40, 0.52])
     XCTAssertEqual(sample.seconds, 0.52, accuracy: 1e-12)
-    XCTAssertEqual(quantile([3, 1, 2, 4], 0.5), 2.5)
-    XCTAssertEqual(quantile([3, 1, 2, 4], 0.25), 1.75)
-    XCTAssertEqual(quantile([], 0.5), 0)
-    XCTAssertEqual(quantile([7], 0.25), 7)
-  }
-
-  func testTimeInterleavedRotatesTheStartAndSkipsWarmUp() {
-    var calls: [Int] = []
-    var progress: [Int] = []
-    let results = timeInterleaved(
-      count: 3, warmup: 1, rounds: 2,
-      progress: { done, total in
-        XCTAssertEqual(total, 9)
-        progress.append(done)
-      },
-      run: { index in
-        calls.append(index)
-        return Double(calls.count)
-      })
-    XCTAssertEqual(calls, [0, 1, 2, 1, 2, 0, 2, 0, 1])
-    XCTAssertEqual(progress, Array(1...9))
-    // Warm-up calls 1–3 are not kept; per configuration the timed values in round order.
-    XCTAssertEqual(results, [[6, 8], [4, 9], [5, 7]])
   }
 
   func testMeasureRunsTheProtocolOnATinyModel() throws {

@@ -74,7 +74,7 @@ final class NumPyTests: XCTestCase {
   // MARK: Round trips and numpy agreement
 
   func testRoundTripsOfEveryRank() throws {
-    var generator = SeededGenerator(seed: 11)
+    var generator = SplitMix64(seed: 11)
     for shape in [[], [0], [5], [2, 3], [1, 3, 0, 2], [2, 3, 4, 5]] as [[Int]] {
       let tensor = Tensor(
         shape: shape,
@@ -354,7 +354,7 @@ final class NumPyTests: XCTestCase {
 
   func testMutatedFilesNeverCrash() throws {
     let valid = try encodeNumPy(Tensor(shape: [3, 4], values: (0..<12).map(Float.init)))
-    var generator = SeededGenerator(seed: 12)
+    var generator = SplitMix64(seed: 12)
     var failures = 0
     for trial in 0..<3000 {
       var bytes = valid

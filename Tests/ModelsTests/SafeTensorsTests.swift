@@ -95,7 +95,7 @@ final class SafeTensorsTests: XCTestCase {
   }
 
   private func randomTensors(seed: UInt64) -> [String: Tensor] {
-    var generator = SeededGenerator(seed: seed)
+    var generator = SplitMix64(seed: seed)
     let shapes: [String: [Int]] = [
       "layers.0.blocks.1.attn.qkv.weight": [12, 4], "head.fc.bias": [7], "scalar": [],
       "empty": [0, 3], "patch_embed.proj.weight": [2, 3, 2, 2], "odd": [1, 1, 5],
@@ -137,7 +137,7 @@ final class SafeTensorsTests: XCTestCase {
 
   func testF16AndBF16RoundTripsOfRepresentableValuesAreExact() throws {
     // Values with at most 7 significant bits, in range for both formats.
-    var generator = SeededGenerator(seed: 3)
+    var generator = SplitMix64(seed: 3)
     let values = (0..<200).map { _ in
       let mantissa = Float(Int.random(in: -127...127, using: &generator))
       return mantissa
@@ -156,7 +156,7 @@ final class SafeTensorsTests: XCTestCase {
   }
 
   func testNarrowRoundTripsStayWithinHalfAnUlp() throws {
-    var generator = SeededGenerator(seed: 4)
+    var generator = SplitMix64(seed: 4)
     let values = (0..<1000).map { _ in Float.random(in: -100...100, using: &generator) }
     let tensors = ["x": Tensor(shape: [values.count], values: values)]
     // Half an ulp relative for normal numbers; F16 subnormals are off by at most 2⁻²⁵.
@@ -680,7 +680,7 @@ final class SafeTensorsTests: XCTestCase {
     // parse; the point is that none of them traps.
     let valid = try SafeTensorsFile.encode(
       randomTensors(seed: 7), metadata: ["k": "v"], dtype: "F16")
-    var generator = SeededGenerator(seed: 8)
+    var generator = SplitMix64(seed: 8)
     var failures = 0
     for trial in 0..<3000 {
       var bytes = valid

@@ -53,8 +53,10 @@ final class SemanticsGoldenTests: XCTestCase {
 
   func testEachSemanticsMatchesItsFramework() throws {
     for fixture in try cases() {
-      // Either matrix kernel, one worker (tiles) and two (tiles and shared tiles).
-      for (kernel, threads) in [(BlockMatrixKernel.openBLAS, 1), (.packedPanels, 2)] {
+      // Every f32 matrix kernel this CPU runs with two workers (tiles and shared tiles), the first
+      // also with one.
+      let kernels = BlockMatrixKernel.supported.filter { $0.precision == .f32 }
+      for (kernel, threads) in [(kernels[0], 1)] + kernels.map({ ($0, 2) }) {
         let model = try model(for: fixture, kernel: kernel)
         let input = try array(fixture.input)
         let sparsity = try fixture.pruningRatios.map { try PruningRatios($0, depths: model.configuration.depths) }

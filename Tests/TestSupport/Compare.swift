@@ -50,26 +50,13 @@ public func compare(
     worstExpected: expected.isEmpty ? 0 : expected[worst], failures: failures)
 }
 
-/// A deterministic generator for test data (SplitMix64).
-public struct SeededGenerator: RandomNumberGenerator {
-  private var state: UInt64
-  public init(seed: UInt64) { state = seed }
-  public mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-}
-
 /// `count` uniform values in `range` from `generator`.
-public func randomValues(_ count: Int, in range: ClosedRange<Float> = -1...1, using generator: inout SeededGenerator) -> [Float] {
+package func randomValues(_ count: Int, in range: ClosedRange<Float> = -1...1, using generator: inout SplitMix64) -> [Float] {
   (0..<count).map { _ in Float.random(in: range, using: &generator) }
 }
 
 /// A tensor of uniform values in `range`.
-public func randomTensor(_ shape: [Int], in range: ClosedRange<Float> = -1...1, seed: UInt64) -> Tensor {
-  var generator = SeededGenerator(seed: seed)
+package func randomTensor(_ shape: [Int], in range: ClosedRange<Float> = -1...1, seed: UInt64) -> Tensor {
+  var generator = SplitMix64(seed: seed)
   return Tensor(shape: shape, values: randomValues(shape.reduce(1, *), in: range, using: &generator))
 }

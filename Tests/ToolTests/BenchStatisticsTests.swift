@@ -1,38 +1,9 @@
-// Benchmark statistics against the numpy/scipy values users compare with, and the option parsers.
+// The bench option parsers and the fraction of dense that `search --validate` reports.
 import XCTest
 
 @testable import Tool
 
 final class BenchStatisticsTests: XCTestCase {
-  func testPercentilesMatchNumpyLinear() {
-    // numpy.percentile(x, q) (method="linear") for these samples.
-    let samples: [Double] = [12, 3, 7, 7, 100, 5, 9, 11, 4, 6, 8]
-    let sorted = samples.sorted()
-    XCTAssertEqual(percentile(sorted: sorted, 50), 7, accuracy: 1e-12)
-    XCTAssertEqual(percentile(sorted: sorted, 10), 4, accuracy: 1e-12)
-    XCTAssertEqual(percentile(sorted: sorted, 90), 12, accuracy: 1e-12)
-    XCTAssertEqual(percentile(sorted: [1, 2, 3, 4], 25), 1.75, accuracy: 1e-12)
-    XCTAssertEqual(percentile(sorted: [5], 90), 5)
-    XCTAssertEqual(median([4, 1, 3, 2]), 2.5)
-  }
-
-  func testInterquartileMeanMatchesScipyTrimMean() {
-    // scipy.stats.trim_mean(x, 0.25)
-    XCTAssertEqual(trimmedMean(sorted: [1, 2, 3, 4, 5, 6, 7, 100].sorted(), proportion: 0.25), 4.5, accuracy: 1e-12)
-    XCTAssertEqual(trimmedMean(sorted: [1, 2, 3], proportion: 0.25), 2, accuracy: 1e-12)
-    let summary = SampleSummary([3, 1, 2, 10, 4, 5, 6, 7, 8, 9, 11])
-    XCTAssertEqual(summary.min, 1)
-    XCTAssertEqual(summary.max, 11)
-    XCTAssertEqual(summary.median, 6)
-    XCTAssertEqual(summary.interquartileMean, 6, accuracy: 1e-12)  // cut 2 from each end of 11
-  }
-
-  func testPairedRatiosAndRoundOrder() {
-    XCTAssertEqual(pairedRatios(baseline: [10, 12, 9], candidate: [5, 4, 9]), [2, 3, 1])
-    XCTAssertEqual(roundOrder(0, count: 3), [0, 1, 2])
-    XCTAssertEqual(roundOrder(4, count: 3), [1, 2, 0])
-  }
-
   func testSizeAndListParsing() throws {
     let spec = BenchCommand.spec
     XCTAssertEqual(try parseSizes("224,448x672", spec: spec), [BenchSize(height: 224, width: 224), BenchSize(height: 448, width: 672)])

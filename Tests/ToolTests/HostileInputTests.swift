@@ -143,7 +143,7 @@ final class HostileInputTests: CommandTestCase {
 
     // Truncated: inside the length field, inside the header, at its end, inside the data.
     for length in [0, 1, 4, 7] { try add("truncated to \(length)", Array(original.prefix(length)), "too short") }
-    var generator = SeededGenerator(seed: 0x5AFE)
+    var generator = SplitMix64(seed: 0x5AFE)
     let insideHeader =
       [8, 9, 100, 5000, headerEnd - 1] + (0..<6).map { _ in Int.random(in: 10..<headerEnd, using: &generator) }
     for length in insideHeader {
@@ -594,7 +594,7 @@ final class HostileInputTests: CommandTestCase {
     }
 
     // Truncated data and seeded bit flips in the preamble and header.
-    var generator = SeededGenerator(seed: 0x2E4D)
+    var generator = SplitMix64(seed: 0x2E4D)
     for _ in 0..<6 {
       let length = Int.random(in: 128..<good.count, using: &generator)
       try add("cut to \(length) bytes", Array(good.prefix(length)), "needs 49152 data bytes")
@@ -773,7 +773,7 @@ final class HostileInputTests: CommandTestCase {
     }
     // Seeded truncations and byte changes of a valid file.
     let valid = Array("{\"pruning_ratios\": [[0.25, 0.5], [0, 0], [0.1, 0.2], [0, 0]], \"note\": \"tiny\"}".utf8)
-    var generator = SeededGenerator(seed: 0x5BA5)
+    var generator = SplitMix64(seed: 0x5BA5)
     var mutated = 0
     while mutated < 24 {
       var bytes = valid
@@ -852,7 +852,7 @@ final class HostileInputTests: CommandTestCase {
     try add("npy as image", try bytes(goodInput), ext: "png", "not a PNG or JPEG image")
     try add("safetensors as image", try bytes(weights), ext: "jpg", "not a PNG or JPEG image")
 
-    var generator = SeededGenerator(seed: 0x1A6E)
+    var generator = SplitMix64(seed: 0x1A6E)
     for (format, original, ext) in [("PNG", png, "png"), ("JPEG", jpeg, "jpg")] {
       for _ in 0..<10 {
         let length = Int.random(in: 9..<original.count - 1, using: &generator)
@@ -989,38 +989,47 @@ final class HostileInputTests: CommandTestCase {
     let input = path("big.npy")
     try writeNumPy(randomTensor([1, 3, 256, 256], seed: 7), to: input)
     let binary = Bundle.main.bundleURL.appendingPathComponent("sparsevit")
-    for attempt in 0..<3 {
-      let features = path("features-\(attempt)")
+    let expected = [
+      "stage0.npy": [1, 64, 64, 4], "stage1.npy": [1, 32, 32, 8], "stage2.npy": [1, 16, 16, 16],
+      "stage3.npy": [1, 8, 8, 32],
+    ]
+    // Kill after the first, second and third entry appears; a run that ends before the kill (or has
+    // written all four files already) did not test anything, so it is tried again.
+    var caught = 0
+    var attempts = 0
+    while caught < 3 && attempts < 60 {
+      let features = path("features-\(attempts)")
+      attempts += 1
       let process = Process()
       process.executableURL = binary
       process.arguments = ["run", "--weights", weights, "--input", input, "--features", features, "--threads", "1"]
       process.standardOutput = FileHandle.nullDevice
       process.standardError = FileHandle.nullDevice
       try process.run()
-      // Poll for the directory to gain an entry (a temporary or a finished file), then kill at once.
       let deadline = Date().addingTimeInterval(120)
+      var atKill: [String] = []
       while process.isRunning && Date() < deadline {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: features)) ?? []
-        if entries.count > attempt % 3 { break }
-        usleep(200)
+        atKill = (try? FileManager.default.contentsOfDirectory(atPath: features)) ?? []
+        if atKill.count > caught { break }
+        usleep(100)
       }
+      let written = atKill.filter { expected[$0] != nil }.count
       if process.isRunning { kill(process.processIdentifier, SIGKILL) }
       process.waitUntilExit()
-      let entries = (try? FileManager.default.contentsOfDirectory(atPath: features)) ?? []
-      let expected = [
-        "stage0.npy": [1, 64, 64, 4], "stage1.npy": [1, 32, 32, 8], "stage2.npy": [1, 16, 16, 16],
-        "stage3.npy": [1, 8, 8, 32],
-      ]
-      for entry in entries {
+      if process.terminationReason == .uncaughtSignal && !atKill.isEmpty && written < expected.count {
+        caught += 1
+      }
+      for entry in (try? FileManager.default.contentsOfDirectory(atPath: features)) ?? [] {
         // writeFileAtomically's temporary (".stage0.npy.<UUID>.tmp"): SIGKILL cannot be cleaned up after.
         if entry.hasPrefix(".") {
           XCTAssertTrue(entry.hasSuffix(".tmp"), "unexpected hidden file \(entry)")
           continue
         }
         let tensor = try readNumPy(path: (features as NSString).appendingPathComponent(entry), allowNonFinite: true)
-        XCTAssertEqual(tensor.shape, expected[entry], "attempt \(attempt): \(entry)")
+        XCTAssertEqual(tensor.shape, expected[entry], "attempt \(attempts): \(entry)")
       }
     }
+    XCTAssertEqual(caught, 3, "killed a run mid-write \(caught) times in \(attempts) attempts")
   }
 }
 

@@ -119,6 +119,15 @@ package struct LayerNormWeights: Sendable {
     self.bias = bias.values
     self.epsilon = epsilon
   }
+
+  /// Runs `body` with pointers to the scale and the shift (`[channels]` each), valid only inside it.
+  package func withUnsafeParameters<R>(
+    _ body: (_ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>) -> R
+  ) -> R {
+    weight.withUnsafeBufferPointer { gamma in
+      bias.withUnsafeBufferPointer { beta in body(gamma.baseAddress!, beta.baseAddress!) }
+    }
+  }
 }
 
 /// LayerNorm of every row of `input` (`[…, channels]`), as the fused kernels compute it.
@@ -126,16 +135,12 @@ package func layerNorm(_ input: Tensor, _ norm: LayerNormWeights) -> Tensor {
   precondition(input.shape.last == norm.channels, "layerNorm: input \(input.shape) vs \(norm.channels) channels")
   var output = input
   let channels = norm.channels
+  guard channels > 0 else { return output }
   output.values.withUnsafeMutableBufferPointer { out in
-    norm.weight.withUnsafeBufferPointer { gamma in
-      norm.bias.withUnsafeBufferPointer { beta in
-        guard let base = out.baseAddress, channels > 0 else { return }
-        for row in 0..<(out.count / channels) {
-          let x = base + row * channels
-          layerNormRow(
-            x, count: channels, gamma: gamma.baseAddress!, beta: beta.baseAddress!,
-            epsilon: norm.epsilon, into: x)
-        }
+    norm.withUnsafeParameters { gamma, beta in
+      for row in 0..<(out.count / channels) {
+        let x = out.baseAddress! + row * channels
+        layerNormRow(x, count: channels, gamma: gamma, beta: beta, epsilon: norm.epsilon, into: x)
       }
     }
   }

@@ -21,6 +21,13 @@ package final class RowScratch: @unchecked Sendable {
 
   /// Bytes held.
   package var bytes: Int { storage.count * MemoryLayout<Float>.stride }
+
+  /// The `rowChunk`-row chunks of `rows` rows, after checking that `threads` workers have
+  /// `floats` floats each; `kernel` names the caller in the message.
+  func chunks(rows: Int, floats: Int, threads: Int, kernel: String) -> Int {
+    precondition(floatsPerWorker >= floats && workers >= threads, "\(kernel): scratch too small")
+    return (rows + rowChunk - 1) / rowChunk
+  }
 }
 
 /// Rows a worker handles per chunk in the stem and the merges.
@@ -76,27 +83,24 @@ package func embedPatches(
     images.rank == 4 && images.shape[1] == inputChannels
       && output.hasShape(batch, outHeight, outWidth, channels),
     "embedPatches: images \(images.shape), output \(output.shape)")
-  precondition(scratch.floatsPerWorker >= weights.scratchFloats && scratch.workers >= threads, "embedPatches: scratch too small")
   let rows = batch * outHeight * outWidth
-  let chunks = (rows + rowChunk - 1) / rowChunk
+  let chunks = scratch.chunks(rows: rows, floats: weights.scratchFloats, threads: threads, kernel: "embedPatches")
   withWorkerClock(profiler) { clock in
     images.values.withUnsafeBufferPointer { imageBuffer in
       output.values.withUnsafeMutableBufferPointer { outBuffer in
         weights.weight.withUnsafeBufferPointer { w in
           weights.bias.withUnsafeBufferPointer { b in
-            weights.norm.weight.withUnsafeBufferPointer { gamma in
-              weights.norm.bias.withUnsafeBufferPointer { beta in
-                scratch.storage.withUnsafeMutableBufferPointer { scratchBuffer in
-                  var kernel = StemKernel(
-                    image: imageBuffer.baseAddress!, out: outBuffer.baseAddress!, weight: w.baseAddress!,
-                    bias: b.baseAddress!, gamma: gamma.baseAddress!, beta: beta.baseAddress!,
-                    epsilon: weights.norm.epsilon, scratch: scratchBuffer.baseAddress!,
-                    floatsPerWorker: scratch.floatsPerWorker, inputChannels: inputChannels, height: height,
-                    width: width, patch: patch, outHeight: outHeight, outWidth: outWidth, channels: channels,
-                    rows: rows, chunks: chunks, parts: min(threads, chunks), clock: clock)
-                  parallelParts(kernel.parts, &kernel) { raw, worker in
-                    forkContext(raw, as: StemKernel.self).pointee.run(worker: worker)
-                  }
+            weights.norm.withUnsafeParameters { gamma, beta in
+              scratch.storage.withUnsafeMutableBufferPointer { scratchBuffer in
+                var kernel = StemKernel(
+                  image: imageBuffer.baseAddress!, out: outBuffer.baseAddress!, weight: w.baseAddress!,
+                  bias: b.baseAddress!, gamma: gamma, beta: beta, epsilon: weights.norm.epsilon,
+                  scratch: scratchBuffer.baseAddress!, floatsPerWorker: scratch.floatsPerWorker,
+                  inputChannels: inputChannels, height: height, width: width, patch: patch, outHeight: outHeight,
+                  outWidth: outWidth, channels: channels, rows: rows, chunks: chunks, parts: min(threads, chunks),
+                  clock: clock)
+                parallelParts(kernel.parts, &kernel) { raw, worker in
+                  forkContext(raw, as: StemKernel.self).pointee.run(worker: worker)
                 }
               }
             }
@@ -198,25 +202,22 @@ package func mergePatches(
   precondition(
     input.rank == 4 && input.shape[3] == channels && output.hasShape(batch, outHeight, outWidth, outChannels),
     "mergePatches: input \(input.shape), output \(output.shape)")
-  precondition(scratch.floatsPerWorker >= weights.scratchFloats && scratch.workers >= threads, "mergePatches: scratch too small")
   let rows = batch * outHeight * outWidth
-  let chunks = (rows + rowChunk - 1) / rowChunk
+  let chunks = scratch.chunks(rows: rows, floats: weights.scratchFloats, threads: threads, kernel: "mergePatches")
   withWorkerClock(profiler) { clock in
     input.values.withUnsafeBufferPointer { inBuffer in
       output.values.withUnsafeMutableBufferPointer { outBuffer in
         weights.reduction.withUnsafeBufferPointer { w in
-          weights.norm.weight.withUnsafeBufferPointer { gamma in
-            weights.norm.bias.withUnsafeBufferPointer { beta in
-              scratch.storage.withUnsafeMutableBufferPointer { scratchBuffer in
-                var kernel = MergeKernel(
-                  x: inBuffer.baseAddress!, out: outBuffer.baseAddress!, reduction: w.baseAddress!,
-                  gamma: gamma.baseAddress!, beta: beta.baseAddress!, epsilon: weights.norm.epsilon,
-                  scratch: scratchBuffer.baseAddress!, floatsPerWorker: scratch.floatsPerWorker, height: height,
-                  width: width, channels: channels, outHeight: outHeight, outWidth: outWidth,
-                  outChannels: outChannels, rows: rows, chunks: chunks, parts: min(threads, chunks), clock: clock)
-                parallelParts(kernel.parts, &kernel) { raw, worker in
-                  forkContext(raw, as: MergeKernel.self).pointee.run(worker: worker)
-                }
+          weights.norm.withUnsafeParameters { gamma, beta in
+            scratch.storage.withUnsafeMutableBufferPointer { scratchBuffer in
+              var kernel = MergeKernel(
+                x: inBuffer.baseAddress!, out: outBuffer.baseAddress!, reduction: w.baseAddress!, gamma: gamma,
+                beta: beta, epsilon: weights.norm.epsilon, scratch: scratchBuffer.baseAddress!,
+                floatsPerWorker: scratch.floatsPerWorker, height: height, width: width, channels: channels,
+                outHeight: outHeight, outWidth: outWidth, outChannels: outChannels, rows: rows, chunks: chunks,
+                parts: min(threads, chunks), clock: clock)
+              parallelParts(kernel.parts, &kernel) { raw, worker in
+                forkContext(raw, as: MergeKernel.self).pointee.run(worker: worker)
               }
             }
           }
@@ -290,23 +291,19 @@ package func normalizedAveragePool(
   let tokens = input.shape[1] * input.shape[2]
   input.values.withUnsafeBufferPointer { inBuffer in
     pooled.values.withUnsafeMutableBufferPointer { outBuffer in
-      norm.weight.withUnsafeBufferPointer { gamma in
-        norm.bias.withUnsafeBufferPointer { beta in
-          scratch.storage.withUnsafeMutableBufferPointer { scratchBuffer in
-            let row = scratchBuffer.baseAddress!
-            for n in 0..<batch {
-              let sum = outBuffer.baseAddress! + n * channels
-              sum.update(repeating: 0, count: channels)
-              for t in 0..<tokens {
-                row.update(from: inBuffer.baseAddress! + (n * tokens + t) * channels, count: channels)
-                layerNormRow(
-                  row, count: channels, gamma: gamma.baseAddress!, beta: beta.baseAddress!,
-                  epsilon: norm.epsilon, into: row)
-                addRow(sum, row, count: channels)
-              }
-              let inverse = 1 / Float(tokens)
-              for c in 0..<channels { sum[c] *= inverse }
+      norm.withUnsafeParameters { gamma, beta in
+        scratch.storage.withUnsafeMutableBufferPointer { scratchBuffer in
+          let row = scratchBuffer.baseAddress!
+          for n in 0..<batch {
+            let sum = outBuffer.baseAddress! + n * channels
+            sum.update(repeating: 0, count: channels)
+            for t in 0..<tokens {
+              row.update(from: inBuffer.baseAddress! + (n * tokens + t) * channels, count: channels)
+              layerNormRow(row, count: channels, gamma: gamma, beta: beta, epsilon: norm.epsilon, into: row)
+              addRow(sum, row, count: channels)
             }
+            let inverse = 1 / Float(tokens)
+            for c in 0..<channels { sum[c] *= inverse }
           }
         }
       }

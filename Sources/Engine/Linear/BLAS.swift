@@ -1,4 +1,4 @@
-// The one place the engine calls OpenBLAS. OpenBLAS is pinned to one thread: the engine splits every
+// The one place the engine calls OpenBLAS and LAPACK. OpenBLAS is pinned to one thread: the engine splits every
 // product over its own workers (row tiles or column blocks), so the two never oversubscribe the cores
 // and OpenBLAS's spinning worker threads never compete with ours.
 import CBLASShim
@@ -57,5 +57,26 @@ public enum BLAS {
       Int32(m), Int32(n), Int32(k),
       1, a, Int32(lda), b, Int32(ldb),
       beta, c, Int32(ldc))
+  }
+
+  /// Least-squares solution `x[n]` of `a · x ≈ b` for row-major `a[m, n]` and `b[m]`, by LAPACK's
+  /// SVD-based `dgelsd`: singular values below `rcond` times the largest count as zero, which gives
+  /// the minimum-norm solution of a rank-deficient system. Returns `x` and the effective rank; nil
+  /// when the SVD does not converge.
+  public static func leastSquares(
+    _ a: [Double], rows m: Int, columns n: Int, _ b: [Double], rcond: Double
+  ) -> (solution: [Double], rank: Int)? {
+    precondition(m >= 1 && n >= 1, "leastSquares: empty system \(m)×\(n)")
+    precondition(a.count == m * n && b.count == m, "leastSquares: \(a.count) and \(b.count) values for \(m)×\(n)")
+    var matrix = a
+    // dgelsd overwrites b (max(m, n) rows) with the solution in its first n rows.
+    var solution = b + [Double](repeating: 0, count: max(0, n - m))
+    var singularValues = [Double](repeating: 0, count: min(m, n))
+    var rank: Int32 = 0
+    let info = LAPACKE_dgelsd(
+      LAPACK_ROW_MAJOR, Int32(m), Int32(n), 1, &matrix, Int32(n), &solution, 1,
+      &singularValues, rcond, &rank)
+    guard info == 0 else { return nil }
+    return (Array(solution.prefix(n)), Int(rank))
   }
 }

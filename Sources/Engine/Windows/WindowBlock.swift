@@ -24,7 +24,10 @@ package struct WindowBlockWeights: Sendable {
 
   // One contiguous buffer; the offsets below locate each tensor in it.
   let parameters: [Float]
-  // Matrices are `[out, in]` (OpenBLAS) or packed (`PackedPanels`), per `kernel`.
+  // bf16 kernels: the four matrices (`PackedBF16`), the matrix offsets below pointing here; the
+  // f32 copies are not kept.
+  let bf16Matrices: PairBuffer?
+  // Matrices are `[out, in]` (OpenBLAS) or packed (`PackedPanels`, `PackedBF16`), per `kernel`.
   let norm1Weight: Int, norm1Bias: Int  // [C]
   let qkvWeight: Int, qkvBias: Int  // [3C, C], [3C]; query rows pre-scaled by headDim^-1/2
   let projWeight: Int, projBias: Int  // [C, C], [C]
@@ -76,10 +79,12 @@ package struct WindowBlockWeights: Sendable {
     for i in 0..<channels { qkvB[i] *= scale }
 
     var packed: [Float] = []
+    var pairs: [UInt32] = []
     let matrixFloats = [(3 * channels, channels), (channels, channels), (hidden, channels), (channels, hidden)].map {
       PackedPanels.count(outputs: $0.0, inner: $0.1)
     }
-    packed.reserveCapacity(matrixFloats.reduce(6 * channels + hidden + 4 * channels, +))
+    let matrixCount = kernel.precision == .bf16 ? 0 : matrixFloats.reduce(0, +)
+    packed.reserveCapacity(matrixCount + 6 * channels + hidden + 4 * channels)
     func append(_ values: [Float]) -> Int {
       let offset = packed.count
       packed.append(contentsOf: values)
@@ -87,8 +92,12 @@ package struct WindowBlockWeights: Sendable {
     }
     func appendMatrix(_ values: [Float], outputs: Int, inner: Int) -> Int {
       switch kernel {
-      case .openBLAS: append(values)
-      case .packedPanels: append(PackedPanels.pack(values, outputs: outputs, inner: inner))
+      case .openBLAS: return append(values)
+      case .packedPanels: return append(PackedPanels.pack(values, outputs: outputs, inner: inner))
+      case .packedBF16:
+        let offset = pairs.count
+        pairs.append(contentsOf: PackedBF16.pack(values, outputs: outputs, inner: inner))
+        return offset
       }
     }
     norm1Weight = append(norm1.weight)
@@ -104,6 +113,7 @@ package struct WindowBlockWeights: Sendable {
     self.fc2Weight = appendMatrix(fc2Weight.values, outputs: channels, inner: hidden)
     self.fc2Bias = append(fc2Bias.values)
     parameters = packed
+    bf16Matrices = kernel.precision == .bf16 ? PairBuffer(pairs) : nil
   }
 
   /// Multiply–accumulate count of the block per window of `tokens` tokens (linear layers and the
@@ -428,10 +438,14 @@ struct BlockKernel {
       BLAS.multiplyTransposed(
         rows: m, columns: columns.count, inner: k, a, lda: lda, p + weight + columns.lowerBound * k, ldb: k,
         beta: beta, into: c + columns.lowerBound, ldc: ldc)
-    case .packedPanels:
+    case .packedPanels(let isa):
       multiplyPanels(
         rows: m, columns: columns.count, inner: k, a, lda: lda, packed: p + weight, outputs: outputs,
-        first: columns.lowerBound, beta: beta, into: c + columns.lowerBound, ldc: ldc)
+        first: columns.lowerBound, beta: beta, into: c + columns.lowerBound, ldc: ldc, isa: isa)
+    case .packedBF16(let isa):
+      multiplyPanelsBF16(
+        rows: m, columns: columns.count, inner: k, a, lda: lda, packed: weights.bf16Matrices!.base + weight,
+        outputs: outputs, first: columns.lowerBound, beta: beta, into: c + columns.lowerBound, ldc: ldc, isa: isa)
     }
   }
 

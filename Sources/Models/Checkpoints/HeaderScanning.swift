@@ -11,6 +11,8 @@ protocol HeaderScanner {
   /// One past the last header byte.
   var end: Int { get }
   var position: Int { get set }
+  /// Deepest nesting of values accepted, so hostile input cannot exhaust the stack.
+  static var maxDepth: Int { get }
   /// The error for a syntax problem at the cursor.
   func syntax(_ reason: String) -> Failure
 }
@@ -34,6 +36,15 @@ extension HeaderScanner {
       default: return
       }
     }
+  }
+
+  /// The first byte of a value nested `depth` deep, after whitespace; throws past `maxDepth` or
+  /// at the end of the header.
+  mutating func valueStart(depth: Int) throws(Failure) -> UInt8 {
+    guard depth <= Self.maxDepth else { throw syntax("nesting deeper than \(Self.maxDepth) levels") }
+    skipWhitespace()
+    guard let byte = current else { throw syntax("expected a value, found end of header") }
+    return byte
   }
 
   /// Moves past `byte` (after whitespace), or throws that something else was found.

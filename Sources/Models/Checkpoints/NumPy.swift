@@ -319,11 +319,7 @@ private struct PythonLiteralParser: HeaderScanner {
   }
 
   private mutating func parseValue(depth: Int) throws(NumPyError) -> PythonValue {
-    guard depth <= Self.maxDepth else {
-      throw syntax("nesting deeper than \(Self.maxDepth) levels")
-    }
-    skipWhitespace()
-    guard let byte = current else { throw syntax("expected a value, found end of header") }
+    let byte = try valueStart(depth: depth)
     switch byte {
     case UInt8(ascii: "{"):
       position += 1

@@ -299,11 +299,7 @@ struct HeaderParser: HeaderScanner {
 
   /// Checks one JSON value of any type and moves past it.
   private mutating func skipValue(depth: Int) throws(SafeTensorsError) -> SkippedValue {
-    guard depth <= Self.maxDepth else {
-      throw syntax("nesting deeper than \(Self.maxDepth) levels")
-    }
-    skipWhitespace()
-    guard let byte = current else { throw syntax("expected a value, found end of header") }
+    let byte = try valueStart(depth: depth)
     switch byte {
     case UInt8(ascii: "{"):
       position += 1

@@ -174,13 +174,6 @@ private func blockList(_ blocks: [Int]) -> String {
   return blocks.map(String.init).joined(separator: ",")
 }
 
-/// A ratio with at most three decimals and no trailing zeros.
-private func formatRatio(_ ratio: Double) -> String {
-  var text = String(Double((ratio * 1000).rounded()) / 1000)
-  if text.hasSuffix(".0") { text.removeLast(2) }
-  return text
-}
-
 /// Per pixel of a stage map: its window of the block's grid and whether that window was kept.
 struct PanelMask {
   let grid: WindowGrid

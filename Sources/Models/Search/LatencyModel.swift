@@ -158,9 +158,9 @@ public struct LatencySample: Codable, Sendable, Equatable {
 /// Latency = `fixedSeconds` + Σ_stage `secondsPerWindow[s]` · (windows computed by the stage's
 /// blocks, summed over blocks and the batch). A block's cost is close to linear in its kept
 /// windows: its GEMMs have `49 · kept` rows and everything else is per window. The fixed part is the
-/// stem, the merges, the head and whatever is not proportional to windows. (A per-stage step for
-/// "stage pruned", the window scoring, was tried: it costs a few milliseconds, and its four extra
-/// parameters fit timing noise rather than predicting better.)
+/// stem, the merges, the head and whatever is not proportional to windows. The window scoring of a
+/// pruned stage has no term of its own: it costs a few milliseconds, less than the timing noise
+/// four more parameters would be fit to.
 public struct LatencyModel: Codable, Sendable, Equatable {
   /// Version of the cache file format.
   public static let formatVersion = 2
@@ -253,10 +253,11 @@ public struct LatencyModel: Codable, Sendable, Equatable {
   /// The regressors of one configuration: `[1, kept windows per stage (summed over blocks and the
   /// batch)…]`.
   static func features(_ ratios: [[Double]], windows: [Int], batch: Int) -> [Double] {
-    // Exactly the forward's count: ⌊nW · (1 − r)⌋ per image.
-    [1]
+    // Exactly the forward's count per image (`PruningRatios.keptWindows`).
+    let pruning = PruningRatios(validated: ratios)
+    return [1]
       + ratios.enumerated().map { stage, values in
-        Double(batch * values.reduce(0) { $0 + Int(Double(windows[stage]) * (1 - $1)) })
+        Double(batch * values.indices.reduce(0) { $0 + pruning.keptWindows(stage: stage, block: $1, windows: windows[stage]) })
       }
   }
 
@@ -297,7 +298,7 @@ public struct LatencyModel: Codable, Sendable, Equatable {
     let targets = samples.map(\.seconds)
     var used = Array(samples.indices)
     var solution = leastSquares(rows, targets)
-    let typical = medianOf(targets)
+    let typical = median(targets)
     // Drop the worst sample while it is an outlier, one at a time, at most a quarter of them. Each
     // sample is judged by its deleted residual (its relative error when the fit leaves it out), as
     // an outlier bends the fit towards itself and hides in its own residual.
@@ -308,7 +309,7 @@ public struct LatencyModel: Codable, Sendable, Equatable {
         let fit = leastSquares(others.map { rows[$0] }, others.map { targets[$0] })
         return dot(rows[used[position]], fit) - targets[used[position]]
       }
-      let spread = 1.4826 * medianOf(deleted.map(abs))
+      let spread = 1.4826 * median(deleted.map(abs))
       let worst = deleted.indices.max { abs(deleted[$0]) < abs(deleted[$1]) }!
       guard abs(deleted[worst]) > max(4 * spread, 0.01 * typical) else { break }
       var remaining = used
@@ -467,53 +468,6 @@ private func describe(_ error: DecodingError) -> String {
   }
 }
 
-// MARK: - Timing
-
-/// Runs `count` configurations `warmup` times each untimed, then `rounds` timed rounds, each running
-/// every configuration once starting one later each round; returns per configuration the seconds
-/// `run(index)` reported, in round order. `progress(done, total)` follows every call.
-public func timeInterleaved(
-  count: Int, warmup: Int, rounds: Int, progress: (Int, Int) -> Void = { _, _ in },
-  run: (Int) throws -> Double
-) rethrows -> [[Double]] {
-  var results = [[Double]](repeating: [], count: count)
-  let total = count * (warmup + rounds)
-  var done = 0
-  for round in 0..<(warmup + rounds) {
-    for offset in 0..<count {
-      let index = (offset + round) % count
-      let seconds = try run(index)
-      if round >= warmup { results[index].append(seconds) }
-      done += 1
-      progress(done, total)
-    }
-  }
-  return results
-}
-
-/// Times forwards of `model` on `input` with each of `configurations`: each runs once untimed (the
-/// first run at a shape creates the workspace), then `rounds` interleaved timed rounds
-/// (`timeInterleaved`), `time(body)` timing each forward. Returns per configuration the timed
-/// seconds in round order; `progress(done, total)` follows every forward, warm-up included.
-public func timeConfigurations(
-  _ model: SwinTransformer, input: Tensor, configurations: [PruningRatios], options: ForwardOptions,
-  rounds: Int,
-  time: (() throws -> Void) throws -> Double = wallSeconds,
-  progress: (Int, Int) -> Void = { _, _ in }
-) throws -> [[Double]] {
-  let total = configurations.count * (1 + rounds)
-  for (index, ratios) in configurations.enumerated() {
-    _ = try model.forward(input, sparsity: ratios, options: options)
-    progress(index + 1, total)
-  }
-  return try timeInterleaved(
-    count: configurations.count, warmup: 0, rounds: rounds,
-    progress: { done, _ in progress(configurations.count + done, total) },
-    run: { index in
-      try time { _ = try model.forward(input, sparsity: configurations[index], options: options) }
-    })
-}
-
 /// Per configuration its time with the rounds' speed differences taken out, and each round's time
 /// factor (median 1), from `runs[configuration][round]` (every configuration timed once per round,
 /// as `timeInterleaved` returns them).
@@ -529,87 +483,46 @@ public func polishRounds(_ runs: [[Double]]) -> (seconds: [Double], roundFactors
     return (runs.map { quantile($0, 0.5) }, [Double](repeating: 1, count: rounds))
   }
   let logs = runs.map { $0.map { Foundation.log($0) } }
-  var level = logs.map { medianOf($0) }
+  var level = logs.map { median($0) }
   var factor = [Double](repeating: 0, count: rounds)
   for _ in 0..<10 {
-    factor = (0..<rounds).map { r in medianOf(logs.indices.map { logs[$0][r] - level[$0] }) }
-    let center = medianOf(factor)
+    factor = (0..<rounds).map { r in median(logs.indices.map { logs[$0][r] - level[$0] }) }
+    let center = median(factor)
     factor = factor.map { $0 - center }
-    level = logs.indices.map { c in medianOf((0..<rounds).map { logs[c][$0] - factor[$0] }) }
+    level = logs.indices.map { c in median((0..<rounds).map { logs[c][$0] - factor[$0] }) }
   }
   return (level.map { Foundation.exp($0) }, factor.map { Foundation.exp($0) })
-}
-
-/// Wall seconds `body` takes.
-public func wallSeconds(_ body: () throws -> Void) rethrows -> Double {
-  let start = DispatchTime.now().uptimeNanoseconds
-  try body()
-  return Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-}
-
-// MARK: - Numerics
-
-/// The median of `values` (mean of the middle two for an even count); 0 for none.
-func medianOf(_ values: [Double]) -> Double {
-  quantile(values, 0.5)
-}
-
-/// The `q`-quantile (0…1) of `values`, interpolated linearly between order statistics at rank
-/// `q · (n − 1)` (numpy's default); 0 for none.
-public func quantile(_ values: [Double], _ q: Double) -> Double {
-  guard !values.isEmpty else { return 0 }
-  let sorted = values.sorted()
-  let rank = min(max(q, 0), 1) * Double(sorted.count - 1)
-  let lower = Int(rank.rounded(.down))
-  let upper = min(lower + 1, sorted.count - 1)
-  return sorted[lower] + (sorted[upper] - sorted[lower]) * (rank - Double(lower))
 }
 
 func dot(_ a: [Double], _ b: [Double]) -> Double {
   zip(a, b).reduce(0) { $0 + $1.0 * $1.1 }
 }
 
-/// Least-squares solution of `rows · x ≈ targets` from the normal equations, columns scaled to unit
-/// maximum first (the regressors range from 0/1 indicators to thousands of windows). Gaussian
-/// elimination with partial pivoting; a pivot below 1e-10 of the column's scale (a regressor the
-/// rows cannot separate from the others) fixes that unknown at 0.
+/// Least-squares solution of `rows · x ≈ targets` by LAPACK (`BLAS.leastSquares`), columns scaled to
+/// unit maximum first (the regressors range from 0/1 indicators to thousands of windows). Columns are
+/// taken in order; one the rows cannot separate from those before it (a stage never pruned repeats
+/// the fixed part) is fixed at 0, so its cost goes to the earlier regressors instead of being split
+/// between them by the minimum-norm rule.
 func leastSquares(_ rows: [[Double]], _ targets: [Double]) -> [Double] {
   let n = rows.first?.count ?? 0
+  var solution = [Double](repeating: 0, count: n)
+  guard n > 0 else { return solution }
   var scale = [Double](repeating: 0, count: n)
   for row in rows { for j in 0..<n { scale[j] = max(scale[j], abs(row[j])) } }
   for j in 0..<n where scale[j] == 0 { scale[j] = 1 }
-  // Normal equations AᵀA x = Aᵀb on scaled columns, in an augmented matrix.
-  var matrix = [[Double]](repeating: [Double](repeating: 0, count: n + 1), count: n)
-  for (row, target) in zip(rows, targets) {
-    let scaled = (0..<n).map { row[$0] / scale[$0] }
-    for i in 0..<n {
-      for j in 0..<n { matrix[i][j] += scaled[i] * scaled[j] }
-      matrix[i][n] += scaled[i] * target
-    }
+  let scaled = rows.map { row in (0..<n).map { row[$0] / scale[$0] } }
+  func solve(_ columns: [Int]) -> (solution: [Double], rank: Int)? {
+    BLAS.leastSquares(
+      scaled.flatMap { row in columns.map { row[$0] } }, rows: scaled.count, columns: columns.count, targets,
+      rcond: separableConditionLimit)
   }
-  let reference = (0..<n).map { matrix[$0][$0] }.max() ?? 1
-  var dropped = [Bool](repeating: false, count: n)
-  var pivotRow = [Int](repeating: -1, count: n)
-  var row = 0
-  for column in 0..<n {
-    var best = row
-    for candidate in row..<n where abs(matrix[candidate][column]) > abs(matrix[best][column]) {
-      best = candidate
-    }
-    if row >= n || abs(matrix[best][column]) <= 1e-10 * max(reference, 1e-300) {
-      dropped[column] = true
-      continue
-    }
-    matrix.swapAt(row, best)
-    for other in 0..<n where other != row {
-      let factor = matrix[other][column] / matrix[row][column]
-      if factor != 0 { for k in column...n { matrix[other][k] -= factor * matrix[row][k] } }
-    }
-    pivotRow[column] = row
-    row += 1
-  }
-  return (0..<n).map { column in
-    dropped[column]
-      ? 0 : matrix[pivotRow[column]][n] / matrix[pivotRow[column]][column] / scale[column]
-  }
+  var kept: [Int] = []
+  for column in 0..<n where solve(kept + [column])?.rank == kept.count + 1 { kept.append(column) }
+  guard !kept.isEmpty, let fit = solve(kept) else { return solution }
+  for (position, column) in kept.enumerated() { solution[column] = fit.solution[position] / scale[column] }
+  return solution
 }
+
+/// Singular values below this fraction of the largest make a column inseparable: far above rounding
+/// (1e-16), far below the conditioning of any design the latency model is fit to (1e-3 or better).
+let separableConditionLimit = 1e-10

@@ -9,13 +9,21 @@ public enum ModelSource: Equatable, Sendable {
   /// Random weights of `configuration` drawn from `seed` (`SwinTransformer.seeded`).
   case seeded(SwinConfiguration, seed: UInt64)
 
-  /// Loads or builds the model, to run in `windowSemantics` (nil: the layout's; seeded weights are
-  /// in the timm layout).
-  public func load(windowSemantics: WindowSemantics? = nil) throws(ModelLoadError) -> SwinTransformer {
+  /// Loads or builds the model, its blocks' linear layers in `precision` (bf16 needs a CPU with
+  /// AVX512_BF16: `ModelLoadError.precision` otherwise), to run in `windowSemantics` (nil: the
+  /// layout's; seeded weights are in the timm layout).
+  public func load(
+    precision: Precision = .f32, windowSemantics: WindowSemantics? = nil
+  ) throws(ModelLoadError) -> SwinTransformer {
     switch self {
-    case .file(let path): return try SwinTransformer.load(path: path, windowSemantics: windowSemantics)
+    case .file(let path): return try SwinTransformer.load(path: path, precision: precision, windowSemantics: windowSemantics)
     case .seeded(let configuration, let seed):
-      let model = SwinTransformer.seeded(configuration, seed: seed)
+      let model: SwinTransformer
+      do {
+        model = try SwinTransformer.seeded(configuration, seed: seed, precision: precision)
+      } catch {
+        throw .precision(error)
+      }
       return windowSemantics.map { model.withWindowSemantics($0) } ?? model
     }
   }

@@ -5,20 +5,7 @@
 import Engine
 import Foundation
 
-/// SplitMix64: a tiny, fast, seedable generator (the same seed gives the same weights everywhere).
-package struct SplitMix64: RandomNumberGenerator, Sendable {
-  private var state: UInt64
-
-  package init(seed: UInt64) { state = seed }
-
-  package mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-
+extension SplitMix64 {
   /// A standard normal sample truncated to ±2 (Box–Muller, redrawn outside the bounds).
   mutating func truncatedNormal() -> Float {
     while true {
@@ -84,6 +71,18 @@ extension SwinTransformer {
   public static func seeded(_ configuration: SwinConfiguration = .swinTiny, seed: UInt64 = 0) -> SwinTransformer {
     // Seeded tensors are built for this configuration, so loading them cannot fail.
     guard let model = try? SwinTransformer(tensors: seededWeights(configuration, seed: seed), source: "seeded(\(configuration.name), seed \(seed))") else {
+      preconditionFailure("seeded weights for \(configuration) did not load")
+    }
+    return model
+  }
+
+  /// The same with the blocks' linear layers in `precision` (bf16 needs a CPU with AVX512_BF16).
+  public static func seeded(
+    _ configuration: SwinConfiguration = .swinTiny, seed: UInt64 = 0, precision: Precision
+  ) throws(UnsupportedPrecisionError) -> SwinTransformer {
+    let kernel = try BlockMatrixKernel.preferred(for: precision)
+    let source = "seeded(\(configuration.name), seed \(seed))"
+    guard let model = try? SwinTransformer(tensors: seededWeights(configuration, seed: seed), source: source, kernel: kernel) else {
       preconditionFailure("seeded weights for \(configuration) did not load")
     }
     return model

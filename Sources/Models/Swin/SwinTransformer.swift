@@ -32,6 +32,10 @@ public struct SwinTransformer: Sendable {
   public private(set) var windowSemantics: WindowSemantics
   /// How the blocks' linear layers are multiplied.
   package var blockKernel: BlockMatrixKernel { stages.first?.blocks.first?.weights.kernel ?? .preferred }
+  /// The arithmetic of the blocks' linear layers, chosen at load.
+  public var precision: Precision { blockKernel.precision }
+  /// The micro-kernel of the blocks' linear layers (ISA and tile), as reports print it.
+  public var kernelDescription: String { blockKernel.description }
 
   let embedding: PatchEmbedWeights
   let stages: [SwinStage]
@@ -307,21 +311,31 @@ public enum ModelLoadError: Error, Equatable, CustomStringConvertible {
   case file(SafeTensorsError)
   /// The tensors do not form a supported Swin model.
   case weights(path: String, WeightLoadError)
+  /// This CPU has no kernel for the requested precision.
+  case precision(UnsupportedPrecisionError)
 
   public var description: String {
     switch self {
     case .file(let error): error.description
     case .weights(let path, let error): "\(path): \(error)"
+    case .precision(let error): error.description
     }
   }
 }
 
 extension SwinTransformer {
-  /// Loads a safetensors checkpoint (F32, F16 or BF16) in any supported layout, to run in
-  /// `windowSemantics` (nil: the layout's, see `WeightLayout.windowSemantics`).
+  /// Loads a safetensors checkpoint (F32, F16 or BF16) in any supported layout, its blocks' linear
+  /// layers packed for `precision` (bf16 needs a CPU with AVX512_BF16; checked before reading), to
+  /// run in `windowSemantics` (nil: the layout's, see `WeightLayout.windowSemantics`).
   public static func load(
-    path: String, windowSemantics: WindowSemantics? = nil
+    path: String, precision: Precision = .f32, windowSemantics: WindowSemantics? = nil
   ) throws(ModelLoadError) -> SwinTransformer {
+    let kernel: BlockMatrixKernel
+    do {
+      kernel = try BlockMatrixKernel.preferred(for: precision)
+    } catch {
+      throw .precision(error)
+    }
     let file: SafeTensorsFile
     do {
       file = try SafeTensorsFile.load(path: path)
@@ -335,7 +349,8 @@ extension SwinTransformer {
       throw .weights(path: path, .dtype(tensor: name, dtype: stored.dtype))
     }
     do {
-      return try SwinTransformer(tensors: file.tensors, source: path, windowSemantics: windowSemantics)
+      let model = try SwinTransformer(tensors: file.tensors, source: path, kernel: kernel)
+      return windowSemantics.map { model.withWindowSemantics($0) } ?? model
     } catch {
       throw .weights(path: path, error)
     }

@@ -58,7 +58,7 @@ enum BenchCommand {
       "[--sizes <list>] [--sparsity <list>] [--batch <n>] [--threads <n>] [--iterations <n> | --min-time <s>] [options]",
     options: [
       sizes, sparsity, batch, ModelOptions.threads, warmup, iterations, minTime,
-      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.windowSemantics, inputSeed, ModelOptions.seed,
+      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.windowSemantics, inputSeed, ModelOptions.seed, ModelOptions.precision,
       json, csv, markdown, profile, plot,
     ],
     discussion: """
@@ -77,7 +77,8 @@ enum BenchCommand {
       """)
 
   static func run(_ options: BenchOptions) throws {
-    let model = try ModelOptions.load(options.model, windowSemantics: options.windowSemantics)
+    let model = try ModelOptions.load(
+      options.model, precision: options.precision, windowSemantics: options.windowSemantics)
     let configurations = try options.configurations(for: model)
     try options.checkSizes(for: model)
     if BenchEnvironment.isDebugBuild {
@@ -110,29 +111,15 @@ enum BenchCommand {
     emit(report.footer(runs))
 
     if let path = options.jsonPath {
-      try write(report.json(sizes: sizes, runs: runs), to: path, what: "JSON")
+      try writeOutput(report.json(sizes: sizes, runs: runs), to: path, what: "JSON")
     }
     if let path = options.csvPath {
-      try write(Array(report.csv(runs).utf8), to: path, what: "CSV")
+      try writeOutput(Array(report.csv(runs).utf8), to: path, what: "CSV")
     }
     if let path = options.plotPath {
       let svg = SVGPlot(runs: runs, title: report.plotTitle, subtitle: report.plotSubtitle).render()
-      try write(Array(svg.utf8), to: path, what: "plot")
+      try writeOutput(Array(svg.utf8), to: path, what: "plot")
     }
-  }
-
-  /// Writes results to stdout unbuffered, so each size's table appears as soon as it is measured.
-  private static func emit(_ text: String) {
-    FileHandle.standardOutput.write(Data(text.utf8))
-  }
-
-  private static func write(_ bytes: [UInt8], to path: String, what: String) throws {
-    do {
-      try writeFileAtomically(bytes, to: path)
-    } catch {
-      throw Failure(error)
-    }
-    printError("Wrote \(what) to \(path)")
   }
 }
 
@@ -152,18 +139,11 @@ struct BenchSize: Equatable {
   var label: String { "\(height)x\(width)" }
 }
 
-/// How long to keep timing.
-enum StopRule {
-  /// Exactly this many rounds.
-  case rounds(Int)
-  /// Until every configuration has `seconds` of timed runs and at least `minimumRounds` rounds.
-  case minTime(seconds: Double, minimumRounds: Int)
-}
-
 /// The bench options, checked as far as possible before the model is loaded.
 struct BenchOptions {
   let spec: CommandSpec
   let model: ModelSource
+  let precision: Precision
   /// `--window-semantics`; nil: the checkpoint's.
   let windowSemantics: WindowSemantics?
   let sizes: [BenchSize]
@@ -172,7 +152,7 @@ struct BenchOptions {
   let batch: Int
   let threads: Int
   let warmup: Int
-  let stop: StopRule
+  let stop: TimingStop
   let profile: Bool
   let markdown: Bool
   let jsonPath: String?
@@ -196,7 +176,8 @@ struct BenchOptions {
       stop = .rounds(rounds)
     } else {
       let seconds = try arguments.number(BenchCommand.minTime, default: BenchCommand.defaultMinTime, in: 0...86_400)!
-      stop = .minTime(seconds: seconds, minimumRounds: BenchCommand.minimumRounds)
+      stop = .minTime(
+        seconds: seconds, minimumRounds: BenchCommand.minimumRounds, maximumRounds: BenchCommand.maximumRounds)
     }
     profile = arguments.flag(BenchCommand.profile)
     markdown = arguments.flag(BenchCommand.markdown)
@@ -208,6 +189,7 @@ struct BenchOptions {
       throw arguments.usage("'--json', '--csv' and '--plot' must name different files")
     }
     model = try ModelOptions.source(arguments)
+    precision = try ModelOptions.precision(arguments)
     windowSemantics = try ModelOptions.windowSemantics(arguments)
     // The deprecated `--seed` seeded the weights and the input alike.
     let oldSeed = try arguments.seed(ModelOptions.seed)
@@ -359,15 +341,6 @@ func inputBytes(batch: Int, height: Int, width: Int, channels: Int) -> Int {
   return total
 }
 
-/// Bytes in binary units, as /proc and `free` count them.
-func formatBytes(_ bytes: Int) -> String {
-  if bytes == Int.max { return "more than any machine has" }
-  let value = Double(bytes)
-  if value >= 0x1p40 { return String(format: "%.1f TiB", value / 0x1p40) }
-  if value >= 0x1p30 { return String(format: "%.1f GiB", value / 0x1p30) }
-  return String(format: "%.0f MiB", value / 0x1p20)
-}
-
 // MARK: - Measurement
 
 /// What the whole bench does, shared by the runner and the report.
@@ -446,30 +419,20 @@ final class BenchRunner {
     let configurations = plan.configurations
     var results = configurations.map { ConfigurationMeasurement(configuration: $0) }
 
-    for (index, configuration) in configurations.enumerated() {
-      let (seconds, output) = try timedForward(input, configuration, options)
-      results[index].cold = seconds
-      results[index].usage = output.windowUsage
-      progress.step("\(size.label) \(configuration.label) \(formatMilliseconds(seconds)) (cold)")
+    let times = try timeInterleaved(
+      count: configurations.count, warmup: plan.options.warmup, stop: plan.options.stop
+    ) { index, phase in
+      let (seconds, output) = try timedForward(input, configurations[index], options)
+      if phase == .cold { results[index].usage = output.windowUsage }
+      progress.step(
+        "\(size.label) \(configurations[index].label) \(formatMilliseconds(seconds)) (\(phaseText(phase)))")
+      return seconds
     }
-    for round in 0..<plan.options.warmup {
-      for index in roundOrder(round, count: configurations.count) {
-        let (seconds, _) = try timedForward(input, configurations[index], options)
-        progress.step(
-          "\(size.label) \(configurations[index].label) \(formatMilliseconds(seconds)) (warm-up)")
-      }
+    for index in configurations.indices {
+      results[index].cold = times.cold[index]
+      results[index].samples = times.samples[index]
     }
-    var rounds = 0
-    while !finished(rounds: rounds, results: results) {
-      for index in roundOrder(rounds, count: configurations.count) {
-        let (seconds, _) = try timedForward(input, configurations[index], options)
-        results[index].samples.append(seconds)
-        progress.step(
-          "\(size.label) \(configurations[index].label) \(formatMilliseconds(seconds)) (\(roundText(rounds)))"
-        )
-      }
-      rounds += 1
-    }
+    let rounds = times.rounds
     if plan.profilePasses > 0 {
       let profilers = configurations.map { _ in Profiler(workers: plan.threads) }
       var measured = [Double](repeating: 0, count: configurations.count)
@@ -514,24 +477,15 @@ final class BenchRunner {
     return (monotonicSeconds() - start, output)
   }
 
-  private func finished(rounds: Int, results: [ConfigurationMeasurement]) -> Bool {
-    switch plan.options.stop {
-    case .rounds(let count): return rounds >= count
-    case .minTime(let seconds, let minimumRounds):
-      if rounds >= BenchCommand.maximumRounds { return true }
-      return rounds >= minimumRounds && results.allSatisfy { $0.samples.reduce(0, +) >= seconds }
+  private func phaseText(_ phase: TimingPhase) -> String {
+    switch phase {
+    case .cold: return "cold"
+    case .warmup: return "warm-up"
+    case .timed(let round):
+      if case .rounds(let count) = plan.options.stop { return "round \(round + 1)/\(count)" }
+      return "round \(round + 1)"
     }
   }
-
-  private func roundText(_ round: Int) -> String {
-    if case .rounds(let count) = plan.options.stop { return "round \(round + 1)/\(count)" }
-    return "round \(round + 1)"
-  }
-}
-
-/// Configuration indices of round `round`: all of them, starting one later each round.
-func roundOrder(_ round: Int, count: Int) -> [Int] {
-  (0..<count).map { ($0 + round) % count }
 }
 
 /// A deterministic input `[batch, channels, height, width]` with values uniform in [−2, 2)
@@ -542,24 +496,6 @@ func seededInput(batch: Int, channels: Int, height: Int, width: Int, seed: UInt6
   var values = [Float](repeating: 0, count: count)
   for i in 0..<count { values[i] = Float(Double(generator.next() >> 40) * 0x1p-24 * 4 - 2) }
   return Tensor(shape: [batch, channels, height, width], values: values)
-}
-
-func monotonicSeconds() -> Double {
-  var now = timespec()
-  clock_gettime(CLOCK_MONOTONIC, &now)
-  return Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
-}
-
-/// The process's peak resident set size (VmHWM in /proc/self/status), in bytes.
-func peakResidentBytes() -> Int? {
-  guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
-    return nil
-  }
-  for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-    let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-    if fields.count >= 2, let kilobytes = Int(fields[1]) { return kilobytes * 1024 }
-  }
-  return nil
 }
 
 // MARK: - Progress

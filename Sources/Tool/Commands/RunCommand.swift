@@ -23,8 +23,7 @@ enum RunCommand {
     usage: "(--input <x.npy> | --image <file>) [--output <y.npy>] [--weights <file>] [--sparsity <cfg>] [options]",
     options: [
       input, ImageOptions.image, output, features,
-      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.windowSemantics, ModelOptions.seed,
-      ModelOptions.sparsity, ModelOptions.threads,
+      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.windowSemantics, ModelOptions.seed, ModelOptions.precision, ModelOptions.sparsity, ModelOptions.threads,
       ImageOptions.size, ImageOptions.resize, top, verbose,
     ],
     discussion: """
@@ -57,7 +56,8 @@ enum RunCommand {
         )
       }
     }
-    let model = try ModelOptions.load(options.model, windowSemantics: options.windowSemantics, verbose: verbose)
+    let model = try ModelOptions.load(
+      options.model, precision: options.precision, windowSemantics: options.windowSemantics, verbose: verbose)
     let sparsity = try options.sparsity.map { try ModelOptions.resolveSparsity($0, model: model, spec: spec) }
     let hasHead = model.configuration.classes > 0
     if !hasHead && (outputPath != nil || requestedTop != nil || featuresPath == nil) {
@@ -123,6 +123,7 @@ struct RunOptions {
   let top: Int?
   let verbose: Bool
   let model: ModelSource
+  let precision: Precision
   /// `--window-semantics`; nil: the checkpoint's.
   let windowSemantics: WindowSemantics?
   let sparsity: String?
@@ -153,6 +154,7 @@ struct RunOptions {
     try ModelOptions.requireFile(arguments, RunCommand.input)
     try ModelOptions.requireFile(arguments, ImageOptions.image)
     model = try ModelOptions.source(arguments)
+    precision = try ModelOptions.precision(arguments)
     windowSemantics = try ModelOptions.windowSemantics(arguments)
     sparsity = try ModelOptions.sparsityArgument(arguments)
     verbose = arguments.flag(RunCommand.verbose)

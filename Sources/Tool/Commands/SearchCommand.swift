@@ -15,9 +15,6 @@ enum SearchCommand {
   static let defaultRounds = 7
   static let defaultQuietWait = 120.0
   static let defaultRecalibrateRounds = 0
-  /// Calibration images by default: as many as cost two 672×672 forwards, 1…16.
-  static let referencePixels = 2 * 672 * 672
-  static let maximumDefaultImages = 16
   /// Default lower bound of the window as a share of the budget.
   static let defaultWindow = 0.9
 
@@ -52,7 +49,7 @@ enum SearchCommand {
   static let calibrationCount = OptionSpec(
     name: "calibration-count", value: "n",
     help:
-      "Calibration images scored per configuration: the first n given, or n synthetic ones (default: as many as cost two 672² forwards, 1…\(maximumDefaultImages): \(SearchOptions.defaultCount(BenchSize(height: 672, width: 672))) at 672, \(SearchOptions.defaultCount(BenchSize(height: 224, width: 224))) at 224)."
+      "Calibration images scored per configuration: the first n given, or n synthetic ones (default: as many as cost two 672² forwards, 1…\(CalibrationSet.maximumDefaultCount): \(CalibrationSet.defaultCount(height: 672, width: 672)) at 672, \(CalibrationSet.defaultCount(height: 224, width: 224)) at 224)."
   )
   static let score = OptionSpec(
     name: "score", value: "metric",
@@ -113,8 +110,7 @@ enum SearchCommand {
       "--latency-ms <T> --output <cfg.json> [--size <n>] [--batch <n>] [--threads <n>] [--calibration <x.npy> | --images <dir>] [options]",
     options: [
       latencyMs, minLatencyMs, output, size, batch, ModelOptions.threads, ModelOptions.weights,
-      ModelOptions.modelSeed, ModelOptions.windowSemantics,
-      calibrationFile, imagesDirectory, calibrationCount, score, population, parents,
+      ModelOptions.modelSeed, ModelOptions.windowSemantics, ModelOptions.precision, calibrationFile, imagesDirectory, calibrationCount, score, population, parents,
       mutation, iterations, seed, plot, latencyModelFile, remeasure, cacheBusy, rounds, recalibrate,
       quietWait, validateCount,
     ],
@@ -163,27 +159,19 @@ enum SearchCommand {
         "WARNING: this sparsevit is a DEBUG build: its latency model means nothing. Build with 'swift build -c release'."
       )
     }
-    let model = try ModelOptions.load(options.model, windowSemantics: options.windowSemantics, verbose: true)
+    let model = try ModelOptions.load(
+      options.model, precision: options.precision, windowSemantics: options.windowSemantics, verbose: true)
     let calibration = try options.calibrationImages(for: model)
     let size = calibration.size
     let environment = BenchEnvironment.current(model: model, threads: options.threads)
     let key: LatencyModelKey
     do {
-      key = try LatencyModelKey(
-        cpu: "\(environment.cpuModel) (\(environment.processors) processors)",
-        threads: options.threads,
-        height: size.height, width: size.width, batch: options.batch,
-        architecture: model.configuration.description,
-        engine: "\(environment.engineVersion) \(environment.build)\(fusedMultiplyAdd ? " fma" : "")"
-          + (LatencyModelKey.buildFingerprint().map { " build \($0)" } ?? ""),
-        windowSemantics: model.windowSemantics
-      )
+      key = try LatencyModelKey.current(
+        model: model, threads: options.threads, height: size.height, width: size.width, batch: options.batch)
     } catch {
       throw Failure(error)
     }
-    let cachePath =
-      options.latencyModelPath
-      ?? defaultCacheDirectory().map { ($0 as NSString).appendingPathComponent(key.fileName) }
+    let cachePath = options.latencyModelPath ?? LatencyModelCache.path(for: key)
     var (latency, cached) = try latencyModel(model: model, key: key, path: cachePath, options: options)
     if cached && options.recalibrateRounds > 0 {
       latency = try recalibrate(model: model, latency: latency, options: options)
@@ -200,11 +188,36 @@ enum SearchCommand {
       )
     }
     guard let budget = options.latencySeconds else { return }
-    let depths = model.configuration.depths
-    let space = try SearchSpace(depths: depths)
+    let (result, minSeconds, start) = try search(
+      model: model, latency: latency, budget: budget, calibration: calibration, options: options)
+    let measured = try timeResult(result, model: model, size: size, options: options)
+    emit(
+      report.result(
+        result, budget: budget, minimum: minSeconds, measured: measured,
+        seconds: monotonicSeconds() - start))
+    let document = report.outputDocument(
+      result, budget: budget, minimum: minSeconds, measured: measured)
+    try writeOutput(
+      result.best.ratios.jsonData(extra: document), to: options.outputPath!, what: "configuration")
+    if let plotPath = options.plotPath {
+      let svg = SearchPlot(
+        result: result, budget: budget, minimum: minSeconds, measured: measured,
+        title: report.plotTitle, subtitle: report.plotSubtitle
+      ).render()
+      try writeOutput(Data(svg.utf8), to: plotPath, what: "plot")
+    }
+  }
+
+  /// The evolutionary search within [minimum, `budget`] (minimum from the options or
+  /// `defaultMinimum`), scored on the calibration images, with progress on stderr; also when the
+  /// search itself started (after the reference forward).
+  static func search(
+    model: SwinTransformer, latency: LatencyModel, budget: Double, calibration: Calibration,
+    options: SearchOptions
+  ) throws -> (SearchResult, minSeconds: Double, start: Double) {
+    let space = try SearchSpace(depths: model.configuration.depths)
     let minSeconds =
       options.minLatencySeconds ?? defaultMinimum(budget: budget, space: space, latency: latency)
-
     var parameters = SearchParameters(maxSeconds: budget, minSeconds: minSeconds)
     parameters.population = options.population
     parameters.parents = options.parents
@@ -249,8 +262,14 @@ enum SearchCommand {
         }
       })
     progress.finish()
+    return (result, minSeconds, start)
+  }
 
-    // Time the result against dense and the best fitting uniform ratio, interleaved.
+  /// The result timed against dense and the best fitting uniform ratio, interleaved.
+  static func timeResult(
+    _ result: SearchResult, model: SwinTransformer, size: BenchSize, options: SearchOptions
+  ) throws -> [MeasuredConfiguration] {
+    let depths = model.configuration.depths
     var checked: [(label: String, ratios: PruningRatios)] = [
       ("dense", .dense(depths: depths)), ("search result", result.best.ratios),
     ]
@@ -275,24 +294,8 @@ enum SearchCommand {
       progress: { done, total in timingProgress.step("timing \(done)/\(total)") })
     timingProgress.finish()
     printError(timer.summary)
-    let measured = zip(checked, runs).map {
+    return zip(checked, runs).map {
       MeasuredConfiguration(label: $0.label, ratios: $0.ratios, runs: $1)
-    }
-
-    emit(
-      report.result(
-        result, budget: budget, minimum: minSeconds, measured: measured,
-        seconds: monotonicSeconds() - start))
-    let document = report.outputDocument(
-      result, budget: budget, minimum: minSeconds, measured: measured)
-    try write(
-      result.best.ratios.jsonData(extra: document), to: options.outputPath!, what: "configuration")
-    if let plotPath = options.plotPath {
-      let svg = SearchPlot(
-        result: result, budget: budget, minimum: minSeconds, measured: measured,
-        title: report.plotTitle, subtitle: report.plotSubtitle
-      ).render()
-      try write(Data(svg.utf8), to: plotPath, what: "plot")
     }
   }
 
@@ -310,16 +313,15 @@ enum SearchCommand {
   static func latencyModel(
     model: SwinTransformer, key: LatencyModelKey, path: String?, options: SearchOptions
   ) throws -> (LatencyModel, cached: Bool) {
-    if let path, !options.remeasure, FileManager.default.fileExists(atPath: path) {
-      do {
-        let cached = try LatencyModel.load(path: path)
-        if cached.key == key {
-          printError("Using the latency model in \(path) (measured \(cached.measured))")
-          return (cached, true)
-        }
-        printError(
-          "Note: \(path) was measured for \(cached.key), this search needs \(key): measuring again")
-      } catch {
+    if let path, !options.remeasure {
+      switch LatencyModelCache.lookup(path: path, key: key) {
+      case .hit(let cached):
+        printError("Using the latency model in \(path) (measured \(cached.measured))")
+        return (cached, true)
+      case .absent: break
+      case .otherKey(let other):
+        printError("Note: \(path) was measured for \(other), this search needs \(key): measuring again")
+      case .unusable(let error):
         printError("Note: ignoring \(error.description): measuring again")
       }
     }
@@ -338,7 +340,7 @@ enum SearchCommand {
       progress: { done, total in progress.step("latency model \(done)/\(total)") })
     progress.finish()
     printError("Measured in \(formatDuration(monotonicSeconds() - start)). \(timer.summary)")
-    if timer.unreliable && !options.cacheBusy {
+    if !LatencyModelCache.mayStore(measuredWith: timer, force: options.cacheBusy) {
       printError(
         "Warning: the machine was busy throughout: this latency model is used for this run but not cached. Measure again when the machine is quiet."
       )
@@ -346,9 +348,7 @@ enum SearchCommand {
     }
     if let path {
       do {
-        try FileManager.default.createDirectory(
-          atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try measured.save(to: path)
+        try LatencyModelCache.store(measured, at: path)
         printError("Saved the latency model to \(path)")
       } catch {
         printError(
@@ -384,16 +384,6 @@ enum SearchCommand {
     return recalibrated
   }
 
-  /// `$XDG_CACHE_HOME/sparsevit` or `~/.cache/sparsevit`.
-  static func defaultCacheDirectory() -> String? {
-    let environment = ProcessInfo.processInfo.environment
-    if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") {
-      return (xdg as NSString).appendingPathComponent("sparsevit")
-    }
-    guard let home = environment["HOME"], !home.isEmpty else { return nil }
-    return (home as NSString).appendingPathComponent(".cache/sparsevit")
-  }
-
   /// Times `count` random configurations of the search space and compares with the predictions.
   static func validate(
     model: SwinTransformer, latency: LatencyModel, count: Int, options: SearchOptions,
@@ -422,27 +412,6 @@ enum SearchCommand {
     printError(timer.summary)
     return report.validation(configurations: configurations, runs: Array(runs.dropLast()), denseRuns: runs.last!)
   }
-
-  static func emit(_ text: String) {
-    FileHandle.standardOutput.write(Data(text.utf8))
-  }
-
-  static func write(_ data: Data, to path: String, what: String) throws {
-    do {
-      try writeFileAtomically([UInt8](data), to: path)
-    } catch {
-      throw Failure(error)
-    }
-    printError("Wrote \(what) to \(path)")
-  }
-
-  static var fusedMultiplyAdd: Bool {
-    #if SPARSEVIT_FMA
-      true
-    #else
-      false
-    #endif
-  }
 }
 
 /// A configuration timed after the search.
@@ -467,6 +436,7 @@ struct Calibration {
 struct SearchOptions {
   let spec: CommandSpec
   let model: ModelSource
+  let precision: Precision
   /// `--window-semantics`; nil: the checkpoint's.
   let windowSemantics: WindowSemantics?
   let latencySeconds: Double?
@@ -496,23 +466,7 @@ struct SearchOptions {
 
   init(_ arguments: Arguments) throws(UsageError) {
     spec = arguments.spec
-    latencySeconds = try arguments.number(SearchCommand.latencyMs, in: 0.001...86_400_000).map { $0 / 1000 }
-    minLatencySeconds = try arguments.number(SearchCommand.minLatencyMs, in: 0...86_400_000).map { $0 / 1000 }
-    validate = try arguments.integer(SearchCommand.validateCount, in: 1...10_000)
-    if latencySeconds == nil && validate == nil {
-      throw arguments.usage(
-        "missing '--latency-ms <T>' (or '--validate <n>' to check the latency model only)")
-    }
-    if let minimum = minLatencySeconds {
-      guard let maximum = latencySeconds else {
-        throw arguments.usage("'--min-latency-ms' needs '--latency-ms'")
-      }
-      if minimum >= maximum {
-        throw arguments.usage(
-          "'--min-latency-ms' (\(formatMilliseconds(minimum))) must be below '--latency-ms' (\(formatMilliseconds(maximum)))"
-        )
-      }
-    }
+    (latencySeconds, minLatencySeconds, validate) = try Self.latencyWindow(arguments)
     outputPath = try checkedWritablePath(arguments, SearchCommand.output)
     if latencySeconds != nil && outputPath == nil {
       throw arguments.usage("missing '--output <cfg.json>'")
@@ -521,18 +475,11 @@ struct SearchOptions {
     if let plotPath, plotPath == outputPath {
       throw arguments.usage("'--output' and '--plot' must name different files")
     }
-    if let text = arguments.string(SearchCommand.size) {
-      let sizes = try parseSizes(text, spec: arguments.spec)
-      guard sizes.count == 1 else {
-        throw arguments.usage("'--size' takes one size, got '\(text)'")
-      }
-      size = sizes[0]
-    } else {
-      size = nil
-    }
+    size = try Self.singleSize(arguments)
     batch = try arguments.integer(SearchCommand.batch, default: 1, in: 1...4096)!
     threads = try ModelOptions.threads(arguments)
     model = try ModelOptions.source(arguments)
+    precision = try ModelOptions.precision(arguments)
     windowSemantics = try ModelOptions.windowSemantics(arguments)
     calibrationPath = arguments.string(SearchCommand.calibrationFile)
     imagesPath = arguments.string(SearchCommand.imagesDirectory)
@@ -540,21 +487,7 @@ struct SearchOptions {
       throw arguments.usage("give either '--calibration <x.npy>' or '--images <dir>', not both")
     }
     try ModelOptions.requireFile(arguments, SearchCommand.calibrationFile)
-    if let imagesPath {
-      var isDirectory: ObjCBool = false
-      guard FileManager.default.fileExists(atPath: imagesPath, isDirectory: &isDirectory) else {
-        throw arguments.usage("'--images': no such directory '\(imagesPath)'")
-      }
-      if !isDirectory.boolValue {
-        throw arguments.usage(
-          "'--images': '\(imagesPath)' is a file, expected a directory of images")
-      }
-      if let size, size.height != size.width {
-        throw arguments.usage(
-          "'--images' needs a square '--size' (images are resized and centre-cropped), got \(size.label)"
-        )
-      }
-    }
+    if let imagesPath { try Self.checkImagesDirectory(imagesPath, size: size, arguments) }
     calibrationCount = try arguments.integer(SearchCommand.calibrationCount, in: 1...4096)
     let metricName = arguments.string(SearchCommand.score) ?? "cosine"
     guard let metric = FidelityScorer.Metric(rawValue: metricName) else {
@@ -580,206 +513,71 @@ struct SearchOptions {
       SearchCommand.recalibrate, default: SearchCommand.defaultRecalibrateRounds, in: 0...1000)!
   }
 
-  /// Default number of calibration images at `size`.
-  static func defaultCount(_ size: BenchSize) -> Int {
-    max(
-      1,
-      min(
-        SearchCommand.maximumDefaultImages,
-        Int((Double(SearchCommand.referencePixels) / Double(size.height * size.width)).rounded())))
+  /// `--latency-ms`, `--min-latency-ms` (below it) and `--validate`: at least one of the first and last.
+  private static func latencyWindow(_ arguments: Arguments) throws(UsageError) -> (Double?, Double?, Int?) {
+    let latencySeconds = try arguments.number(SearchCommand.latencyMs, in: 0.001...86_400_000).map { $0 / 1000 }
+    let minLatencySeconds = try arguments.number(SearchCommand.minLatencyMs, in: 0...86_400_000).map { $0 / 1000 }
+    let validate = try arguments.integer(SearchCommand.validateCount, in: 1...10_000)
+    if latencySeconds == nil && validate == nil {
+      throw arguments.usage(
+        "missing '--latency-ms <T>' (or '--validate <n>' to check the latency model only)")
+    }
+    if let minimum = minLatencySeconds {
+      guard let maximum = latencySeconds else {
+        throw arguments.usage("'--min-latency-ms' needs '--latency-ms'")
+      }
+      if minimum >= maximum {
+        throw arguments.usage(
+          "'--min-latency-ms' (\(formatMilliseconds(minimum))) must be below '--latency-ms' (\(formatMilliseconds(maximum)))"
+        )
+      }
+    }
+    return (latencySeconds, minLatencySeconds, validate)
+  }
+
+  /// `--size` as one size, nil when not given.
+  private static func singleSize(_ arguments: Arguments) throws(UsageError) -> BenchSize? {
+    guard let text = arguments.string(SearchCommand.size) else { return nil }
+    let sizes = try parseSizes(text, spec: arguments.spec)
+    guard sizes.count == 1 else {
+      throw arguments.usage("'--size' takes one size, got '\(text)'")
+    }
+    return sizes[0]
+  }
+
+  /// `--images` names a directory, and the search size (when given) is square.
+  private static func checkImagesDirectory(
+    _ imagesPath: String, size: BenchSize?, _ arguments: Arguments
+  ) throws(UsageError) {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: imagesPath, isDirectory: &isDirectory) else {
+      throw arguments.usage("'--images': no such directory '\(imagesPath)'")
+    }
+    if !isDirectory.boolValue {
+      throw arguments.usage(
+        "'--images': '\(imagesPath)' is a file, expected a directory of images")
+    }
+    if let size, size.height != size.width {
+      throw arguments.usage(
+        "'--images' needs a square '--size' (images are resized and centre-cropped), got \(size.label)"
+      )
+    }
   }
 
   /// The calibration images from `--calibration`, `--images` or synthetic, checked against the
   /// model and the size; the search size is `--size`, else the `.npy` images' size, else 672.
   func calibrationImages(for model: SwinTransformer) throws -> Calibration {
-    let channels = model.configuration.inputChannels
-    let minimum = model.configuration.minimumInputSide
-    func checkSize(_ size: BenchSize) throws {
-      guard size.height >= minimum, size.width >= minimum else {
-        throw spec.usage(
-          "'--size' \(size.label) is below the model's minimum of \(minimum)x\(minimum) pixels")
-      }
-    }
-    if let path = calibrationPath {
-      let images: Tensor
-      do {
-        images = try readNumPy(path: path)
-      } catch {
-        throw Failure("calibration images \(error.description)")
-      }
-      guard images.rank == 4, images.shape[0] >= 1 else {
-        throw Failure(
-          "\(path): calibration images have shape \(images.shape), expected (n, \(channels), height, width) with n ≥ 1"
-        )
-      }
-      guard images.shape[1] == channels else {
-        throw Failure(
-          "\(path): calibration images have \(images.shape[1]) channels, the model expects \(channels) (shape \(images.shape))"
-        )
-      }
-      let found = BenchSize(height: images.shape[2], width: images.shape[3])
-      if let size, size != found {
-        throw Failure(
-          "\(path): calibration images are \(found.label), the search is at \(size.label) (give '--size \(found.label)' or images of \(size.label))"
-        )
-      }
-      try checkSize(found)
-      let count = min(images.shape[0], calibrationCount ?? SearchOptions.defaultCount(found))
-      let plane = channels * found.height * found.width
-      let used = Tensor(
-        shape: [count, channels, found.height, found.width],
-        values: Array(images.values[0..<(count * plane)]))
-      return Calibration(
-        images: used, size: found, label: "\(count) of the \(images.shape[0]) images of \(path)")
-    }
-    let size = self.size ?? BenchSize(height: 672, width: 672)
-    try checkSize(size)
-    if let directory = imagesPath {
-      let files: [String]
-      do {
-        files = try FileManager.default.contentsOfDirectory(atPath: directory).filter {
-          ["png", "jpg", "jpeg"].contains(($0 as NSString).pathExtension.lowercased())
-        }.sorted()
-      } catch {
-        throw Failure("cannot list '\(directory)': \(error.localizedDescription)")
-      }
-      guard !files.isEmpty else {
-        throw Failure("'\(directory)' has no .png, .jpg or .jpeg files to calibrate with")
-      }
-      let count = min(files.count, calibrationCount ?? SearchOptions.defaultCount(size))
-      let preprocessing: ImagePreprocessing
-      do {
-        preprocessing = try ImagePreprocessing(size: size.height)
-      } catch {
-        throw Failure(error)
-      }
-      var pictures: [RGBImage] = []
-      for name in files.prefix(count) {
-        do {
-          pictures.append(
-            try RGBImage.load(path: (directory as NSString).appendingPathComponent(name)))
-        } catch {
-          throw Failure(error)
-        }
-      }
-      return Calibration(
-        images: preprocessing.tensor(pictures), size: size,
-        label: "\(count) of the \(files.count) images in \(directory)")
-    }
-    let count = calibrationCount ?? SearchOptions.defaultCount(size)
-    return Calibration(
-      images: SyntheticImages.batch(
-        count: count, height: size.height, width: size.width, seed: seed), size: size,
-      label: "\(count) synthetic image\(count == 1 ? "" : "s") (seed \(seed))")
-  }
-}
-
-
-// MARK: - Timing on a shared machine
-
-/// Times forwards on a shared machine. A run during which other processes kept more than
-/// `threshold` of the CPUs busy (every CPU's busy time from /proc/stat minus this process's own from
-/// /proc/self/stat; hypervisor steal counts as busy) is disturbed: the timer waits until the machine
-/// is quiet (others under `threshold` for a 0.5 s look) and runs it again, up to `attempts` runs.
-/// The first undisturbed run counts, or the fastest when none was. Waiting stops for good once
-/// `patience` seconds have been spent waiting, so a machine busy throughout costs bounded time
-/// (and is reported). Where /proc is missing every run counts.
-final class QuietTimer {
-  let threshold: Double
-  let attempts: Int
-  let patience: Double
-  /// Forwards run, disturbed ones, and timings for which every attempt was disturbed.
-  private(set) var runs = 0
-  private(set) var disturbed = 0
-  private(set) var timings = 0
-  private(set) var unresolved = 0
-  /// Seconds spent waiting for quiet.
-  private(set) var waited = 0.0
-
-  init(threshold: Double = 0.05, attempts: Int = 4, patience: Double = SearchCommand.defaultQuietWait) {
-    self.threshold = threshold
-    self.attempts = attempts
-    self.patience = patience
-  }
-
-  func time(_ body: () throws -> Void) throws -> Double {
-    timings += 1
-    var fastest = Double.infinity
-    for attempt in 0..<attempts {
-      let before = CPUTicks.now()
-      let start = monotonicSeconds()
-      try body()
-      let seconds = monotonicSeconds() - start
-      runs += 1
-      guard let before, let after = CPUTicks.now(), after.othersShare(since: before) > threshold
-      else { return seconds }
-      disturbed += 1
-      fastest = min(fastest, seconds)
-      if attempt < attempts - 1 { waitForQuiet() }
-    }
-    unresolved += 1
-    return fastest
-  }
-
-  /// Sleeps in 0.5 s looks until one finds the other processes under `threshold`, within patience.
-  private func waitForQuiet() {
-    while waited < patience {
-      guard let before = CPUTicks.now() else { return }
-      usleep(500_000)
-      waited += 0.5
-      guard let after = CPUTicks.now() else { return }
-      if after.othersShare(since: before) <= threshold { return }
+    let source: CalibrationSet.Source =
+      calibrationPath.map { .numpy(path: $0) } ?? imagesPath.map { .directory(path: $0) } ?? .synthetic(seed: seed)
+    do {
+      let set = try CalibrationSet.load(
+        source, size: size.map { ($0.height, $0.width) }, count: calibrationCount, configuration: model.configuration)
+      return Calibration(images: set.images, size: BenchSize(height: set.height, width: set.width), label: set.label)
+    } catch .belowMinimum(let height, let width, let minimum) {
+      throw spec.usage("'--size' \(height)x\(width) is below the model's minimum of \(minimum)x\(minimum) pixels")
+    } catch {
+      throw Failure(error)
     }
   }
 
-  /// Whether too many timings had no undisturbed run for the results to be trusted.
-  var unreliable: Bool { unresolved * 5 > timings }
-
-  var summary: String {
-    guard disturbed > 0 else { return "No run was disturbed by other processes." }
-    var text =
-      "\(disturbed) of \(runs) runs were disturbed by other processes (over \(Int(threshold * 100))% of the CPUs busy)"
-    if waited > 0 { text += ", \(formatDuration(waited)) spent waiting for quiet" }
-    text +=
-      unresolved > 0
-      ? "; \(unresolved) of \(timings) timings have no undisturbed run (the fastest counts)."
-      : "; all were repeated."
-    return text
-  }
-}
-
-/// CPU time counters in clock ticks: every CPU's busy and total time (/proc/stat) and this
-/// process's user + system time (/proc/self/stat).
-struct CPUTicks {
-  let busy: UInt64
-  let total: UInt64
-  let own: UInt64
-
-  static func now() -> CPUTicks? {
-    guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
-      let line = stat.split(separator: "\n").first, line.hasPrefix("cpu "),
-      let own = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
-      let close = own.lastIndex(of: ")")
-    else { return nil }
-    // user nice system idle iowait irq softirq steal (guest time is already inside user).
-    let fields = line.split(separator: " ").dropFirst().prefix(8).compactMap { UInt64($0) }
-    // After "pid (comm)": state is field 3, utime 14, stime 15.
-    let ownFields = own[own.index(after: close)...].split(separator: " ")
-    guard fields.count == 8, ownFields.count > 12, let user = UInt64(ownFields[11]),
-      let system = UInt64(ownFields[12])
-    else {
-      return nil
-    }
-    let idle = fields[3] + fields[4]
-    let total = fields.reduce(0, +)
-    return CPUTicks(busy: total - idle, total: total, own: user + system)
-  }
-
-  /// Share of all CPUs' time since `earlier` spent by other processes (or stolen by the hypervisor).
-  func othersShare(since earlier: CPUTicks) -> Double {
-    let elapsed = Double(total &- earlier.total)
-    guard elapsed > 0 else { return 0 }
-    let others = Double(busy &- earlier.busy) - Double(own &- earlier.own)
-    return max(0, others) / elapsed
-  }
 }

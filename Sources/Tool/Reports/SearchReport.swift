@@ -320,11 +320,6 @@ func compactRatios(_ ratios: PruningRatios) -> String {
   }.joined(separator: " | ")
 }
 
-/// A ratio without trailing zeros: `0`, `0.3`.
-func formatRatio(_ ratio: Double) -> String {
-  ratio == 0 ? "0" : String(format: "%g", ratio)
-}
-
 /// `score (cosine …, top-1 …)`.
 func formatScore(_ score: ConfigurationScore) -> String {
   var text = String(format: "%.5f", score.value)
@@ -337,7 +332,6 @@ func formatScore(_ score: ConfigurationScore) -> String {
   return text
 }
 
-/// Median over rounds of `runs[r] / reference[r]` (same-round pairs, so drift cancels).
 /// A configuration's time as a fraction of dense, predicted (`predicted / predictedDense`) and
 /// measured (median over rounds of its time over dense's in the same round), and the relative error
 /// of the prediction. A uniform change of the machine's speed changes neither fraction.
@@ -347,17 +341,6 @@ func fractionOfDense(predicted: Double, predictedDense: Double, runs: [Double], 
   let predictedFraction = predicted / predictedDense
   let measuredFraction = pairedRatio(runs, denseRuns)
   return (predictedFraction, measuredFraction, (predictedFraction - measuredFraction) / measuredFraction)
-}
-
-func pairedRatio(_ runs: [Double], _ reference: [Double]) -> Double {
-  quantile(zip(runs, reference).map { $0 / $1 }, 0.5)
-}
-
-/// `1m23s` or `12.3 s`.
-func formatDuration(_ seconds: Double) -> String {
-  if seconds < 60 { return String(format: "%.1f s", seconds) }
-  let whole = Int(seconds.rounded())
-  return "\(whole / 60)m\(String(format: "%02d", whole % 60))s"
 }
 
 // MARK: - SVG

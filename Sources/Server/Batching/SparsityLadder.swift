@@ -1,0 +1,95 @@
+// The SLO policy: a ladder of pruning configurations from dense to the sparsest allowed, ordered by
+// measured latency, and the choice of the level each batch runs at (README, "Latency SLO").
+import Foundation
+import Models
+
+/// One rung: a configuration and its measured seconds per image at the calibration size.
+public struct SparsityLevel: Sendable {
+  public let name: String
+  public let ratios: PruningRatios
+  /// Seconds per image of a batch-1 forward at `SparsityLadder.calibrationPixels`.
+  public let secondsPerImage: Double
+
+  public init(name: String, ratios: PruningRatios, secondsPerImage: Double) {
+    self.name = name
+    self.ratios = ratios
+    self.secondsPerImage = secondsPerImage
+  }
+}
+
+/// Chooses the level of each batch so that the predicted completion of the queue meets the SLO.
+///
+/// Predicted completion at level `l` = the oldest queued request's wait so far + (images in the batch
+/// + images queued behind it) × seconds per image at `l` × (pixels / calibration pixels) × a
+/// correction (running mean of measured / predicted at `l`). The batch runs at the least sparse level
+/// whose prediction is ≤ `upFraction` × SLO. Going back toward dense needs the prediction at the
+/// denser level to be ≤ `downFraction` × SLO, one level per batch (hysteresis: no flapping).
+public final class SparsityLadder: @unchecked Sendable {
+  public let levels: [SparsityLevel]
+  public let sloSeconds: Double
+  public let calibrationPixels: Int
+  public let upFraction: Double
+  public let downFraction: Double
+  private let lock = NSLock()
+  private var current = 0
+  private var correction: [Double]
+
+  /// `levels` are sorted here by decreasing measured latency (dense first).
+  public init(
+    levels: [SparsityLevel], sloSeconds: Double, calibrationPixels: Int, upFraction: Double = 0.8,
+    downFraction: Double = 0.5
+  ) {
+    precondition(!levels.isEmpty, "SparsityLadder: at least one level")
+    self.levels = levels.sorted { $0.secondsPerImage > $1.secondsPerImage }
+    self.sloSeconds = sloSeconds
+    self.calibrationPixels = max(1, calibrationPixels)
+    self.upFraction = upFraction
+    self.downFraction = downFraction
+    correction = Array(repeating: 1, count: levels.count)
+  }
+
+  /// The level in use now (index into `levels`).
+  public var currentLevel: Int { lock.withLock { current } }
+
+  /// Predicted seconds until the last of `images` queued images completes at `level`, after `waited`.
+  public func predictedSeconds(level: Int, images: Int, pixels: Int, waited: Double) -> Double {
+    lock.withLock { predicted(level: level, images: images, pixels: pixels, waited: waited) }
+  }
+
+  private func predicted(level: Int, images: Int, pixels: Int, waited: Double) -> Double {
+    waited + Double(images) * levels[level].secondsPerImage * correction[level]
+      * Double(pixels) / Double(calibrationPixels)
+  }
+
+  /// The level for a batch: `images` = the batch plus the images queued behind it, `pixels` per image,
+  /// `waited` = the oldest request's time in the queue.
+  public func choose(images: Int, pixels: Int, waited: Double) -> Int {
+    lock.withLock {
+      let up = upFraction * sloSeconds
+      let down = downFraction * sloSeconds
+      if predicted(level: current, images: images, pixels: pixels, waited: waited) > up {
+        // Sparser: the least sparse level that meets the target, else the sparsest.
+        var level = current
+        while level + 1 < levels.count,
+          predicted(level: level, images: images, pixels: pixels, waited: waited) > up
+        {
+          level += 1
+        }
+        current = level
+      } else if current > 0, predicted(level: current - 1, images: images, pixels: pixels, waited: waited) <= down {
+        current -= 1
+      }
+      return current
+    }
+  }
+
+  /// Feeds back a batch's measured time, so predictions follow the machine's load.
+  public func record(level: Int, images: Int, pixels: Int, seconds: Double) {
+    lock.withLock {
+      let base = Double(images) * levels[level].secondsPerImage * Double(pixels) / Double(calibrationPixels)
+      guard base > 0, seconds.isFinite, seconds > 0 else { return }
+      let ratio = min(max(seconds / base, 0.25), 8)
+      correction[level] = 0.8 * correction[level] + 0.2 * ratio
+    }
+  }
+}
