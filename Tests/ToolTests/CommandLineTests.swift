@@ -103,6 +103,27 @@ final class CommandLineTests: CommandTestCase {
     XCTAssertTrue(seeded.stdout.contains("(seed 7)"), seeded.stdout)
   }
 
+  /// `--precision`: an unknown value is a usage error; bf16 runs and is reported where the CPU has
+  /// AVX512_BF16, and fails naming the missing feature where it does not.
+  func testPrecisionOption() throws {
+    try assertFailure(["info", "--weights", weights, "--precision", "f16"], status: 64, contains: "'--precision': 'f16' is not one of f32, bf16")
+    let f32 = try sparsevit(["info", "--weights", weights])
+    XCTAssertEqual(f32.status, 0, f32.stderr)
+    XCTAssertTrue(f32.stdout.contains("precision:    f32"), f32.stdout)
+    let bench = ["bench", "--weights", weights, "--sizes", "64", "--sparsity", "dense", "--iterations", "1", "--warmup", "0", "--precision", "bf16"]
+    if CPUFeatures.current.contains(.avx512BF16) {
+      let info = try sparsevit(["info", "--weights", weights, "--precision", "bf16"])
+      XCTAssertEqual(info.status, 0, info.stderr)
+      XCTAssertTrue(info.stdout.contains("precision:    bf16") && info.stdout.contains("kernel:       bf16, packed pairs"), info.stdout)
+      let run = try sparsevit(bench)
+      XCTAssertEqual(run.status, 0, run.stderr)
+      XCTAssertTrue(run.stdout.contains("block linear layers: bf16"), run.stdout)
+    } else {
+      try assertFailure(bench, status: 1, contains: "needs a CPU with avx512_bf16")
+      try assertFailure(["info", "--precision", "bf16"], status: 1, contains: "needs a CPU with avx512_bf16")
+    }
+  }
+
   func testRunWritesLogitsAndFeatures() throws {
     let manifest = try loadManifest(fixtures)
     let fixture = manifest.cases.first { $0.name == "dense_75x100_b2" }!
