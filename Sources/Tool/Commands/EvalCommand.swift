@@ -49,7 +49,7 @@ enum EvalCommand {
       "--images <dir> [--labels <file.csv>] [--classes <file>] [--weights <file>] [--sparsity <list>] [--size <n>] [--batch <n>] [options]",
     options: [
       images, labels, classes, ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.seed, ModelOptions.precision,
-      sparsity,
+      ModelOptions.windowSemantics, sparsity,
       ImageOptions.size, ImageOptions.resize, cropFraction, batch, ModelOptions.threads, limit, json, csv, plot,
     ],
     discussion: """
@@ -80,7 +80,8 @@ enum EvalCommand {
     // Everything that can be refused (weights, labels, configurations) is checked before a line
     // is printed, so that a refusal is the one `Error:` line.
     let start = monotonicSeconds()
-    let model = try ModelOptions.load(options.model, precision: options.precision)
+    let model = try ModelOptions.load(
+      options.model, precision: options.precision, windowSemantics: options.windowSemantics)
     let loadSeconds = monotonicSeconds() - start
     let dataset = try options.dataset(for: model)
     let evaluation: Evaluation
@@ -140,6 +141,8 @@ struct EvalOptions {
   let spec: CommandSpec
   let model: ModelSource
   let precision: Precision
+  /// `--window-semantics`; nil: the checkpoint's.
+  let windowSemantics: WindowSemantics?
   let imagesPath: String
   let labelsPath: String?
   let classesPath: String?
@@ -204,6 +207,7 @@ struct EvalOptions {
     }
     model = try ModelOptions.source(arguments)
     precision = try ModelOptions.precision(arguments)
+    windowSemantics = try ModelOptions.windowSemantics(arguments)
   }
 
   /// The images and their labels: every label is resolved here, before any image is decoded.
