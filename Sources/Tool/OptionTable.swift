@@ -19,6 +19,10 @@ extension ModelOptions {
   static let sparsity = OptionSpec(
     name: "sparsity", value: "cfg",
     help: "Pruning ratios: a JSON file, a uniform ratio in [0, 1), 'dense' or a preset (\(PruningRatios.presetNames.joined(separator: ", "))).")
+  static let windowSemantics = OptionSpec(
+    name: "window-semantics", value: "name",
+    help: "How blocks pad and shift windows: \(WindowSemantics.allCases.map(\.rawValue).joined(separator: ", ")) "
+      + "(default: the checkpoint's framework; timm and Microsoft: timm, torchvision: torchvision, mmdet: sparsevit).")
 }
 
 extension MaskCommand {

@@ -17,7 +17,7 @@ enum SearchCommand {
       "--latency-ms <T> --output <cfg.json> [--size <n>] [--batch <n>] [--threads <n>] [--calibration <x.npy> | --images <dir>] [options]",
     options: [
       latencyMs, minLatencyMs, output, size, batch, ModelOptions.threads, ModelOptions.weights,
-      ModelOptions.modelSeed, ModelOptions.precision, calibrationFile, imagesDirectory, calibrationCount, score, population, parents,
+      ModelOptions.modelSeed, ModelOptions.windowSemantics, ModelOptions.precision, calibrationFile, imagesDirectory, calibrationCount, score, population, parents,
       mutation, iterations, seed, plot, latencyModelFile, remeasure, cacheBusy, rounds, recalibrate,
       quietWait, validateCount,
     ],
@@ -66,7 +66,8 @@ enum SearchCommand {
         "WARNING: this sparsevit is a DEBUG build: its latency model means nothing. Build with 'swift build -c release'."
       )
     }
-    let model = try ModelOptions.load(options.model, precision: options.precision, verbose: true)
+    let model = try ModelOptions.load(
+      options.model, precision: options.precision, windowSemantics: options.windowSemantics, verbose: true)
     let calibration = try options.calibrationImages(for: model)
     let size = calibration.size
     let environment = BenchEnvironment.current(model: model, threads: options.threads)
@@ -343,6 +344,8 @@ struct SearchOptions {
   let spec: CommandSpec
   let model: ModelSource
   let precision: Precision
+  /// `--window-semantics`; nil: the checkpoint's.
+  let windowSemantics: WindowSemantics?
   let latencySeconds, minLatencySeconds: Double?
   let outputPath, plotPath, calibrationPath, imagesPath: String?
   let size: BenchSize?
@@ -375,6 +378,7 @@ struct SearchOptions {
     threads = try ModelOptions.threads(arguments)
     model = try ModelOptions.source(arguments)
     precision = try ModelOptions.precision(arguments)
+    windowSemantics = try ModelOptions.windowSemantics(arguments)
     calibrationPath = arguments.string(SearchCommand.calibrationFile)
     imagesPath = arguments.string(SearchCommand.imagesDirectory)
     if calibrationPath != nil && imagesPath != nil {
