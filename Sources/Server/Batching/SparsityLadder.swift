@@ -21,30 +21,32 @@ public struct SparsityLevel: Sendable {
 ///
 /// Predicted completion at level `l` = the oldest queued request's wait so far + (images in the batch
 /// + images queued behind it) × seconds per image at `l` × (pixels / calibration pixels) × a
-/// correction (running mean of measured / predicted at `l`). The batch runs at the least sparse level
-/// whose prediction is ≤ `upFraction` × SLO. Going back toward dense needs the prediction at the
-/// denser level to be ≤ `downFraction` × SLO, one level per batch (hysteresis: no flapping).
+/// correction (running mean of measured / predicted at `l`). The target is `targetFraction` × SLO.
+/// When the current level misses it, the batch runs at the least sparse level that meets it (the
+/// sparsest if none does). Going back toward dense is one level at a time, once the denser level has
+/// met the target for `calmBatches` batches in a row (hysteresis: a brief lull does not flap).
 public final class SparsityLadder: @unchecked Sendable {
   public let levels: [SparsityLevel]
   public let sloSeconds: Double
   public let calibrationPixels: Int
-  public let upFraction: Double
-  public let downFraction: Double
+  public let targetFraction: Double
+  public let calmBatches: Int
   private let lock = NSLock()
   private var current = 0
+  private var calm = 0
   private var correction: [Double]
 
-  /// `levels` are sorted here by decreasing measured latency (dense first).
+  /// `levels` are sorted here by decreasing latency (dense first).
   public init(
-    levels: [SparsityLevel], sloSeconds: Double, calibrationPixels: Int, upFraction: Double = 0.8,
-    downFraction: Double = 0.5
+    levels: [SparsityLevel], sloSeconds: Double, calibrationPixels: Int, targetFraction: Double = 0.8,
+    calmBatches: Int = 3
   ) {
     precondition(!levels.isEmpty, "SparsityLadder: at least one level")
     self.levels = levels.sorted { $0.secondsPerImage > $1.secondsPerImage }
     self.sloSeconds = sloSeconds
     self.calibrationPixels = max(1, calibrationPixels)
-    self.upFraction = upFraction
-    self.downFraction = downFraction
+    self.targetFraction = targetFraction
+    self.calmBatches = max(1, calmBatches)
     correction = Array(repeating: 1, count: levels.count)
   }
 
@@ -65,19 +67,20 @@ public final class SparsityLadder: @unchecked Sendable {
   /// `waited` = the oldest request's time in the queue.
   public func choose(images: Int, pixels: Int, waited: Double) -> Int {
     lock.withLock {
-      let up = upFraction * sloSeconds
-      let down = downFraction * sloSeconds
-      if predicted(level: current, images: images, pixels: pixels, waited: waited) > up {
+      let target = targetFraction * sloSeconds
+      func meets(_ level: Int) -> Bool { predicted(level: level, images: images, pixels: pixels, waited: waited) <= target }
+      if !meets(current) {
         // Sparser: the least sparse level that meets the target, else the sparsest.
-        var level = current
-        while level + 1 < levels.count,
-          predicted(level: level, images: images, pixels: pixels, waited: waited) > up
-        {
-          level += 1
+        while current + 1 < levels.count && !meets(current) { current += 1 }
+        calm = 0
+      } else if current > 0 && meets(current - 1) {
+        calm += 1
+        if calm >= calmBatches {
+          current -= 1
+          calm = 0
         }
-        current = level
-      } else if current > 0, predicted(level: current - 1, images: images, pixels: pixels, waited: waited) <= down {
-        current -= 1
+      } else {
+        calm = 0
       }
       return current
     }
