@@ -90,7 +90,9 @@ public final class InferenceServer: @unchecked Sendable {
         try configuration.latencyModel.map { $0.predictedSeconds(entry.ratios) / Double($0.key.batch) }
         ?? time(model, entry.ratios, size: width, threads: configuration.batching.threads)
       let source = configuration.latencyModel == nil ? "measured" : "predicted"
-      progress(String(format: "level %@: %.1f ms per image at %d×%d (%@)", entry.label, seconds * 1000, width, height, source))
+      progress(
+        String(
+          format: "level %@: %.1f ms per image at %d×%d (%@)", entry.label, seconds * 1000, width, height, source))
       return SparsityLevel(name: entry.label, ratios: entry.ratios, secondsPerImage: seconds)
     }
     return SparsityLadder(levels: levels, sloSeconds: slo, calibrationPixels: width * height)

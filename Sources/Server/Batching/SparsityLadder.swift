@@ -68,7 +68,9 @@ public final class SparsityLadder: @unchecked Sendable {
   public func choose(images: Int, pixels: Int, waited: Double) -> Int {
     lock.withLock {
       let target = targetFraction * sloSeconds
-      func meets(_ level: Int) -> Bool { predicted(level: level, images: images, pixels: pixels, waited: waited) <= target }
+      func meets(_ level: Int) -> Bool {
+        predicted(level: level, images: images, pixels: pixels, waited: waited) <= target
+      }
       if !meets(current) {
         // Sparser: the least sparse level that meets the target, else the sparsest.
         while current + 1 < levels.count && !meets(current) { current += 1 }

@@ -43,7 +43,8 @@ enum ServeCommand {
     usage: "[--weights <file>] [--host 127.0.0.1] [--port 8000] [--max-batch 4] [--slo-ms T] [options]",
     options: [
       ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.threads, host, port, modelName, maxBatch, batchWindow,
-      ModelOptions.sparsity, slo, ladder, latencyModel, ImageOptions.size, ImageOptions.resize, apiKeyFile, maxBody, maxConnections,
+      ModelOptions.sparsity, slo, ladder, latencyModel, ImageOptions.size, ImageOptions.resize, apiKeyFile, maxBody,
+      maxConnections,
       timeout,
       httpThreads, memoryBudget, quiet,
     ],
