@@ -75,10 +75,13 @@ final class BatchingTests: ServerTestCase {
       SparsityLevel(
         name: "r\(ratio)", ratios: try .uniform(ratio, depths: depths), secondsPerImage: [0.1, 0.06, 0.03][index])
     }
-    // Given out of order: sorted by latency, dense first. Target 0.8 s, 2 calm batches to step down.
+    // A level slower than a less sparse one buys no time: left out.
+    let slow = SparsityLevel(name: "slow", ratios: try .uniform(0.2, depths: depths), secondsPerImage: 0.2)
+    // Given out of order: sorted by sparsity, dense first. Target 0.8 s, 2 calm batches to step down.
     let ladder = SparsityLadder(
-      levels: levels.reversed(), sloSeconds: 1, calibrationPixels: 100, targetFraction: 0.8, calmBatches: 2)
+      levels: levels.reversed() + [slow], sloSeconds: 1, calibrationPixels: 100, targetFraction: 0.8, calmBatches: 2)
     XCTAssertEqual(ladder.levels.map(\.name), ["r0.0", "r0.4", "r0.8"])
+    XCTAssertEqual(ladder.dropped, ["slow"])
     XCTAssertEqual(ladder.choose(images: 4, pixels: 100, waited: 0), 0)  // 0.4 s ≤ 0.8
     XCTAssertEqual(ladder.choose(images: 12, pixels: 100, waited: 0), 1)  // dense 1.2 > 0.8, r0.4 0.72
     XCTAssertEqual(ladder.choose(images: 20, pixels: 100, waited: 0.2), 2)  // r0.4 1.4; r0.8 0.8

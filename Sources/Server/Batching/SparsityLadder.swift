@@ -5,6 +5,12 @@ import Models
 
 /// One rung: a configuration and its measured seconds per image at the calibration size.
 public struct SparsityLevel: Sendable {
+  /// Mean of the per-block ratios: how sparse the level is (0 for dense).
+  var meanRatio: Double {
+    let all = ratios.ratios.joined()
+    return all.isEmpty ? 0 : all.reduce(0, +) / Double(all.count)
+  }
+
   public let name: String
   public let ratios: PruningRatios
   /// Seconds per image of a batch-1 forward at `SparsityLadder.calibrationPixels`.
@@ -20,13 +26,18 @@ public struct SparsityLevel: Sendable {
 /// Chooses the level of each batch so that the predicted completion of the queue meets the SLO.
 ///
 /// Predicted completion at level `l` = the oldest queued request's wait so far + (images in the batch
-/// + images queued behind it) × seconds per image at `l` × (pixels / calibration pixels) × a
-/// correction (running mean of measured / predicted at `l`). The target is `targetFraction` × SLO.
+/// + images queued behind it) × seconds per image at `l` × (pixels / calibration pixels) × the machine's
+/// correction (running mean of measured / predicted over every batch: one factor for all levels, so
+/// a level that has not run lately is not judged by the load of its last run). The target is
+/// `targetFraction` × SLO.
 /// When the current level misses it, the batch runs at the least sparse level that meets it (the
 /// sparsest if none does). Going back toward dense is one level at a time, once the denser level has
 /// met the target for `calmBatches` batches in a row (hysteresis: a brief lull does not flap).
 public final class SparsityLadder: @unchecked Sendable {
+  /// Least sparse first; each faster than every level before it.
   public let levels: [SparsityLevel]
+  /// Names of the levels left out: not faster than a less sparse level, so they buy no time.
+  public let dropped: [String]
   public let sloSeconds: Double
   public let calibrationPixels: Int
   public let targetFraction: Double
@@ -34,20 +45,33 @@ public final class SparsityLadder: @unchecked Sendable {
   private let lock = NSLock()
   private var current = 0
   private var calm = 0
-  private var correction: [Double]
+  private var correction = 1.0
 
-  /// `levels` are sorted here by decreasing latency (dense first).
+  /// `levels` are ordered here by mean pruning ratio (dense first); a level not faster than every
+  /// less sparse one is dropped (timing noise, or pruning that does not pay at this size).
   public init(
     levels: [SparsityLevel], sloSeconds: Double, calibrationPixels: Int, targetFraction: Double = 0.8,
     calmBatches: Int = 3
   ) {
     precondition(!levels.isEmpty, "SparsityLadder: at least one level")
-    self.levels = levels.sorted { $0.secondsPerImage > $1.secondsPerImage }
+    var kept: [SparsityLevel] = []
+    var dropped: [String] = []
+    let ordered = levels.enumerated().sorted {
+      ($0.element.meanRatio, $0.offset) < ($1.element.meanRatio, $1.offset)
+    }
+    for (_, level) in ordered {
+      if let last = kept.last, level.secondsPerImage >= last.secondsPerImage {
+        dropped.append(level.name)
+      } else {
+        kept.append(level)
+      }
+    }
+    self.levels = kept
+    self.dropped = dropped
     self.sloSeconds = sloSeconds
     self.calibrationPixels = max(1, calibrationPixels)
     self.targetFraction = targetFraction
     self.calmBatches = max(1, calmBatches)
-    correction = Array(repeating: 1, count: levels.count)
   }
 
   /// The level in use now (index into `levels`).
@@ -59,7 +83,7 @@ public final class SparsityLadder: @unchecked Sendable {
   }
 
   private func predicted(level: Int, images: Int, pixels: Int, waited: Double) -> Double {
-    waited + Double(images) * levels[level].secondsPerImage * correction[level]
+    waited + Double(images) * levels[level].secondsPerImage * correction
       * Double(pixels) / Double(calibrationPixels)
   }
 
@@ -94,7 +118,7 @@ public final class SparsityLadder: @unchecked Sendable {
       let base = Double(images) * levels[level].secondsPerImage * Double(pixels) / Double(calibrationPixels)
       guard base > 0, seconds.isFinite, seconds > 0 else { return }
       let ratio = min(max(seconds / base, 0.25), 8)
-      correction[level] = 0.8 * correction[level] + 0.2 * ratio
+      correction = 0.8 * correction + 0.2 * ratio
     }
   }
 }
