@@ -38,10 +38,16 @@ let package = Package(
       providers: [.apt(["libmicrohttpd-dev"])]
     ),
 
+    // MARK: - Micro-kernels
+
+    // Kernels for instructions Swift cannot name (AVX2/AVX-512/AVX512_BF16), each compiled for its own
+    // ISA with target attributes and chosen at run time from CPUID: every build carries them all.
+    .target(name: "CKernels", path: "Sources/CKernels"),
+
     // MARK: - Libraries
 
     // Kernels, buffers, windows and the worker pool: float32 CPU code, nothing Swin-specific.
-    .target(name: "Engine", dependencies: ["CBLASShim"]),
+    .target(name: "Engine", dependencies: ["CBLASShim", "CKernels"]),
     // PNG and JPEG files to 8-bit RGB and back.
     .target(name: "ImageIO", dependencies: ["CPNG", "CTurboJPEG"]),
     // Swin from checkpoints, pruning ratios, input preprocessing, the latency model and search.

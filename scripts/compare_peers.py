@@ -6,7 +6,11 @@ Runs the same sizes (batch 1, same thread count) through
   - timm eager:  PyTorch + timm Swin-T, dense,
   - timm + ref:  the reference SparseViT pruning forward (shared/peers/sparsevit_ref.py) at the
                  same uniform ratios (ratio 0 in the dense row),
-  - ONNX Runtime and OpenVINO: dense, on an ONNX export of the same timm model,
+  - ONNX Runtime and OpenVINO: dense, on an ONNX export of the same timm model; OpenVINO twice,
+                 with INFERENCE_PRECISION_HINT=f32 and with its default settings (what a user who
+                 just calls compile_model gets: bf16 on CPUs with AVX512_BF16/AMX; the precision it
+                 chose is printed),
+  - sparsevit again with --precision bf16 where the CPU has AVX512_BF16 (skipped with a note else),
 and prints one table: median ms per engine, with its ratio to the best peer of the row.
 
 Each peer runs in its own Python process (its own thread settings), timed like shared/peers/*.py:
@@ -108,17 +112,22 @@ elif mode == "ort":
 elif mode == "ov":
     x = np.random.default_rng(0).standard_normal((1, 3, height, width), dtype=np.float32)
     core = ov.Core()
-    compiled = core.compile_model(extra[0], "CPU", {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
-                                                    "INFERENCE_PRECISION_HINT": "f32"})
-    request = compiled.create_infer_request()
     emit(version=f"openvino {ov.__version__}")
-    median, fastest = timeit(lambda: request.infer({0: x}))
-    emit(engine="openvino", config="dense", median_ms=median, min_ms=fastest)
+    for engine, hint in (("openvino", {"INFERENCE_PRECISION_HINT": "f32"}), ("openvino-default", {})):
+        compiled = core.compile_model(extra[0], "CPU", {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", **hint})
+        if not hint:
+            chosen = compiled.get_property('INFERENCE_PRECISION_HINT')
+            emit(note=f"OpenVINO with default settings chose precision {getattr(chosen, 'get_type_name', lambda: str(chosen))()}")
+        request = compiled.create_infer_request()
+        median, fastest = timeit(lambda: request.infer({0: x}))
+        emit(engine=engine, config="dense", median_ms=median, min_ms=fastest)
 '''
 
-ENGINES = [("sparsevit", "sparsevit"), ("timm", "timm eager"), ("ref", "timm + ref pruning"),
-           ("onnxruntime", "onnxruntime"), ("openvino", "openvino")]
-PEERS = [key for key, _ in ENGINES if key != "sparsevit"]
+ENGINES = [("sparsevit", "sparsevit"), ("sparsevit-bf16", "sparsevit bf16"), ("timm", "timm eager"),
+           ("ref", "timm + ref pruning"), ("onnxruntime", "onnxruntime"), ("openvino", "openvino f32"),
+           ("openvino-default", "openvino default")]
+OURS = ("sparsevit", "sparsevit-bf16")
+PEERS = [key for key, _ in ENGINES if key not in OURS]
 
 
 def log(message):
@@ -216,7 +225,8 @@ def run_worker(args, results, mode, size, extra, what):
     return records
 
 
-def run_sparsevit(args, results, sizes, ratios):
+def run_sparsevit(args, results, sizes, ratios, precision="f32"):
+    engine_key = "sparsevit" if precision == "f32" else f"sparsevit-{precision}"
     binary = args.sparsevit
     if not os.access(binary, os.X_OK):
         results.note(f"sparsevit skipped: {binary} not found (build it with 'swift build -c release')")
@@ -225,22 +235,23 @@ def run_sparsevit(args, results, sizes, ratios):
         output = os.path.join(directory, "bench.json")
         command = [binary, "bench", "--sizes", ",".join(sizes), "--sparsity", ",".join(["dense"] + ratios),
                    "--threads", str(args.threads), "--batch", "1", "--warmup", str(args.warmup),
-                   "--iterations", str(args.iterations), "--json", output]
+                   "--iterations", str(args.iterations), "--precision", precision, "--json", output]
         log("running " + " ".join(command))
         done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-            results.note(f"sparsevit bench failed (exit {done.returncode}): {last}")
+            results.note(f"sparsevit {precision} bench failed (exit {done.returncode}): {last}")
             return
         with open(output) as handle:
             document = json.load(handle)
     engine = document["engine"]
-    results.versions["sparsevit"] = f"sparsevit {engine['version']} ({engine['build']}, OpenBLAS {engine['blas_version']})"
+    results.versions[engine_key] = (f"sparsevit {engine['version']} ({engine['build']}, OpenBLAS {engine['blas_version']}); "
+                                    f"{engine.get('block_kernel', '')}")
     if engine["build"] != "release":
         results.note("sparsevit is a DEBUG build: its times mean nothing")
     for run in document["runs"]:
         label = "dense" if run["baseline"] else run["label"]
-        results.add((f"{run['height']}x{run['width']}", label, "sparsevit"), run["median_ms"])
+        results.add((f"{run['height']}x{run['width']}", label, engine_key), run["median_ms"])
 
 
 def run_all(args, results, sizes, ratios):
@@ -262,6 +273,8 @@ def run_all(args, results, sizes, ratios):
                     log(f"pass {index + 1}/{args.passes} at {size_label(size)}")
                 if "sparsevit" not in skip:
                     run_sparsevit(args, results, [size], ratios)
+                if "sparsevit-bf16" not in skip:
+                    run_sparsevit(args, results, [size], ratios, precision="bf16")
                 if "timm" not in skip or "ref" not in skip:
                     for record in run_worker(args, results, "torch", size, [args.peers_dir, ",".join(ratios)], "PyTorch/timm"):
                         if "version" in record:
@@ -286,7 +299,8 @@ def table(args, results, sizes, ratios):
     engines = [(key, title) for key, title in ENGINES if any(k[2] == key for k in results.median)]
     if not engines:
         return "no engine produced a result\n"
-    headers = ["size", "config"] + [title for _, title in engines] + ["best peer", "sparsevit / best peer"]
+    ours = [(key, title) for key, title in engines if key in OURS]
+    headers = ["size", "config"] + [title for _, title in engines] + ["best peer"] + [f"{title} / best peer" for _, title in ours]
     rows = []
     for size in map(size_label, sizes):
         for config in ["dense"] + [f"uniform {r}" for r in ratios]:
@@ -301,9 +315,10 @@ def table(args, results, sizes, ratios):
                     row.append(f"{value:.1f} ({value / best[1]:.2f}x)")
                 else:
                     row.append(f"{value:.1f}")
-            mine = results.median.get((size, config, "sparsevit"))
             row.append(f"{dict(ENGINES)[best[0]]} {best[1]:.1f}" if best else "—")
-            row.append(f"{mine / best[1]:.2f}x" if best and mine is not None else "—")
+            for key, _ in ours:
+                mine = results.median.get((size, config, key))
+                row.append(f"{mine / best[1]:.2f}x" if best and mine is not None else "—")
             rows.append(row)
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
     def line(cells):

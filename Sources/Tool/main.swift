@@ -7,6 +7,7 @@ let commands: [(spec: CommandSpec, run: (Arguments) throws -> Void)] = [
   (InfoCommand.spec, { try InfoCommand.run(InfoOptions($0)) }),
   (BenchCommand.spec, { try BenchCommand.run(BenchOptions($0)) }),
   (SearchCommand.spec, { try SearchCommand.run(SearchOptions($0)) }),
+  (EvalCommand.spec, { try EvalCommand.run(EvalOptions($0)) }),
   (MaskCommand.spec, { try MaskCommand.run(MaskOptions($0)) }),
   (ServeCommand.spec, { try ServeCommand.run(ServeOptions($0)) }),
 ]

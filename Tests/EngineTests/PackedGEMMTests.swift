@@ -33,10 +33,21 @@ final class PackedGEMMTests: XCTestCase {
     XCTAssertEqual(element(45, 299), 0, "padding outputs are zero")
   }
 
+  /// Every f32 micro-kernel (AVX-512, AVX2+FMA, Swift) this CPU runs; the others are named as skipped.
   func testMatchesNaiveProduct() {
+    for isa in PanelISA.allCases {
+      guard isa.isSupported else {
+        print("PackedGEMMTests: skipping the \(isa) kernel: this CPU lacks \(isa == .avx512 ? "avx512f/bw/vl" : "avx2+fma")")
+        continue
+      }
+      checkAgainstNaiveProduct(isa: isa)
+    }
+  }
+
+  private func checkAgainstNaiveProduct(isa: PanelISA) {
     let shapes: [(m: Int, n: Int, k: Int)] = [
       (1, 16, 1), (5, 16, 7), (6, 32, 9), (7, 48, 33), (11, 40, 17), (13, 3, 5), (49, 96, 96),
-      (12, 24, 256), (17, 64, 257), (9, 50, 600), (2, 16, 520),
+      (12, 24, 256), (17, 64, 257), (9, 50, 600), (2, 16, 520), (25, 80, 31), (98, 33, 40),
     ]
     for (index, shape) in shapes.enumerated() {
       let (m, n, k) = shape
@@ -60,7 +71,7 @@ final class PackedGEMMTests: XCTestCase {
               c.withUnsafeMutableBufferPointer { c in
                 multiplyPanels(
                   rows: m, columns: columns, inner: k, a.baseAddress!, lda: lda, packed: p.baseAddress!, outputs: n,
-                  first: first, beta: beta, into: c.baseAddress! + first, ldc: ldc)
+                  first: first, beta: beta, into: c.baseAddress! + first, ldc: ldc, isa: isa)
               }
             }
           }
@@ -82,7 +93,7 @@ final class PackedGEMMTests: XCTestCase {
           }
           XCTAssertTrue(c[(m * ldc)...].allSatisfy { $0 == sentinel }, "\(shape): wrote past the output")
           let result = compare(
-            actual, expected, atol: 1e-5, rtol: 1e-5, label: "m \(m) n \(n) k \(k) first \(first) beta \(beta)")
+            actual, expected, atol: 1e-5, rtol: 1e-5, label: "\(isa): m \(m) n \(n) k \(k) first \(first) beta \(beta)")
           XCTAssertTrue(result.passed, result.description)
         }
       }

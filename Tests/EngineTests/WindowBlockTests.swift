@@ -62,15 +62,25 @@ struct RandomBlock {
     return result
   }
 
-  /// Naive timm block in double precision on `x [batch, H, W, C]`, only on `kept` window ids (nil: all).
-  func reference(_ x: [Float], batch: Int, height: Int, width: Int, shifted: Bool, kept: Set<Int>?) -> [Float] {
+  /// Naive block in double precision on `x [batch, H, W, C]`, only on `kept` window ids (nil: all), in
+  /// `semantics` (SPARSEVIT.md's table): timm clamps and rolls the map before padding it; the others
+  /// pad to a whole window, then roll the padded map; mmdet and SparseViT shift one-window axes too;
+  /// SparseViT's padded tokens are zeros before LN1.
+  func reference(
+    _ x: [Float], batch: Int, height: Int, width: Int, shifted: Bool, kept: Set<Int>?,
+    semantics: WindowSemantics = .timm
+  ) -> [Float] {
     let c = channels, t = tensors.mapValues { $0.values.map(Double.init) }
-    let wh = height <= window ? height : window, ww = width <= window ? width : window
-    let sh = shifted && height > window ? window / 2 : 0, sw = shifted && width > window ? window / 2 : 0
+    let timm = semantics == .timm, shiftAlways = semantics == .mmdet || semantics == .sparsevit
+    let wh = timm && height <= window ? height : window, ww = timm && width <= window ? width : window
     let hp = (height + wh - 1) / wh * wh, wp = (width + ww - 1) / ww * ww
+    let sh = shifted && (shiftAlways || hp > wh) ? window / 2 : 0
+    let sw = shifted && (shiftAlways || wp > ww) ? window / 2 : 0
     let down = hp / wh, across = wp / ww, windows = down * across, n = wh * ww
     let headDim = c / heads, scale = 1 / Double(headDim).squareRoot()
-    let tableTokens = table(for: WindowGrid(height: height, width: width, window: window, shifted: shifted)).map(Double.init)
+    let tableTokens = table(
+      for: WindowGrid(height: height, width: width, window: window, shifted: shifted, semantics: semantics)
+    ).map(Double.init)
     func layerNorm(_ v: [Double], _ prefix: String) -> [Double] {
       let mean = v.reduce(0, +) / Double(v.count)
       let variance = v.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(v.count)
@@ -104,12 +114,15 @@ struct RandomBlock {
           for j in 0..<ww {
             let r = wy * wh + i, q = wx * ww + j
             labels.append(region(r, hp, wh, sh) * 3 + region(q, wp, ww, sw))
-            if r < height && q < width {
-              let h = (r + sh) % height, w = (q + sw) % width
+            // timm: rows past the map are padding added after the roll; the others roll the
+            // padded map, so padding can land anywhere.
+            let h = timm ? (r + sh) % height : (r + sh) % hp, w = timm ? (q + sw) % width : (q + sw) % wp
+            if (!timm || (r < height && q < width)) && h < height && w < width {
               tokens.append(normed[h * width + w])
               sources.append(pixel(h, w))
             } else {
-              tokens.append([Double](repeating: 0, count: c))
+              let zero = [Double](repeating: 0, count: c)
+              tokens.append(semantics == .sparsevit ? layerNorm(zero, "norm1") : zero)
               sources.append(nil)
             }
           }
@@ -156,7 +169,7 @@ final class WindowBlockTests: XCTestCase {
       (14, 14, false), (14, 14, true), (9, 13, true), (5, 7, true), (7, 7, true), (8, 16, true), (3, 4, false),
     ]
     let block = RandomBlock(channels: 16, heads: 2, hidden: 40, seed: 1)
-    for kernel in [BlockMatrixKernel.openBLAS, .packedPanels] {
+    for kernel in BlockMatrixKernel.supported where kernel.precision == .f32 {
       let weights = try block.weights(kernel: kernel)
       for (height, width, shifted) in cases {
         let grid = WindowGrid(height: height, width: width, window: 7, shifted: shifted)
@@ -176,11 +189,44 @@ final class WindowBlockTests: XCTestCase {
     }
   }
 
+  /// The other semantics' gather rules against the naive block: padding before the roll, no clamp,
+  /// one-window axes shifted (mmdet, SparseViT), padded tokens as LN1's bias (SparseViT); all
+  /// windows and every other window.
+  func testMatchesNaiveBlockInEverySemantics() throws {
+    let block = RandomBlock(channels: 16, heads: 2, hidden: 40, seed: 3)
+    let weights = try block.weights(kernel: .preferred)
+    for semantics in [WindowSemantics.torchvision, .mmdet, .sparsevit] {
+      for (height, width, shifted) in [(9, 13, true), (5, 7, true), (7, 7, true), (3, 4, true), (8, 16, false)] {
+        let grid = WindowGrid(height: height, width: width, window: 7, shifted: shifted, semantics: semantics)
+        let bias = WindowAttentionBias(table: block.table(for: grid), heads: 2, grid: grid)
+        let batch = 2
+        let x = randomTensor([batch, height, width, 16], seed: UInt64(height * 100 + width))
+        for everyOther in [false, true] {
+          let ids = (0..<(batch * grid.windowCount)).filter { !everyOther || $0 % 2 == 0 }.map(Int32.init)
+          let expected = block.reference(
+            x.values, batch: batch, height: height, width: width, shifted: shifted,
+            kept: Set(ids.map(Int.init)), semantics: semantics)
+          for threads in [1, 2] {
+            var y = x
+            let scratch = BlockScratch(
+              workers: threads, rowCapacity: 8 * 49, channels: 16, wideChannels: 48, tokens: 49, headDim: 8)
+            runWindowBlock(
+              &y, weights: weights, grid: grid, bias: bias, keptWindows: ids, keptCount: ids.count, scratch: scratch,
+              threads: threads)
+            let label = "\(semantics) \(height)x\(width) shifted \(shifted) every other \(everyOther) threads \(threads)"
+            let result = compare(y.values, expected, atol: 2e-5, rtol: 2e-5, label: label)
+            XCTAssertTrue(result.passed, result.description)
+          }
+        }
+      }
+    }
+  }
+
   /// Only the listed windows change (byte-identical elsewhere), and they match the naive block run
   /// on those windows only; several images with different selections.
   func testKeptWindowsOnly() throws {
     let block = RandomBlock(channels: 24, heads: 3, hidden: 48, seed: 2)
-    for kernel in [BlockMatrixKernel.openBLAS, .packedPanels] {
+    for kernel in BlockMatrixKernel.supported where kernel.precision == .f32 {
       let weights = try block.weights(kernel: kernel)
       for (height, width, shifted) in [(21, 14, true), (10, 17, true), (14, 21, false)] {
         let grid = WindowGrid(height: height, width: width, window: 7, shifted: shifted)
@@ -221,7 +267,7 @@ final class WindowBlockTests: XCTestCase {
   /// same order whatever the tile, so its results are bit-identical.
   func testNoWindowsAndReproducibility() throws {
     let block = RandomBlock(channels: 16, heads: 2, hidden: 32, seed: 3)
-    for kernel in [BlockMatrixKernel.openBLAS, .packedPanels] {
+    for kernel in BlockMatrixKernel.supported where kernel.precision == .f32 {
       let weights = try block.weights(kernel: kernel)
       let grid = WindowGrid(height: 28, width: 35, window: 7, shifted: true)
       let bias = WindowAttentionBias(table: block.table(for: grid), heads: 2, grid: grid)
@@ -241,7 +287,7 @@ final class WindowBlockTests: XCTestCase {
           if first.isEmpty { first = y.values }
           let result = compare(y.values, first, atol: 1e-5, rtol: 1e-5, label: "\(kernel): threads \(threads) vs 1")
           XCTAssertTrue(result.passed, result.description)
-          if kernel == .packedPanels {
+          if case .packedPanels = kernel {
             XCTAssertTrue(y.values.map(\.bitPattern) == first.map(\.bitPattern), "packed: threads \(threads) differs from 1 thread")
           }
         }
@@ -279,11 +325,11 @@ final class WindowBlockTests: XCTestCase {
       BlockKernel.windowsPerTile(kernel: kernel, tokens: tokens, threads: threads, rowCapacity: capacity)
     }
     XCTAssertEqual(perTile(.openBLAS), 8)
-    XCTAssertEqual(perTile(.packedPanels), 2)
-    XCTAssertEqual(perTile(.packedPanels, threads: 3), 3)
-    XCTAssertEqual(perTile(.packedPanels, tokens: 16), 6)
-    XCTAssertEqual(perTile(.packedPanels, tokens: 144, capacity: 8 * 144), 2)
+    XCTAssertEqual(perTile(.packedPanels(.swift)), 2)
+    XCTAssertEqual(perTile(.packedPanels(.swift), threads: 3), 3)
+    XCTAssertEqual(perTile(.packedPanels(.swift), tokens: 16), 6)
+    XCTAssertEqual(perTile(.packedPanels(.swift), tokens: 144, capacity: 8 * 144), 2)
     XCTAssertEqual(perTile(.openBLAS, capacity: 4 * 49), 4)
-    XCTAssertEqual(perTile(.packedPanels, threads: 4, capacity: 4 * 49), 4)
+    XCTAssertEqual(perTile(.packedPanels(.swift), threads: 4, capacity: 4 * 49), 4)
   }
 }

@@ -103,6 +103,27 @@ final class CommandLineTests: CommandTestCase {
     XCTAssertTrue(seeded.stdout.contains("(seed 7)"), seeded.stdout)
   }
 
+  /// `--precision`: an unknown value is a usage error; bf16 runs and is reported where the CPU has
+  /// AVX512_BF16, and fails naming the missing feature where it does not.
+  func testPrecisionOption() throws {
+    try assertFailure(["info", "--weights", weights, "--precision", "f16"], status: 64, contains: "'--precision': 'f16' is not one of f32, bf16")
+    let f32 = try sparsevit(["info", "--weights", weights])
+    XCTAssertEqual(f32.status, 0, f32.stderr)
+    XCTAssertTrue(f32.stdout.contains("precision:    f32"), f32.stdout)
+    let bench = ["bench", "--weights", weights, "--sizes", "64", "--sparsity", "dense", "--iterations", "1", "--warmup", "0", "--precision", "bf16"]
+    if CPUFeatures.current.contains(.avx512BF16) {
+      let info = try sparsevit(["info", "--weights", weights, "--precision", "bf16"])
+      XCTAssertEqual(info.status, 0, info.stderr)
+      XCTAssertTrue(info.stdout.contains("precision:    bf16") && info.stdout.contains("kernel:       bf16, packed pairs"), info.stdout)
+      let run = try sparsevit(bench)
+      XCTAssertEqual(run.status, 0, run.stderr)
+      XCTAssertTrue(run.stdout.contains("block linear layers: bf16"), run.stdout)
+    } else {
+      try assertFailure(bench, status: 1, contains: "needs a CPU with avx512_bf16")
+      try assertFailure(["info", "--precision", "bf16"], status: 1, contains: "needs a CPU with avx512_bf16")
+    }
+  }
+
   func testRunWritesLogitsAndFeatures() throws {
     let manifest = try loadManifest(fixtures)
     let fixture = manifest.cases.first { $0.name == "dense_75x100_b2" }!
@@ -135,6 +156,24 @@ final class CommandLineTests: CommandTestCase {
     try assertFailure(
       ["run", "--input", path("absent.npy"), "--output", path("y.npy"), "--weights", path("absent.safetensors")],
       status: 64, contains: "absent")
+  }
+
+  /// Every command that runs a model takes `--window-semantics`; an unknown name is a usage error;
+  /// `info` prints the semantics in use: the layout's by default, the one asked for otherwise.
+  func testWindowSemanticsOption() throws {
+    for command in ["run", "bench", "search", "mask", "info", "eval", "serve"] {
+      XCTAssertTrue(try sparsevit([command, "--help"]).stdout.contains("--window-semantics"), command)
+    }
+    for command in ["info", "bench"] {
+      try assertFailure(
+        [command, "--window-semantics", "detectron"], status: 64, contains: "'--window-semantics' must be one of")
+    }
+    let mmdet = fixtures.appendingPathComponent("tiny.mmdet.f16.safetensors").path
+    let byLayout = try sparsevit(["info", "--weights", mmdet])
+    XCTAssertEqual(byLayout.status, 0, byLayout.stderr)
+    XCTAssertTrue(byLayout.stdout.contains("windows:      sparsevit semantics"), byLayout.stdout)
+    let asked = try sparsevit(["info", "--weights", mmdet, "--window-semantics", "mmdet"])
+    XCTAssertTrue(asked.stdout.contains("windows:      mmdet semantics"), asked.stdout)
   }
 
   func testBadInputsFailWithOneLine() throws {

@@ -3,7 +3,13 @@
 // Coefficients were fitted for this file (minimax by Lawson iteration in float64, then rounded to
 // float32); the tests bound their error against the float64 functions.
 
+import CKernels
+
 typealias Vector8 = SIMD8<Float>
+
+/// Whether the C AVX2+FMA copies of the kernels run (same bits as the Swift code built with FMA):
+/// on x86_64 with AVX2+FMA, whatever the build flags.
+let vectorMathInC = CPUFeatures.current.contains(.avx2FMA)
 
 /// `a · b + c`, fused when the build enables FMA (`-Xswiftc -DSPARSEVIT_FMA` together with a
 /// `-target-cpu` that has it; scripts/build.sh does both). Swift never contracts `a * b + c` on its
@@ -126,6 +132,10 @@ func gelu8(_ x: Vector8) -> Vector8 {
 /// `values[i] = gelu(values[i] + bias[i])` for `count` consecutive floats.
 @inline(__always)
 func addBiasGELU(_ values: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, count: Int) {
+  if vectorMathInC {
+    ck_bias_gelu_avx2(values, bias, count)
+    return
+  }
   var i = 0
   while i + 8 <= count {
     store8(gelu8(load8(values + i) + load8(bias + i)), values + i)

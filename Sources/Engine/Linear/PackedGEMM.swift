@@ -1,23 +1,44 @@
 // The engine's own matrix product for the transformer blocks: c = a · wᵀ with the weight w packed
 // once, at load, into panels of 16 output columns. OpenBLAS (BLAS.swift) repacks w on every call,
 // which for the 49–392-row tiles of windowed attention costs a third as much as the product itself.
+import CKernels
 
 /// How a block's four weight matrices are stored and multiplied.
 package enum BlockMatrixKernel: Sendable, Equatable, CustomStringConvertible {
   /// `[out, in]` as loaded, multiplied by OpenBLAS `sgemm`.
   case openBLAS
   /// Packed into panels of `PackedPanels.width` output columns, multiplied by `multiplyPanels`.
-  case packedPanels
+  case packedPanels(PanelISA)
+  /// bf16 pairs packed into panels (`PackedBF16`), multiplied by `multiplyPanelsBF16`.
+  case packedBF16(BF16ISA)
 
-  /// Packed panels when the build has FMA and 256-bit vectors (`scripts/build.sh`); OpenBLAS in the
-  /// portable build, where the Swift kernel would run on 128-bit vectors without FMA.
-  package static let preferred: BlockMatrixKernel = {
-    #if SPARSEVIT_FMA
-      .packedPanels
-    #else
-      .openBLAS
-    #endif
-  }()
+  /// The f32 kernel: packed panels with the widest micro-kernel the CPU runs (chosen at run time,
+  /// whatever the build flags); OpenBLAS where none has FMA (the Swift kernel in a portable build).
+  package static let preferred: BlockMatrixKernel = PanelISA.best.map { .packedPanels($0) } ?? .openBLAS
+
+  /// The kernel for `precision` on this CPU; bf16 needs AVX512_BF16.
+  package static func preferred(for precision: Precision) throws(UnsupportedPrecisionError) -> BlockMatrixKernel {
+    switch precision {
+    case .f32: return preferred
+    case .bf16:
+      guard BF16ISA.avx512BF16.isSupported else {
+        throw UnsupportedPrecisionError(precision: .bf16, missingFeature: "avx512_bf16")
+      }
+      return .packedBF16(BF16ISA.amx.isSupported ? .amx : .avx512BF16)
+    }
+  }
+
+  /// Every kernel this CPU runs (f32 ones first), for tests and comparisons.
+  package static var supported: [BlockMatrixKernel] {
+    [.openBLAS] + PanelISA.allCases.filter(\.isSupported).map { .packedPanels($0) }
+      + BF16ISA.allCases.filter(\.isSupported).map { .packedBF16($0) }
+  }
+
+  /// The precision of the products.
+  package var precision: Precision {
+    if case .packedBF16 = self { return .bf16 }
+    return .f32
+  }
 
   /// Rows of activations a worker's tile should hold for this kernel's products. OpenBLAS packs
   /// the weights again on every call, so it wants long tiles (392 rows, 8 windows of 49 tokens: 2
@@ -28,14 +49,15 @@ package enum BlockMatrixKernel: Sendable, Equatable, CustomStringConvertible {
   package var preferredTileRows: Int {
     switch self {
     case .openBLAS: 392
-    case .packedPanels: 98
+    case .packedPanels, .packedBF16: 98
     }
   }
 
   package var description: String {
     switch self {
-    case .openBLAS: "OpenBLAS sgemm"
-    case .packedPanels: "packed panels (engine kernel, weights packed at load)"
+    case .openBLAS: "f32, OpenBLAS sgemm"
+    case .packedPanels(let isa): "f32, packed panels, \(isa.label) (weights packed at load)"
+    case .packedBF16(let isa): "bf16, packed pairs, \(isa.label) (weights packed at load)"
     }
   }
 }
@@ -91,7 +113,7 @@ package func multiplyPanels(
   _ a: UnsafePointer<Float>, lda: Int,
   packed w: UnsafePointer<Float>, outputs: Int, first: Int,
   beta: Float,
-  into c: UnsafeMutablePointer<Float>, ldc: Int
+  into c: UnsafeMutablePointer<Float>, ldc: Int, isa: PanelISA = PanelISA.best ?? .swift
 ) {
   precondition(m >= 0 && n >= 0 && k >= 0, "multiplyPanels: negative size m=\(m) n=\(n) k=\(k)")
   precondition(lda >= k && ldc >= n, "multiplyPanels: leading dimension too small (lda \(lda) ldc \(ldc))")
@@ -105,6 +127,11 @@ package func multiplyPanels(
     if beta == 0 {
       for row in 0..<m { (c + row * ldc).update(repeating: 0, count: n) }
     }
+    return
+  }
+  if isa != .swift {
+    precondition(isa.isSupported, "multiplyPanels: this CPU cannot run the \(isa) kernel")
+    multiplyPanelsC(rows: m, columns: n, inner: k, a, lda: lda, packed: w, outputs: outputs, first: first, beta: beta, into: c, ldc: ldc, isa: isa)
     return
   }
   let fullPanels = n / width, edge = n - fullPanels * width
@@ -133,6 +160,36 @@ package func multiplyPanels(
           rows: m, depth: depth, a + k0, lda: lda, panel: block + fullPanels * width * depth,
           accumulate: accumulate, into: t, ldc: width)
         for row in 0..<m { (c + row * ldc + column).update(from: t + row * width, count: edge) }
+      }
+    }
+    k0 += depth
+  }
+}
+
+/// `multiplyPanels` with a C micro-kernel: the column edge is masked inside the kernel.
+private func multiplyPanelsC(
+  rows m: Int, columns n: Int, inner k: Int, _ a: UnsafePointer<Float>, lda: Int,
+  packed w: UnsafePointer<Float>, outputs: Int, first: Int, beta: Float,
+  into c: UnsafeMutablePointer<Float>, ldc: Int, isa: PanelISA
+) {
+  let width = PackedPanels.width
+  var k0 = 0
+  while k0 < k {
+    let depth = min(PackedPanels.innerBlock, k - k0)
+    let accumulate: Int32 = beta != 0 || k0 > 0 ? 1 : 0
+    let block = w + PackedPanels.offset(column: first, k0: k0, outputs: outputs, inner: k)
+    var column = 0
+    while column < n {
+      let panel = block + column * depth
+      if isa == .avx512 {
+        let columns = min(2 * width, n - column)
+        ck_f32_avx512_panels(
+          m, columns, depth, a + k0, lda, panel, columns > width ? panel + width * depth : nil, accumulate,
+          c + column, ldc)
+        column += 2 * width
+      } else {
+        ck_f32_avx2_panel(m, min(width, n - column), depth, a + k0, lda, panel, accumulate, c + column, ldc)
+        column += width
       }
     }
     k0 += depth

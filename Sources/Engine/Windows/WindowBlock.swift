@@ -24,7 +24,10 @@ package struct WindowBlockWeights: Sendable {
 
   // One contiguous buffer; the offsets below locate each tensor in it.
   let parameters: [Float]
-  // Matrices are `[out, in]` (OpenBLAS) or packed (`PackedPanels`), per `kernel`.
+  // bf16 kernels: the four matrices (`PackedBF16`), the matrix offsets below pointing here; the
+  // f32 copies are not kept.
+  let bf16Matrices: PairBuffer?
+  // Matrices are `[out, in]` (OpenBLAS) or packed (`PackedPanels`, `PackedBF16`), per `kernel`.
   let norm1Weight: Int, norm1Bias: Int  // [C]
   let qkvWeight: Int, qkvBias: Int  // [3C, C], [3C]; query rows pre-scaled by headDim^-1/2
   let projWeight: Int, projBias: Int  // [C, C], [C]
@@ -76,10 +79,12 @@ package struct WindowBlockWeights: Sendable {
     for i in 0..<channels { qkvB[i] *= scale }
 
     var packed: [Float] = []
+    var pairs: [UInt32] = []
     let matrixFloats = [(3 * channels, channels), (channels, channels), (hidden, channels), (channels, hidden)].map {
       PackedPanels.count(outputs: $0.0, inner: $0.1)
     }
-    packed.reserveCapacity(matrixFloats.reduce(6 * channels + hidden + 4 * channels, +))
+    let matrixCount = kernel.precision == .bf16 ? 0 : matrixFloats.reduce(0, +)
+    packed.reserveCapacity(matrixCount + 6 * channels + hidden + 4 * channels)
     func append(_ values: [Float]) -> Int {
       let offset = packed.count
       packed.append(contentsOf: values)
@@ -87,8 +92,12 @@ package struct WindowBlockWeights: Sendable {
     }
     func appendMatrix(_ values: [Float], outputs: Int, inner: Int) -> Int {
       switch kernel {
-      case .openBLAS: append(values)
-      case .packedPanels: append(PackedPanels.pack(values, outputs: outputs, inner: inner))
+      case .openBLAS: return append(values)
+      case .packedPanels: return append(PackedPanels.pack(values, outputs: outputs, inner: inner))
+      case .packedBF16:
+        let offset = pairs.count
+        pairs.append(contentsOf: PackedBF16.pack(values, outputs: outputs, inner: inner))
+        return offset
       }
     }
     norm1Weight = append(norm1.weight)
@@ -104,6 +113,7 @@ package struct WindowBlockWeights: Sendable {
     self.fc2Weight = appendMatrix(fc2Weight.values, outputs: channels, inner: hidden)
     self.fc2Bias = append(fc2Bias.values)
     parameters = packed
+    bf16Matrices = kernel.precision == .bf16 ? PairBuffer(pairs) : nil
   }
 
   /// Multiply–accumulate count of the block per window of `tokens` tokens (linear layers and the
@@ -243,6 +253,7 @@ struct BlockKernel {
 
   let channels: Int, heads: Int, headDim: Int, hidden: Int
   let tokens: Int, paddedTokens: Int, classStride: Int, windowCount: Int
+  let normalizesPadding: Bool
   let wideStride: Int, slotFloats: Int, rowCapacity: Int, attentionCapacity: Int
   let threads: Int
   /// Tiles of at most `windowsPerTile` windows, a multiple of `threads` of them; 1 for the
@@ -282,6 +293,7 @@ struct BlockKernel {
     paddedTokens = biasLayout.paddedTokens
     classStride = heads * tokens * paddedTokens
     windowCount = grid.windowCount
+    normalizesPadding = grid.semantics.normalizesPadding
     wideStride = max(3 * channels, hidden)
     slotFloats = scratchLayout.slotFloats
     rowCapacity = scratchLayout.rowCapacity
@@ -340,19 +352,12 @@ struct BlockKernel {
   }
 
   /// The offset (in floats) of the pixel token `token` of kept window `windowId` reads, or −1 for
-  /// padding: roll and padding folded into the index arithmetic.
+  /// padding (`WindowGrid.sourcePixel`).
   @inline(__always)
   func source(_ windowId: Int, _ token: Int) -> Int {
     let image = windowId / windowCount
-    let window = windowId - image * windowCount
-    let row = window / grid.windowsAcross * grid.windowHeight + token / grid.windowWidth
-    let column = window % grid.windowsAcross * grid.windowWidth + token % grid.windowWidth
-    if row >= grid.height || column >= grid.width { return -1 }
-    var sourceRow = row + grid.shiftHeight
-    if sourceRow >= grid.height { sourceRow -= grid.height }
-    var sourceColumn = column + grid.shiftWidth
-    if sourceColumn >= grid.width { sourceColumn -= grid.width }
-    return ((image * grid.height + sourceRow) * grid.width + sourceColumn) * channels
+    guard let pixel = grid.sourcePixel(window: windowId - image * windowCount, token: token) else { return -1 }
+    return (image * grid.height * grid.width + pixel) * channels
   }
 
   // MARK: Schedules
@@ -433,14 +438,20 @@ struct BlockKernel {
       BLAS.multiplyTransposed(
         rows: m, columns: columns.count, inner: k, a, lda: lda, p + weight + columns.lowerBound * k, ldb: k,
         beta: beta, into: c + columns.lowerBound, ldc: ldc)
-    case .packedPanels:
+    case .packedPanels(let isa):
       multiplyPanels(
         rows: m, columns: columns.count, inner: k, a, lda: lda, packed: p + weight, outputs: outputs,
-        first: columns.lowerBound, beta: beta, into: c + columns.lowerBound, ldc: ldc)
+        first: columns.lowerBound, beta: beta, into: c + columns.lowerBound, ldc: ldc, isa: isa)
+    case .packedBF16(let isa):
+      multiplyPanelsBF16(
+        rows: m, columns: columns.count, inner: k, a, lda: lda, packed: weights.bf16Matrices!.base + weight,
+        outputs: outputs, first: columns.lowerBound, beta: beta, into: c + columns.lowerBound, ldc: ldc, isa: isa)
     }
   }
 
-  /// Gathers the tile's tokens into `residual` and LN1 of them into `normed` (padding: zeros).
+  /// Gathers the tile's tokens into `residual` and LN1 of them into `normed`. A padding token is
+  /// zero in `residual`; in `normed` it is zero, or LN1 of zero (its bias β) when the semantics pads
+  /// before LN1.
   func gatherNorm(first: Int, count: Int, slot: Int, part: Int, parts: Int) {
     let rows = partRange(count * tokens, part: part, parts: parts)
     let r = residual(slot), y = normed(slot)
@@ -449,7 +460,11 @@ struct BlockKernel {
       let residualRow = r + row * channels, normedRow = y + row * channels
       if offset < 0 {
         residualRow.update(repeating: 0, count: channels)
-        normedRow.update(repeating: 0, count: channels)
+        if normalizesPadding {
+          normedRow.update(from: p + weights.norm1Bias, count: channels)
+        } else {
+          normedRow.update(repeating: 0, count: channels)
+        }
       } else {
         residualRow.update(from: x + offset, count: channels)
         layerNormRow(

@@ -23,3 +23,11 @@ public func formatDuration(_ seconds: Double) -> String {
   let whole = Int(seconds.rounded())
   return "\(whole / 60)m\(String(format: "%02d", whole % 60))s"
 }
+
+/// `seconds` as "123.4 ms" (two decimals below 10 ms).
+public func formatMilliseconds(_ seconds: Double) -> String {
+  let value = seconds * 1000
+  return value < 10
+    ? "\(Double(Int((value * 100).rounded())) / 100) ms"
+    : "\(Double(Int((value * 10).rounded())) / 10) ms"
+}

@@ -53,11 +53,13 @@ public struct LatencyModelKey: Codable, Sendable, Hashable, CustomStringConverti
   public let architecture: String
   /// Engine version and build (a faster engine invalidates old timings).
   public let engine: String
+  /// How the blocks padded their windows (semantics without clamp compute 49 tokens per window).
+  public let windowSemantics: WindowSemantics
 
   /// Validates the sizes.
   public init(
     cpu: String, threads: Int, height: Int, width: Int, batch: Int, architecture: String,
-    engine: String
+    engine: String, windowSemantics: WindowSemantics = .timm
   ) throws(LatencyModelError) {
     guard threads >= 1 else {
       throw .invalidParameter(what: "threads", value: String(threads), expected: "≥ 1")
@@ -76,11 +78,13 @@ public struct LatencyModelKey: Codable, Sendable, Hashable, CustomStringConverti
     self.batch = batch
     self.architecture = architecture
     self.engine = engine
+    self.windowSemantics = windowSemantics
   }
 
   /// Every field on one line, in a fixed order (what the file name hashes).
   public var description: String {
     "cpu=\(cpu) threads=\(threads) size=\(height)x\(width) batch=\(batch) model=\(architecture) engine=\(engine)"
+      + " windows=\(windowSemantics)"
   }
 
   /// `latency-<16 hex digits>.json`: a 64-bit FNV-1a hash of `description`, stable across runs and
@@ -154,9 +158,9 @@ public struct LatencySample: Codable, Sendable, Equatable {
 /// Latency = `fixedSeconds` + Σ_stage `secondsPerWindow[s]` · (windows computed by the stage's
 /// blocks, summed over blocks and the batch). A block's cost is close to linear in its kept
 /// windows: its GEMMs have `49 · kept` rows and everything else is per window. The fixed part is the
-/// stem, the merges, the head and whatever is not proportional to windows. (A per-stage step for
-/// "stage pruned", the window scoring, was tried: it costs a few milliseconds, and its four extra
-/// parameters fit timing noise rather than predicting better.)
+/// stem, the merges, the head and whatever is not proportional to windows. The window scoring of a
+/// pruned stage has no term of its own: it costs a few milliseconds, less than the timing noise
+/// four more parameters would be fit to.
 public struct LatencyModel: Codable, Sendable, Equatable {
   /// Version of the cache file format.
   public static let formatVersion = 2
@@ -381,7 +385,7 @@ public struct LatencyModel: Codable, Sendable, Equatable {
     let configurations = design ?? LatencyModel.design(depths: model.configuration.depths)
     let runs = try timeConfigurations(
       model, input: input, configurations: configurations,
-      options: ForwardOptions(threads: key.threads), rounds: rounds,
+      options: ForwardOptions(threads: key.threads, windowSemantics: key.windowSemantics), rounds: rounds,
       time: time, progress: progress)
     let polished = polishRounds(runs)
     let samples = configurations.indices.map {

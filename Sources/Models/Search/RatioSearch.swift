@@ -25,11 +25,11 @@ public enum SearchError: Error, Equatable, CustomStringConvertible {
     case .invalidParameter(let what, let value, let expected):
       "\(what) is \(value), expected \(expected)"
     case .impossibleBudget(let maxSeconds, let fastestSeconds, let ratio):
-      "impossible latency budget: \(milliseconds(maxSeconds)) is below the fastest configuration of the search space (every ratio \(ratio)), predicted at \(milliseconds(fastestSeconds))"
+      "impossible latency budget: \(formatMilliseconds(maxSeconds)) is below the fastest configuration of the search space (every ratio \(ratio)), predicted at \(formatMilliseconds(fastestSeconds))"
     case .lowerBoundAboveDense(let minSeconds, let denseSeconds):
-      "the lower latency bound \(milliseconds(minSeconds)) is above the dense model's predicted \(milliseconds(denseSeconds)): no configuration can be that slow"
+      "the lower latency bound \(formatMilliseconds(minSeconds)) is above the dense model's predicted \(formatMilliseconds(denseSeconds)): no configuration can be that slow"
     case .emptyWindow(let minSeconds, let maxSeconds, let draws):
-      "no configuration of the search space is predicted between \(milliseconds(minSeconds)) and \(milliseconds(maxSeconds)) in \(draws) random draws: widen the window (lower the minimum latency)"
+      "no configuration of the search space is predicted between \(formatMilliseconds(minSeconds)) and \(formatMilliseconds(maxSeconds)) in \(draws) random draws: widen the window (lower the minimum latency)"
     case .noClassifierHead:
       "the model has no classifier head, so top-1 agreement cannot be scored: score by cosine similarity"
     case .calibration(let reason): reason
@@ -37,349 +37,6 @@ public enum SearchError: Error, Equatable, CustomStringConvertible {
   }
 }
 
-/// `seconds` as "123.4 ms".
-func milliseconds(_ seconds: Double) -> String {
-  let value = seconds * 1000
-  return value < 10
-    ? "\(Double(Int((value * 100).rounded())) / 100) ms"
-    : "\(Double(Int((value * 10).rounded())) / 10) ms"
-}
-
-// MARK: - Random numbers
-
-/// The search's random numbers: SplitMix64 with explicit integer and real draws, so that a seed
-/// gives the same search on every platform and Swift version (the standard library's `random(in:)`
-/// algorithms are not promised to stay the same).
-public struct SearchRandom: Sendable {
-  private var bits: SplitMix64
-
-  /// A generator whose every draw follows from `seed`.
-  public init(seed: UInt64) { bits = SplitMix64(seed: seed) }
-
-  /// The next 64 random bits.
-  public mutating func next() -> UInt64 { bits.next() }
-
-  /// An integer in `0..<bound` (`bound ≥ 1`): the high word of a 64 × 64-bit product (Lemire's
-  /// multiply-shift; the bias is below 2⁻⁵⁰ for the small bounds used here).
-  public mutating func integer(below bound: Int) -> Int {
-    precondition(bound >= 1, "SearchRandom.integer: bound \(bound)")
-    return Int(UInt64(bound).multipliedFullWidth(by: next()).high)
-  }
-
-  /// A real number in `[0, 1)` with 53 random bits.
-  public mutating func unit() -> Double {
-    Double(next() >> 11) * 0x1p-53
-  }
-}
-
-// MARK: - Search space
-
-/// A point of the search space: per stage, per W-MSA/SW-MSA pair (blocks `2i` and `2i + 1`), the
-/// index of its ratio in `SearchSpace.choices`, non-decreasing within each stage.
-public struct Genome: Hashable, Sendable, Comparable, CustomStringConvertible {
-  /// `pairs[stage][pair]`: index into the choices.
-  public let pairs: [[Int]]
-
-  /// Wraps choice indices (not validated: see `SearchSpace.isValid`).
-  public init(_ pairs: [[Int]]) { self.pairs = pairs }
-
-  /// Lexicographic order (the search's last tie-break).
-  public static func < (a: Genome, b: Genome) -> Bool {
-    let x = a.pairs.joined()
-    let y = b.pairs.joined()
-    return x.lexicographicallyPrecedes(y)
-  }
-
-  public var description: String { pairs.description }
-}
-
-/// The configurations the search may return (SPARSEVIT.md): each W-MSA/SW-MSA pair of a stage shares
-/// one ratio from `choices`, ratios are non-decreasing within a stage. A stage with an odd number of
-/// blocks ends with a pair of one block.
-public struct SearchSpace: Sendable, Equatable {
-  /// Blocks per stage.
-  public let depths: [Int]
-  /// The ratios a pair may take, ascending (default 0, 0.1, …, 0.8).
-  public let choices: [Double]
-
-  /// The paper's grid: 0, 0.1, …, 0.8.
-  public static let paperChoices = (0...8).map { Double($0) / 10 }
-
-  /// Validates `choices`: ascending, distinct, in `[0, 1)`, at least one; `depths` positive.
-  public init(depths: [Int], choices: [Double] = SearchSpace.paperChoices) throws(SearchError) {
-    guard !depths.isEmpty, depths.allSatisfy({ $0 >= 1 }) else {
-      throw .invalidParameter(
-        what: "depths", value: "\(depths)", expected: "at least one stage, each with ≥ 1 block")
-    }
-    guard !choices.isEmpty, choices.allSatisfy({ $0.isFinite && $0 >= 0 && $0 < 1 }),
-      zip(choices, choices.dropFirst()).allSatisfy({ $0 < $1 })
-    else {
-      throw .invalidParameter(
-        what: "ratio choices", value: "\(choices)", expected: "ascending distinct ratios in [0, 1)")
-    }
-    self.depths = depths
-    self.choices = choices
-  }
-
-  /// The paper's space for `depths` (positive, checked by the caller).
-  init(unchecked depths: [Int]) {
-    self.depths = depths
-    self.choices = SearchSpace.paperChoices
-  }
-
-  /// Pairs per stage: `⌈depth / 2⌉`.
-  public var pairCounts: [Int] { depths.map { ($0 + 1) / 2 } }
-
-  /// Number of configurations in the space: per stage, the non-decreasing sequences of
-  /// `pairs` choices, `C(choices + pairs − 1, pairs)`, multiplied over stages.
-  public var count: Double {
-    pairCounts.reduce(1.0) { total, pairs in
-      var combinations = 1.0
-      for i in 0..<pairs { combinations = combinations * Double(choices.count + i) / Double(i + 1) }
-      return total * combinations.rounded()
-    }
-  }
-
-  /// Whether `genome` is a point of this space.
-  public func isValid(_ genome: Genome) -> Bool {
-    genome.pairs.map(\.count) == pairCounts
-      && genome.pairs.allSatisfy { stage in
-        stage.allSatisfy { $0 >= 0 && $0 < choices.count }
-          && zip(stage, stage.dropFirst()).allSatisfy { $0 <= $1 }
-      }
-  }
-
-  /// The per-block ratios of `genome` (must be valid): block `b` takes pair `b / 2`'s ratio.
-  public func ratios(_ genome: Genome) -> PruningRatios {
-    precondition(
-      isValid(genome), "SearchSpace.ratios: \(genome) is not in the space of depths \(depths)")
-    return PruningRatios(
-      validated: depths.indices.map { stage in
-        (0..<depths[stage]).map { choices[genome.pairs[stage][$0 / 2]] }
-      })
-  }
-
-  /// The genome of `ratios` when they are a point of this space (pairs equal, values on the grid).
-  public func genome(_ ratios: PruningRatios) -> Genome? {
-    guard ratios.ratios.map(\.count) == depths else { return nil }
-    var pairs: [[Int]] = []
-    for (stage, values) in ratios.ratios.enumerated() {
-      var stagePairs: [Int] = []
-      for pair in 0..<pairCounts[stage] {
-        let block = 2 * pair
-        guard let index = choices.firstIndex(of: values[block]) else { return nil }
-        if block + 1 < values.count && values[block + 1] != values[block] { return nil }
-        stagePairs.append(index)
-      }
-      pairs.append(stagePairs)
-    }
-    let genome = Genome(pairs)
-    return isValid(genome) ? genome : nil
-  }
-
-  /// Every pair at choice `index`.
-  public func uniform(_ index: Int) -> Genome {
-    Genome(pairCounts.map { [Int](repeating: index, count: $0) })
-  }
-
-  /// A random point: per stage, independent uniform choices sorted ascending.
-  public func randomGenome(using random: inout SearchRandom) -> Genome {
-    Genome(
-      pairCounts.map { count in
-        (0..<count).map { _ in random.integer(below: choices.count) }.sorted()
-      })
-  }
-
-  /// `genome` with each pair redrawn uniformly with probability `probability`, then each stage
-  /// sorted so that it stays non-decreasing.
-  public func mutate(_ genome: Genome, probability: Double, using random: inout SearchRandom)
-    -> Genome
-  {
-    Genome(
-      genome.pairs.map { stage in
-        stage.map { random.unit() < probability ? random.integer(below: choices.count) : $0 }
-          .sorted()
-      })
-  }
-
-  /// Each pair from `a` or `b` with equal probability, then each stage sorted.
-  public func crossover(_ a: Genome, _ b: Genome, using random: inout SearchRandom) -> Genome {
-    Genome(
-      zip(a.pairs, b.pairs).map { stageA, stageB in
-        zip(stageA, stageB).map { random.integer(below: 2) == 0 ? $0 : $1 }.sorted()
-      })
-  }
-}
-
-// MARK: - Scores
-
-/// How good a configuration is; higher `value` is better.
-public struct ConfigurationScore: Sendable, Equatable {
-  /// What the search maximizes.
-  public let value: Double
-  /// Named measurements behind it (for reports), e.g. `cosine`, `top1_agreement`, `accuracy`.
-  public let details: [String: Double]
-
-  /// A score `value` (higher is better) and the measurements behind it.
-  public init(value: Double, details: [String: Double] = [:]) {
-    self.value = value
-    self.details = details
-  }
-}
-
-/// Scores a pruning configuration. The search calls it once per distinct configuration.
-public protocol ConfigurationScorer {
-  /// The score of `ratios` (higher is better).
-  func score(_ ratios: PruningRatios) throws -> ConfigurationScore
-}
-
-/// A scorer from a closure: `ClosureScorer { ratios in … }`.
-public struct ClosureScorer: ConfigurationScorer {
-  private let body: (PruningRatios) throws -> ConfigurationScore
-
-  /// Scores with `body`.
-  public init(_ body: @escaping (PruningRatios) throws -> ConfigurationScore) { self.body = body }
-
-  /// `body(ratios)`.
-  public func score(_ ratios: PruningRatios) throws -> ConfigurationScore { try body(ratios) }
-}
-
-/// How close the pruned model stays to the dense one on calibration images: the mean over images of
-/// the cosine similarity of the pooled final features (`[batch, C]`, the head's input), and the
-/// share of images whose top-1 class is unchanged.
-public struct FidelityScorer: ConfigurationScorer {
-  /// What the score's `value` is.
-  public enum Metric: String, Sendable, CaseIterable {
-    /// Mean cosine similarity of the pooled features (continuous: ranks close configurations).
-    case cosine
-    /// Top-1 agreement of the logits with the dense model's.
-    case top1
-    /// The mean of the two.
-    case mean
-  }
-
-  /// The model scored (dense and pruned).
-  public let model: SwinTransformer
-  /// `[n, 3, height, width]`, ImageNet-normalized.
-  public let images: Tensor
-  /// What `score(_:)` returns as its value.
-  public let metric: Metric
-  /// Options of the scoring forwards.
-  public let options: ForwardOptions
-  /// The dense model's pooled features, `[n, C]`.
-  public let denseFeatures: Tensor
-  /// The dense model's top-1 class per image (empty without a head).
-  public let denseClasses: [Int]
-
-  /// Runs the dense model on `images` once (the reference).
-  public init(
-    model: SwinTransformer, images: Tensor, metric: Metric = .cosine,
-    threads: Int = defaultThreadCount
-  )
-    throws
-  {
-    if metric != .cosine && model.configuration.classes == 0 { throw SearchError.noClassifierHead }
-    self.model = model
-    self.images = images
-    self.metric = metric
-    self.options = ForwardOptions(threads: threads)
-    let dense = try model.forward(images, options: options)
-    denseFeatures = dense.pooledFeatures
-    denseClasses = dense.logits.map(topClasses) ?? []
-  }
-
-  /// One forward of the calibration images with `ratios`, compared with the dense reference.
-  public func score(_ ratios: PruningRatios) throws -> ConfigurationScore {
-    let output = try model.forward(images, sparsity: ratios, options: options)
-    let cosine = meanCosineSimilarity(output.pooledFeatures, denseFeatures)
-    var details = ["cosine": cosine]
-    var agreement: Double? = nil
-    if let logits = output.logits, !denseClasses.isEmpty {
-      let classes = topClasses(logits)
-      let same = zip(classes, denseClasses).filter { $0 == $1 }.count
-      agreement = Double(same) / Double(classes.count)
-      details["top1_agreement"] = agreement
-    }
-    let value =
-      switch metric {
-      case .cosine: cosine
-      case .top1: agreement ?? 0
-      case .mean: (cosine + (agreement ?? 0)) / 2
-      }
-    return ConfigurationScore(value: value, details: details)
-  }
-}
-
-/// Top-1 accuracy of the pruned model against known labels: the scorer for a user with labelled data.
-public struct AccuracyScorer: ConfigurationScorer {
-  /// The model scored.
-  public let model: SwinTransformer
-  /// `[n, 3, height, width]`, ImageNet-normalized.
-  public let images: Tensor
-  /// The true class of each image.
-  public let labels: [Int]
-  /// Options of the scoring forwards.
-  public let options: ForwardOptions
-
-  /// Checks that there is one label per image, each a class of the model.
-  public init(
-    model: SwinTransformer, images: Tensor, labels: [Int], threads: Int = defaultThreadCount
-  ) throws(SearchError) {
-    guard model.configuration.classes > 0 else { throw .noClassifierHead }
-    guard images.rank == 4, images.shape[0] == labels.count else {
-      throw .calibration(
-        "\(labels.count) labels for images of shape \(images.shape), expected one label per image")
-    }
-    if let bad = labels.first(where: { $0 < 0 || $0 >= model.configuration.classes }) {
-      throw .calibration(
-        "label \(bad) is not a class of the model (0…\(model.configuration.classes - 1))")
-    }
-    self.model = model
-    self.images = images
-    self.labels = labels
-    self.options = ForwardOptions(threads: threads)
-  }
-
-  /// Share of the images whose top-1 class with `ratios` is their label.
-  public func score(_ ratios: PruningRatios) throws -> ConfigurationScore {
-    let output = try model.forward(images, sparsity: ratios, options: options)
-    let classes = output.logits.map(topClasses) ?? []
-    let accuracy =
-      Double(zip(classes, labels).filter { $0 == $1 }.count) / Double(max(labels.count, 1))
-    return ConfigurationScore(value: accuracy, details: ["accuracy": accuracy])
-  }
-}
-
-/// Mean over rows of the cosine similarity of `a` and `b` (`[n, C]` each), accumulated in Double.
-/// Two zero rows count as identical (1); one zero row against a non-zero one as 0.
-public func meanCosineSimilarity(_ a: Tensor, _ b: Tensor) -> Double {
-  precondition(
-    a.shape == b.shape && a.rank == 2, "meanCosineSimilarity: shapes \(a.shape) and \(b.shape)")
-  let rows = a.shape[0]
-  let columns = a.shape[1]
-  guard rows > 0 else { return 1 }
-  var total = 0.0
-  for row in 0..<rows {
-    var ab = 0.0
-    var aa = 0.0
-    var bb = 0.0
-    for column in 0..<columns {
-      let x = Double(a.values[row * columns + column])
-      let y = Double(b.values[row * columns + column])
-      ab += x * y
-      aa += x * x
-      bb += y * y
-    }
-    total +=
-      aa == 0 && bb == 0 ? 1 : (aa == 0 || bb == 0 ? 0 : ab / (aa.squareRoot() * bb.squareRoot()))
-  }
-  return total / Double(rows)
-}
-
-/// Per row of `[n, classes]` logits, the index of the largest (the first of equal ones).
-func topClasses(_ logits: Tensor) -> [Int] {
-  ClassPrediction.top(1, logits: logits, names: []).map { $0.first?.index ?? 0 }
-}
 
 // MARK: - Search
 
@@ -598,131 +255,162 @@ public struct RatioSearch {
     latency: (PruningRatios) -> Double, scorer: any ConfigurationScorer,
     progress: (SearchEvent) -> Void = { _ in }
   ) throws -> SearchResult {
-    let p = parameters
     let (fastestSeconds, denseSeconds) = try checkFeasible(latency: latency)
-    var random = SearchRandom(seed: p.seed)
-    var predicted: [Genome: Double] = [:]
-    func seconds(_ genome: Genome) -> Double {
-      if let known = predicted[genome] { return known }
-      let value = latency(space.ratios(genome))
-      predicted[genome] = value
-      return value
+    return try withoutActuallyEscaping(latency) { latency in
+      try withoutActuallyEscaping(progress) { progress in
+        let state = SearchState(search: self, latency: latency, scorer: scorer, progress: progress)
+        let uniform = try state.uniformBaselines()
+        var population = try state.initialPopulation()
+        var generations: [GenerationSummary] = []
+        while true {
+          let before = state.candidates.count
+          let ranked = try state.rankDistinct(population)
+          if let best = state.bestInWindow() {
+            let summary = GenerationSummary(
+              index: state.generation, newlyScored: state.candidates.count - before,
+              totalScored: state.candidates.count, best: best)
+            generations.append(summary)
+            progress(.generation(summary))
+          }
+          if state.generation == parameters.iterations { break }
+          state.generation += 1
+          let parents = Array(ranked.prefix(parameters.parents)).map(\.genome)
+          population = parents + state.children(of: parents)
+        }
+        // The window is not empty (generation 0 drew at least one configuration in it).
+        let best = state.bestInWindow()!
+        // Ranked first, so that of equal points the front keeps the one the search would pick.
+        let ranked = state.candidates.sorted { $0.ranks(before: $1) }
+        let front = paretoFront(
+          latencies: ranked.map(\.predictedSeconds), scores: ranked.map(\.score.value))
+        return SearchResult(
+          best: best, candidates: state.candidates, paretoFront: front.map { ranked[$0] }, uniform: uniform,
+          generations: generations, denseSeconds: denseSeconds, fastestSeconds: fastestSeconds)
+      }
     }
-    func inWindow(_ genome: Genome) -> Bool {
-      let value = seconds(genome)
-      return value >= p.minSeconds && value <= p.maxSeconds
-    }
+  }
+}
 
-    var scored: [Genome: Int] = [:]
-    var candidates: [SearchCandidate] = []
-    var generation = 0
-    func evaluate(_ genome: Genome) throws -> SearchCandidate {
-      if let index = scored[genome] { return candidates[index] }
-      let ratios = space.ratios(genome)
-      let candidate = SearchCandidate(
-        genome: genome, ratios: ratios, predictedSeconds: seconds(genome),
-        score: try scorer.score(ratios),
-        generation: generation)
-      scored[genome] = candidates.count
-      candidates.append(candidate)
-      progress(.scored(candidate, count: candidates.count))
-      return candidate
-    }
+/// The running state of one search: predicted latencies (each configuration predicted once), the
+/// scored candidates (each scored once), the generation and the random numbers.
+private final class SearchState {
+  let space: SearchSpace
+  let p: SearchParameters
+  let latency: (PruningRatios) -> Double
+  let scorer: any ConfigurationScorer
+  let progress: (SearchEvent) -> Void
+  var random: SearchRandom
+  var predicted: [Genome: Double] = [:]
+  var scored: [Genome: Int] = [:]
+  var candidates: [SearchCandidate] = []
+  var generation = 0
 
-    // Uniform baselines: every non-zero choice, scored when within the maximum.
-    var uniform: [UniformBaseline] = []
-    for index in 1..<space.choices.count {
+  init(
+    search: RatioSearch, latency: @escaping (PruningRatios) -> Double, scorer: any ConfigurationScorer,
+    progress: @escaping (SearchEvent) -> Void
+  ) {
+    space = search.space
+    p = search.parameters
+    self.latency = latency
+    self.scorer = scorer
+    self.progress = progress
+    random = SearchRandom(seed: search.parameters.seed)
+  }
+
+  func seconds(_ genome: Genome) -> Double {
+    if let known = predicted[genome] { return known }
+    let value = latency(space.ratios(genome))
+    predicted[genome] = value
+    return value
+  }
+
+  func inWindow(_ genome: Genome) -> Bool {
+    let value = seconds(genome)
+    return value >= p.minSeconds && value <= p.maxSeconds
+  }
+
+  func evaluate(_ genome: Genome) throws -> SearchCandidate {
+    if let index = scored[genome] { return candidates[index] }
+    let ratios = space.ratios(genome)
+    let candidate = SearchCandidate(
+      genome: genome, ratios: ratios, predictedSeconds: seconds(genome), score: try scorer.score(ratios),
+      generation: generation)
+    scored[genome] = candidates.count
+    candidates.append(candidate)
+    progress(.scored(candidate, count: candidates.count))
+    return candidate
+  }
+
+  /// Every non-zero uniform choice, scored when within the maximum.
+  func uniformBaselines() throws -> [UniformBaseline] {
+    try (1..<space.choices.count).map { index in
       let genome = space.uniform(index)
       let fits = seconds(genome) <= p.maxSeconds
-      uniform.append(
-        UniformBaseline(
-          ratio: space.choices[index], predictedSeconds: seconds(genome), fits: fits,
-          score: fits ? try evaluate(genome).score : nil))
+      return UniformBaseline(
+        ratio: space.choices[index], predictedSeconds: seconds(genome), fits: fits,
+        score: fits ? try evaluate(genome).score : nil)
     }
+  }
 
-    // Generation 0.
+  /// Generation 0: the uniform configurations in the window, then random ones drawn until predicted
+  /// in the window.
+  func initialPopulation() throws -> [Genome] {
     var population: [Genome] = []
     if p.includeUniform {
-      population += (0..<space.choices.count).map { space.uniform($0) }.filter(inWindow).prefix(
-        p.population)
+      population += (0..<space.choices.count).map { space.uniform($0) }.filter(inWindow).prefix(p.population)
     }
     while population.count < p.population {
-      var found: Genome? = nil
-      for _ in 0..<p.maxDraws {
-        let genome = space.randomGenome(using: &random)
-        if inWindow(genome) {
-          found = genome
-          break
-        }
-      }
-      guard let found else {
+      guard let found = draw({ space.randomGenome(using: &$0) }) else {
         if population.isEmpty {
-          throw SearchError.emptyWindow(
-            minSeconds: p.minSeconds, maxSeconds: p.maxSeconds, draws: p.maxDraws)
+          throw SearchError.emptyWindow(minSeconds: p.minSeconds, maxSeconds: p.maxSeconds, draws: p.maxDraws)
         }
         break
       }
       population.append(found)
     }
+    return population
+  }
 
-    var generations: [GenerationSummary] = []
-    func rankDistinct(_ genomes: [Genome]) throws -> [SearchCandidate] {
-      var seen = Set<Genome>()
-      var ranked: [SearchCandidate] = []
-      for genome in genomes where seen.insert(genome).inserted {
-        ranked.append(try evaluate(genome))
-      }
-      return ranked.sorted { $0.ranks(before: $1) }
+  /// The first of up to `maxDraws` genomes from `make` that is in the window.
+  func draw(_ make: (inout SearchRandom) -> Genome) -> Genome? {
+    for _ in 0..<p.maxDraws {
+      let genome = make(&random)
+      if inWindow(genome) { return genome }
     }
-    func bestInWindow() -> SearchCandidate? {
-      candidates.filter { inWindow($0.genome) }.min { $0.ranks(before: $1) }
+    return nil
+  }
+
+  /// `mutations` mutated parents, then `crossovers` crossed pairs, each redrawn until in the window.
+  func children(of parents: [Genome]) -> [Genome] {
+    var children: [Genome] = []
+    for _ in 0..<p.mutations {
+      let child = draw { random in
+        let parent = parents[random.integer(below: parents.count)]
+        return self.space.mutate(parent, probability: self.p.mutationProbability, using: &random)
+      }
+      if let child { children.append(child) }
     }
-    while true {
-      let before = candidates.count
-      let ranked = try rankDistinct(population)
-      if let best = bestInWindow() {
-        let summary = GenerationSummary(
-          index: generation, newlyScored: candidates.count - before, totalScored: candidates.count,
-          best: best)
-        generations.append(summary)
-        progress(.generation(summary))
+    for _ in 0..<p.crossovers {
+      let child = draw { random in
+        let a = parents[random.integer(below: parents.count)]
+        let b = parents[random.integer(below: parents.count)]
+        return self.space.crossover(a, b, using: &random)
       }
-      if generation == p.iterations { break }
-      generation += 1
-      let parents = Array(ranked.prefix(p.parents)).map(\.genome)
-      var children: [Genome] = []
-      for _ in 0..<p.mutations {
-        for _ in 0..<p.maxDraws {
-          let parent = parents[random.integer(below: parents.count)]
-          let child = space.mutate(parent, probability: p.mutationProbability, using: &random)
-          if inWindow(child) {
-            children.append(child)
-            break
-          }
-        }
-      }
-      for _ in 0..<p.crossovers {
-        for _ in 0..<p.maxDraws {
-          let a = parents[random.integer(below: parents.count)]
-          let b = parents[random.integer(below: parents.count)]
-          let child = space.crossover(a, b, using: &random)
-          if inWindow(child) {
-            children.append(child)
-            break
-          }
-        }
-      }
-      population = parents + children
+      if let child { children.append(child) }
     }
-    // The window is not empty (generation 0 drew at least one configuration in it).
-    let best = bestInWindow()!
-    // Ranked first, so that of equal points the front keeps the one the search would pick.
-    let ranked = candidates.sorted { $0.ranks(before: $1) }
-    let front = paretoFront(
-      latencies: ranked.map(\.predictedSeconds), scores: ranked.map(\.score.value))
-    return SearchResult(
-      best: best, candidates: candidates, paretoFront: front.map { ranked[$0] }, uniform: uniform,
-      generations: generations, denseSeconds: denseSeconds, fastestSeconds: fastestSeconds)
+    return children
+  }
+
+  /// The distinct genomes of `genomes`, scored, best first.
+  func rankDistinct(_ genomes: [Genome]) throws -> [SearchCandidate] {
+    var seen = Set<Genome>()
+    var ranked: [SearchCandidate] = []
+    for genome in genomes where seen.insert(genome).inserted { ranked.append(try evaluate(genome)) }
+    return ranked.sorted { $0.ranks(before: $1) }
+  }
+
+  func bestInWindow() -> SearchCandidate? {
+    candidates.filter { inWindow($0.genome) }.min { $0.ranks(before: $1) }
   }
 }
 

@@ -75,5 +75,17 @@ extension SwinTransformer {
     }
     return model
   }
+
+  /// The same with the blocks' linear layers in `precision` (bf16 needs a CPU with AVX512_BF16).
+  public static func seeded(
+    _ configuration: SwinConfiguration = .swinTiny, seed: UInt64 = 0, precision: Precision
+  ) throws(UnsupportedPrecisionError) -> SwinTransformer {
+    let kernel = try BlockMatrixKernel.preferred(for: precision)
+    let source = "seeded(\(configuration.name), seed \(seed))"
+    guard let model = try? SwinTransformer(tensors: seededWeights(configuration, seed: seed), source: source, kernel: kernel) else {
+      preconditionFailure("seeded weights for \(configuration) did not load")
+    }
+    return model
+  }
 }
 

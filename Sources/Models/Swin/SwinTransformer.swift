@@ -27,8 +27,15 @@ public struct SwinTransformer: Sendable {
   public let layout: WeightLayout
   /// Where the weights came from (a path, or "seeded(…)").
   public let source: String
+  /// How the blocks pad, roll and clamp their windows unless a forward asks otherwise: by default
+  /// the semantics of the framework the layout comes from (`WeightLayout.windowSemantics`).
+  public private(set) var windowSemantics: WindowSemantics
   /// How the blocks' linear layers are multiplied.
   package var blockKernel: BlockMatrixKernel { stages.first?.blocks.first?.weights.kernel ?? .preferred }
+  /// The arithmetic of the blocks' linear layers, chosen at load.
+  public var precision: Precision { blockKernel.precision }
+  /// The micro-kernel of the blocks' linear layers (ISA and tile), as reports print it.
+  public var kernelDescription: String { blockKernel.description }
 
   let embedding: PatchEmbedWeights
   let stages: [SwinStage]
@@ -48,8 +55,19 @@ public struct SwinTransformer: Sendable {
   /// Loading is strict: every tensor the architecture needs must be present with the right shape,
   /// and every tensor present must be used, except the `relative_position_index`/`attn_mask`
   /// buffers (recomputed) and, in mmdet detector checkpoints, tensors outside `backbone.`.
-  public init(tensors: [String: Tensor], source: String = "tensors") throws(WeightLoadError) {
+  /// `windowSemantics` nil: the layout's (`WeightLayout.windowSemantics`).
+  public init(
+    tensors: [String: Tensor], source: String = "tensors", windowSemantics: WindowSemantics? = nil
+  ) throws(WeightLoadError) {
     try self.init(tensors: tensors, source: source, kernel: .preferred)
+    if let windowSemantics { self.windowSemantics = windowSemantics }
+  }
+
+  /// The same model (sharing its weights) run in `semantics` by default.
+  public func withWindowSemantics(_ semantics: WindowSemantics) -> SwinTransformer {
+    var model = self
+    model.windowSemantics = semantics
+    return model
   }
 
   /// The same, with the blocks' matrix kernel chosen (tests and kernel comparisons).
@@ -82,6 +100,7 @@ public struct SwinTransformer: Sendable {
     self.configuration = configuration
     self.layout = layout
     self.source = source
+    windowSemantics = layout.windowSemantics
     let stem = configuration.embedDim
     embedding = try PatchEmbedWeights(
       weight: bag["patch_embed.proj.weight"], bias: bag["patch_embed.proj.bias"],
@@ -292,18 +311,31 @@ public enum ModelLoadError: Error, Equatable, CustomStringConvertible {
   case file(SafeTensorsError)
   /// The tensors do not form a supported Swin model.
   case weights(path: String, WeightLoadError)
+  /// This CPU has no kernel for the requested precision.
+  case precision(UnsupportedPrecisionError)
 
   public var description: String {
     switch self {
     case .file(let error): error.description
     case .weights(let path, let error): "\(path): \(error)"
+    case .precision(let error): error.description
     }
   }
 }
 
 extension SwinTransformer {
-  /// Loads a safetensors checkpoint (F32, F16 or BF16) in any supported layout.
-  public static func load(path: String) throws(ModelLoadError) -> SwinTransformer {
+  /// Loads a safetensors checkpoint (F32, F16 or BF16) in any supported layout, its blocks' linear
+  /// layers packed for `precision` (bf16 needs a CPU with AVX512_BF16; checked before reading), to
+  /// run in `windowSemantics` (nil: the layout's, see `WeightLayout.windowSemantics`).
+  public static func load(
+    path: String, precision: Precision = .f32, windowSemantics: WindowSemantics? = nil
+  ) throws(ModelLoadError) -> SwinTransformer {
+    let kernel: BlockMatrixKernel
+    do {
+      kernel = try BlockMatrixKernel.preferred(for: precision)
+    } catch {
+      throw .precision(error)
+    }
     let file: SafeTensorsFile
     do {
       file = try SafeTensorsFile.load(path: path)
@@ -317,7 +349,8 @@ extension SwinTransformer {
       throw .weights(path: path, .dtype(tensor: name, dtype: stored.dtype))
     }
     do {
-      return try SwinTransformer(tensors: file.tensors, source: path)
+      let model = try SwinTransformer(tensors: file.tensors, source: path, kernel: kernel)
+      return windowSemantics.map { model.withWindowSemantics($0) } ?? model
     } catch {
       throw .weights(path: path, error)
     }

@@ -110,7 +110,7 @@ enum SearchCommand {
       "--latency-ms <T> --output <cfg.json> [--size <n>] [--batch <n>] [--threads <n>] [--calibration <x.npy> | --images <dir>] [options]",
     options: [
       latencyMs, minLatencyMs, output, size, batch, ModelOptions.threads, ModelOptions.weights,
-      ModelOptions.modelSeed, calibrationFile, imagesDirectory, calibrationCount, score, population, parents,
+      ModelOptions.modelSeed, ModelOptions.windowSemantics, ModelOptions.precision, calibrationFile, imagesDirectory, calibrationCount, score, population, parents,
       mutation, iterations, seed, plot, latencyModelFile, remeasure, cacheBusy, rounds, recalibrate,
       quietWait, validateCount,
     ],
@@ -159,7 +159,8 @@ enum SearchCommand {
         "WARNING: this sparsevit is a DEBUG build: its latency model means nothing. Build with 'swift build -c release'."
       )
     }
-    let model = try ModelOptions.load(options.model, verbose: true)
+    let model = try ModelOptions.load(
+      options.model, precision: options.precision, windowSemantics: options.windowSemantics, verbose: true)
     let calibration = try options.calibrationImages(for: model)
     let size = calibration.size
     let environment = BenchEnvironment.current(model: model, threads: options.threads)
@@ -187,11 +188,36 @@ enum SearchCommand {
       )
     }
     guard let budget = options.latencySeconds else { return }
-    let depths = model.configuration.depths
-    let space = try SearchSpace(depths: depths)
+    let (result, minSeconds, start) = try search(
+      model: model, latency: latency, budget: budget, calibration: calibration, options: options)
+    let measured = try timeResult(result, model: model, size: size, options: options)
+    emit(
+      report.result(
+        result, budget: budget, minimum: minSeconds, measured: measured,
+        seconds: monotonicSeconds() - start))
+    let document = report.outputDocument(
+      result, budget: budget, minimum: minSeconds, measured: measured)
+    try writeOutput(
+      result.best.ratios.jsonData(extra: document), to: options.outputPath!, what: "configuration")
+    if let plotPath = options.plotPath {
+      let svg = SearchPlot(
+        result: result, budget: budget, minimum: minSeconds, measured: measured,
+        title: report.plotTitle, subtitle: report.plotSubtitle
+      ).render()
+      try writeOutput(Data(svg.utf8), to: plotPath, what: "plot")
+    }
+  }
+
+  /// The evolutionary search within [minimum, `budget`] (minimum from the options or
+  /// `defaultMinimum`), scored on the calibration images, with progress on stderr; also when the
+  /// search itself started (after the reference forward).
+  static func search(
+    model: SwinTransformer, latency: LatencyModel, budget: Double, calibration: Calibration,
+    options: SearchOptions
+  ) throws -> (SearchResult, minSeconds: Double, start: Double) {
+    let space = try SearchSpace(depths: model.configuration.depths)
     let minSeconds =
       options.minLatencySeconds ?? defaultMinimum(budget: budget, space: space, latency: latency)
-
     var parameters = SearchParameters(maxSeconds: budget, minSeconds: minSeconds)
     parameters.population = options.population
     parameters.parents = options.parents
@@ -236,8 +262,14 @@ enum SearchCommand {
         }
       })
     progress.finish()
+    return (result, minSeconds, start)
+  }
 
-    // Time the result against dense and the best fitting uniform ratio, interleaved.
+  /// The result timed against dense and the best fitting uniform ratio, interleaved.
+  static func timeResult(
+    _ result: SearchResult, model: SwinTransformer, size: BenchSize, options: SearchOptions
+  ) throws -> [MeasuredConfiguration] {
+    let depths = model.configuration.depths
     var checked: [(label: String, ratios: PruningRatios)] = [
       ("dense", .dense(depths: depths)), ("search result", result.best.ratios),
     ]
@@ -262,24 +294,8 @@ enum SearchCommand {
       progress: { done, total in timingProgress.step("timing \(done)/\(total)") })
     timingProgress.finish()
     printError(timer.summary)
-    let measured = zip(checked, runs).map {
+    return zip(checked, runs).map {
       MeasuredConfiguration(label: $0.label, ratios: $0.ratios, runs: $1)
-    }
-
-    emit(
-      report.result(
-        result, budget: budget, minimum: minSeconds, measured: measured,
-        seconds: monotonicSeconds() - start))
-    let document = report.outputDocument(
-      result, budget: budget, minimum: minSeconds, measured: measured)
-    try writeOutput(
-      result.best.ratios.jsonData(extra: document), to: options.outputPath!, what: "configuration")
-    if let plotPath = options.plotPath {
-      let svg = SearchPlot(
-        result: result, budget: budget, minimum: minSeconds, measured: measured,
-        title: report.plotTitle, subtitle: report.plotSubtitle
-      ).render()
-      try writeOutput(Data(svg.utf8), to: plotPath, what: "plot")
     }
   }
 
@@ -420,6 +436,9 @@ struct Calibration {
 struct SearchOptions {
   let spec: CommandSpec
   let model: ModelSource
+  let precision: Precision
+  /// `--window-semantics`; nil: the checkpoint's.
+  let windowSemantics: WindowSemantics?
   let latencySeconds: Double?
   let minLatencySeconds: Double?
   let outputPath: String?
@@ -447,23 +466,7 @@ struct SearchOptions {
 
   init(_ arguments: Arguments) throws(UsageError) {
     spec = arguments.spec
-    latencySeconds = try arguments.number(SearchCommand.latencyMs, in: 0.001...86_400_000).map { $0 / 1000 }
-    minLatencySeconds = try arguments.number(SearchCommand.minLatencyMs, in: 0...86_400_000).map { $0 / 1000 }
-    validate = try arguments.integer(SearchCommand.validateCount, in: 1...10_000)
-    if latencySeconds == nil && validate == nil {
-      throw arguments.usage(
-        "missing '--latency-ms <T>' (or '--validate <n>' to check the latency model only)")
-    }
-    if let minimum = minLatencySeconds {
-      guard let maximum = latencySeconds else {
-        throw arguments.usage("'--min-latency-ms' needs '--latency-ms'")
-      }
-      if minimum >= maximum {
-        throw arguments.usage(
-          "'--min-latency-ms' (\(formatMilliseconds(minimum))) must be below '--latency-ms' (\(formatMilliseconds(maximum)))"
-        )
-      }
-    }
+    (latencySeconds, minLatencySeconds, validate) = try Self.latencyWindow(arguments)
     outputPath = try checkedWritablePath(arguments, SearchCommand.output)
     if latencySeconds != nil && outputPath == nil {
       throw arguments.usage("missing '--output <cfg.json>'")
@@ -472,39 +475,19 @@ struct SearchOptions {
     if let plotPath, plotPath == outputPath {
       throw arguments.usage("'--output' and '--plot' must name different files")
     }
-    if let text = arguments.string(SearchCommand.size) {
-      let sizes = try parseSizes(text, spec: arguments.spec)
-      guard sizes.count == 1 else {
-        throw arguments.usage("'--size' takes one size, got '\(text)'")
-      }
-      size = sizes[0]
-    } else {
-      size = nil
-    }
+    size = try Self.singleSize(arguments)
     batch = try arguments.integer(SearchCommand.batch, default: 1, in: 1...4096)!
     threads = try ModelOptions.threads(arguments)
     model = try ModelOptions.source(arguments)
+    precision = try ModelOptions.precision(arguments)
+    windowSemantics = try ModelOptions.windowSemantics(arguments)
     calibrationPath = arguments.string(SearchCommand.calibrationFile)
     imagesPath = arguments.string(SearchCommand.imagesDirectory)
     if calibrationPath != nil && imagesPath != nil {
       throw arguments.usage("give either '--calibration <x.npy>' or '--images <dir>', not both")
     }
     try ModelOptions.requireFile(arguments, SearchCommand.calibrationFile)
-    if let imagesPath {
-      var isDirectory: ObjCBool = false
-      guard FileManager.default.fileExists(atPath: imagesPath, isDirectory: &isDirectory) else {
-        throw arguments.usage("'--images': no such directory '\(imagesPath)'")
-      }
-      if !isDirectory.boolValue {
-        throw arguments.usage(
-          "'--images': '\(imagesPath)' is a file, expected a directory of images")
-      }
-      if let size, size.height != size.width {
-        throw arguments.usage(
-          "'--images' needs a square '--size' (images are resized and centre-cropped), got \(size.label)"
-        )
-      }
-    }
+    if let imagesPath { try Self.checkImagesDirectory(imagesPath, size: size, arguments) }
     calibrationCount = try arguments.integer(SearchCommand.calibrationCount, in: 1...4096)
     let metricName = arguments.string(SearchCommand.score) ?? "cosine"
     guard let metric = FidelityScorer.Metric(rawValue: metricName) else {
@@ -528,6 +511,57 @@ struct SearchOptions {
     quietWait = try arguments.number(SearchCommand.quietWait, default: SearchCommand.defaultQuietWait, in: 0...86_400)!
     recalibrateRounds = try arguments.integer(
       SearchCommand.recalibrate, default: SearchCommand.defaultRecalibrateRounds, in: 0...1000)!
+  }
+
+  /// `--latency-ms`, `--min-latency-ms` (below it) and `--validate`: at least one of the first and last.
+  private static func latencyWindow(_ arguments: Arguments) throws(UsageError) -> (Double?, Double?, Int?) {
+    let latencySeconds = try arguments.number(SearchCommand.latencyMs, in: 0.001...86_400_000).map { $0 / 1000 }
+    let minLatencySeconds = try arguments.number(SearchCommand.minLatencyMs, in: 0...86_400_000).map { $0 / 1000 }
+    let validate = try arguments.integer(SearchCommand.validateCount, in: 1...10_000)
+    if latencySeconds == nil && validate == nil {
+      throw arguments.usage(
+        "missing '--latency-ms <T>' (or '--validate <n>' to check the latency model only)")
+    }
+    if let minimum = minLatencySeconds {
+      guard let maximum = latencySeconds else {
+        throw arguments.usage("'--min-latency-ms' needs '--latency-ms'")
+      }
+      if minimum >= maximum {
+        throw arguments.usage(
+          "'--min-latency-ms' (\(formatMilliseconds(minimum))) must be below '--latency-ms' (\(formatMilliseconds(maximum)))"
+        )
+      }
+    }
+    return (latencySeconds, minLatencySeconds, validate)
+  }
+
+  /// `--size` as one size, nil when not given.
+  private static func singleSize(_ arguments: Arguments) throws(UsageError) -> BenchSize? {
+    guard let text = arguments.string(SearchCommand.size) else { return nil }
+    let sizes = try parseSizes(text, spec: arguments.spec)
+    guard sizes.count == 1 else {
+      throw arguments.usage("'--size' takes one size, got '\(text)'")
+    }
+    return sizes[0]
+  }
+
+  /// `--images` names a directory, and the search size (when given) is square.
+  private static func checkImagesDirectory(
+    _ imagesPath: String, size: BenchSize?, _ arguments: Arguments
+  ) throws(UsageError) {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: imagesPath, isDirectory: &isDirectory) else {
+      throw arguments.usage("'--images': no such directory '\(imagesPath)'")
+    }
+    if !isDirectory.boolValue {
+      throw arguments.usage(
+        "'--images': '\(imagesPath)' is a file, expected a directory of images")
+    }
+    if let size, size.height != size.width {
+      throw arguments.usage(
+        "'--images' needs a square '--size' (images are resized and centre-cropped), got \(size.label)"
+      )
+    }
   }
 
   /// The calibration images from `--calibration`, `--images` or synthetic, checked against the

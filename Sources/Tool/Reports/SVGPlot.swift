@@ -239,20 +239,9 @@ struct SVGPlot {
     )
     svg.text(
       title, x: (left + right) / 2, y: frame.y + 22, size: 14, weight: "bold", anchor: "middle")
-    for tick in x.ticks {
-      let px = x.map(tick)
-      svg.line(from: (px, top), to: (px, bottom), color: "#e6e6e6", width: 1)
-      svg.line(from: (px, bottom), to: (px, bottom + 5), color: "#555555", width: 1)
-      svg.text(xFormat(tick, x), x: px, y: bottom + 18, size: 11, anchor: "middle")
-    }
-    for tick in y.ticks {
-      let py = y.map(tick)
-      svg.line(from: (left, py), to: (right, py), color: "#e6e6e6", width: 1)
-      svg.line(from: (left - 5, py), to: (left, py), color: "#555555", width: 1)
-      svg.text(y.format(tick), x: left - 8, y: py + 4, size: 11, anchor: "end")
-    }
-    svg.line(from: (left, bottom), to: (right, bottom), color: "#555555", width: 1)
-    svg.line(from: (left, top), to: (left, bottom), color: "#555555", width: 1)
+    svg.gridAndAxes(
+      x: x, y: y, xTicks: x.ticks, left: left, right: right, top: top, bottom: bottom,
+      xLabel: { xFormat($0, x) })
     svg.text(xTitle, x: (left + right) / 2, y: bottom + 38, size: 12, anchor: "middle")
     svg.text(
       yTitle, x: frame.x + 16, y: (top + bottom) / 2, size: 12, anchor: "middle", rotate: true)
@@ -566,5 +555,28 @@ struct SVGWriter {
   private func escaped(_ content: String) -> String {
     content.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
       .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+  }
+}
+
+extension SVGWriter {
+  /// Grid lines, ticks and tick labels of both axes over the plot area, then the two axis lines.
+  mutating func gridAndAxes(
+    x: Axis, y: Axis, xTicks: [Double], left: Double, right: Double, top: Double, bottom: Double,
+    xLabel: (Double) -> String
+  ) {
+    for tick in xTicks {
+      let px = x.map(tick)
+      line(from: (px, top), to: (px, bottom), color: "#e6e6e6", width: 1)
+      line(from: (px, bottom), to: (px, bottom + 5), color: "#555555", width: 1)
+      text(xLabel(tick), x: px, y: bottom + 18, size: 11, anchor: "middle")
+    }
+    for tick in y.ticks {
+      let py = y.map(tick)
+      line(from: (left, py), to: (right, py), color: "#e6e6e6", width: 1)
+      line(from: (left - 5, py), to: (left, py), color: "#555555", width: 1)
+      text(y.format(tick), x: left - 8, y: py + 4, size: 11, anchor: "end")
+    }
+    line(from: (left, bottom), to: (right, bottom), color: "#555555", width: 1)
+    line(from: (left, top), to: (left, bottom), color: "#555555", width: 1)
   }
 }

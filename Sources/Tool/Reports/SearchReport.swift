@@ -22,7 +22,7 @@ struct SearchReport {
     let residuals = m.residuals.map(abs)
     var text =
       "Latency model: \(m.key.cpu), \(m.key.threads) threads, \(m.key.height)x\(m.key.width), batch \(m.key.batch), "
-    text += "engine \(m.key.engine), measured \(m.measured)\n"
+    text += "engine \(m.key.engine), \(m.key.windowSemantics) window semantics, measured \(m.measured)\n"
     text += String(
       format: "fit to %d configurations (%d outliers left out): residual median %.2f%%, max %.2f%%",
       m.samples.count, m.outliers.count, quantile(residuals, 0.5) * 100, (residuals.max() ?? 0) * 100)
@@ -539,19 +539,8 @@ struct SearchPlot {
     svg.rectangle(
       x: left, y: top, width: right - left, height: bottom - top, fill: "#fbfbfb", stroke: "#bbbbbb"
     )
-    for tick in x.ticks where tick >= x.lower - 1e-9 && tick <= x.upper + 1e-9 {
-      let px = x.map(tick)
-      svg.line(from: (px, top), to: (px, bottom), color: "#e6e6e6", width: 1)
-      svg.line(from: (px, bottom), to: (px, bottom + 5), color: "#555555", width: 1)
-      svg.text(x.format(tick), x: px, y: bottom + 18, size: 11, anchor: "middle")
-    }
-    for tick in y.ticks {
-      let py = y.map(tick)
-      svg.line(from: (left, py), to: (right, py), color: "#e6e6e6", width: 1)
-      svg.line(from: (left - 5, py), to: (left, py), color: "#555555", width: 1)
-      svg.text(y.format(tick), x: left - 8, y: py + 4, size: 11, anchor: "end")
-    }
-    svg.line(from: (left, bottom), to: (right, bottom), color: "#555555", width: 1)
-    svg.line(from: (left, top), to: (left, bottom), color: "#555555", width: 1)
+    svg.gridAndAxes(
+      x: x, y: y, xTicks: x.ticks.filter { $0 >= x.lower - 1e-9 && $0 <= x.upper + 1e-9 }, left: left,
+      right: right, top: top, bottom: bottom, xLabel: x.format)
   }
 }

@@ -1,0 +1,94 @@
+// AMX-BF16 kernel: 32×32 output blocks in four 16×16 f32 tiles, each k step of 32 one TDPBF16PS per
+// tile on bf16 tiles loaded straight from the packed pairs (a B tile is 16 consecutive pairs of a
+// panel: 16 rows of 64 bytes) and the rounded activations (A tile: 16 rows of 32 bf16).
+#include "CKernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define AMX __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx2,fma")))
+
+struct tile_config {
+  uint8_t palette;
+  uint8_t start_row;
+  uint8_t reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+};
+
+// Adds (or stores) the 16×16 f32 tile `t` into c's `rows` × `cols` corner.
+AMX static void put_tile(const float *t, long rows, long cols, int accumulate, float *c, long ldc) {
+  __mmask16 m = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
+  for (long r = 0; r < rows; r++) {
+    __m512 v = _mm512_loadu_ps(t + 16 * r);
+    if (accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, c + r * ldc), v);
+    _mm512_mask_storeu_ps(c + r * ldc, m, v);
+  }
+}
+
+AMX void ck_amx_bf16_panels(
+  long rows, long cols, long depth, const uint32_t *a, long lda, const uint32_t *w, long padded_outputs,
+  long first, int accumulate, float *c, long ldc) {
+  struct tile_config config = {0};
+  config.palette = 1;
+  for (int i = 0; i < 8; i++) {
+    config.colsb[i] = 64;
+    config.rows[i] = 16;
+  }
+  _tile_loadconfig(&config);
+  float out[4][256] __attribute__((aligned(64)));
+  const long aStride = lda * 4;
+  for (long row = 0; row < rows; row += 32) {
+    const int twoRows = rows - row > 16;
+    const uint32_t *a0 = a + row * lda, *a1 = a0 + 16 * lda;
+    for (long column = 0; column < cols; column += 32) {
+      const int twoColumns = cols - column > 16;
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_zero(2);
+      _tile_zero(3);
+      for (long k0 = 0; k0 < depth; k0 += 256) {
+        long pairs = (depth - k0 < 256 ? depth - k0 : 256) / 2;
+        const uint32_t *b0 = w + k0 / 2 * padded_outputs + (first + column) * pairs, *b1 = b0 + 16 * pairs;
+        for (long p = 0; p < pairs; p += 16) {
+          _tile_loadd(4, a0 + k0 / 2 + p, aStride);
+          _tile_loadd(6, b0 + 16 * p, 64);
+          _tile_dpbf16ps(0, 4, 6);
+          if (twoColumns) {
+            _tile_loadd(7, b1 + 16 * p, 64);
+            _tile_dpbf16ps(1, 4, 7);
+          }
+          if (twoRows) {
+            _tile_loadd(5, a1 + k0 / 2 + p, aStride);
+            _tile_dpbf16ps(2, 5, 6);
+            if (twoColumns) _tile_dpbf16ps(3, 5, 7);
+          }
+        }
+      }
+      _tile_stored(0, out[0], 64);
+      _tile_stored(1, out[1], 64);
+      _tile_stored(2, out[2], 64);
+      _tile_stored(3, out[3], 64);
+      long r0 = rows - row < 16 ? rows - row : 16, r1 = rows - row - 16;
+      long c0 = cols - column < 16 ? cols - column : 16, c1 = cols - column - 16;
+      float *ct = c + row * ldc + column;
+      put_tile(out[0], r0, c0, accumulate, ct, ldc);
+      if (twoColumns) put_tile(out[1], r0, c1 < 16 ? c1 : 16, accumulate, ct + 16, ldc);
+      if (twoRows) {
+        put_tile(out[2], r1 < 16 ? r1 : 16, c0, accumulate, ct + 16 * ldc, ldc);
+        if (twoColumns) put_tile(out[3], r1 < 16 ? r1 : 16, c1 < 16 ? c1 : 16, accumulate, ct + 16 * ldc + 16, ldc);
+      }
+    }
+  }
+  _tile_release();
+}
+
+#else
+
+void ck_amx_bf16_panels(
+  long rows, long cols, long depth, const uint32_t *a, long lda, const uint32_t *w, long padded_outputs,
+  long first, int accumulate, float *c, long ldc) {
+  __builtin_trap();
+}
+
+#endif

@@ -1,0 +1,95 @@
+// bf16 micro-kernels (AVX512_BF16): activations rounded to bf16 by vcvtneps2bf16, products by
+// vdpbf16ps on k pairs, accumulated in f32 from zero and then added to c. The Swift scalar model
+// (BFloat16Model in PackedBF16.swift) states the same arithmetic for the tests.
+#include "CKernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+BF16 void ck_bf16_round_avx512(long count, const float *x, uint16_t *y) {
+  long i = 0;
+  for (; i + 16 <= count; i += 16) {
+    __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(x + i));
+    _mm256_storeu_si256((__m256i *)(y + i), (__m256i)h);
+  }
+  if (i < count) {
+    __mmask16 m = (__mmask16)((1u << (count - i)) - 1);
+    __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x + i));
+    _mm256_mask_storeu_epi16(y + i, m, (__m256i)h);
+  }
+}
+
+INLINE BF16 void tile_bf16(
+  const int R, const int V, long pairs, const uint32_t *a, long lda, const uint32_t *p0,
+  const uint32_t *p1, __mmask16 m0, __mmask16 m1, int accumulate, float *c, long ldc) {
+  __m512 acc[12][2];
+  for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (long k = 0; k < pairs; k++) {
+    __m512bh b0 = (__m512bh)_mm512_loadu_si512(p0 + 16 * k);
+    __m512bh b1 = V > 1 ? (__m512bh)_mm512_loadu_si512(p1 + 16 * k) : b0;
+    for (int r = 0; r < R; r++) {
+      __m512bh s = (__m512bh)_mm512_set1_epi32((int)a[r * lda + k]);
+      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], s, b0);
+      if (V > 1) acc[r][1] = _mm512_dpbf16_ps(acc[r][1], s, b1);
+    }
+  }
+  for (int r = 0; r < R; r++) {
+    float *row = c + r * ldc;
+    if (accumulate) acc[r][0] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, row), acc[r][0]);
+    _mm512_mask_storeu_ps(row, m0, acc[r][0]);
+    if (V > 1) {
+      if (accumulate) acc[r][1] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, row + 16), acc[r][1]);
+      _mm512_mask_storeu_ps(row + 16, m1, acc[r][1]);
+    }
+  }
+}
+
+#define ROWS_BF16(V)                                                                       \
+  switch (end - row) {                                                                     \
+  case 12: tile_bf16(12, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;   \
+  case 11: tile_bf16(11, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;   \
+  case 10: tile_bf16(10, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;   \
+  case 9: tile_bf16(9, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
+  case 8: tile_bf16(8, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
+  case 7: tile_bf16(7, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
+  case 6: tile_bf16(6, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
+  case 5: tile_bf16(5, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
+  case 4: tile_bf16(4, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
+  case 3: tile_bf16(3, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
+  case 2: tile_bf16(2, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
+  default: tile_bf16(1, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;    \
+  }
+
+BF16 void ck_bf16_avx512_panels(
+  long rows, long cols, long pairs, const uint32_t *a, long lda, const uint32_t *p0,
+  const uint32_t *p1, int accumulate, float *c, long ldc) {
+  __mmask16 m0 = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
+  __mmask16 m1 = cols >= 32 ? 0xFFFF : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1) : 0;
+  long tiles = (rows + 11) / 12, row = 0;
+  for (long t = 0; t < tiles; t++) {
+    long end = (t + 1) * rows / tiles;
+    const uint32_t *at = a + row * lda;
+    float *ct = c + row * ldc;
+    if (cols > 16) {
+      ROWS_BF16(2)
+    } else {
+      ROWS_BF16(1)
+    }
+    row = end;
+  }
+}
+
+#else
+
+void ck_bf16_round_avx512(long count, const float *x, uint16_t *y) { __builtin_trap(); }
+
+void ck_bf16_avx512_panels(
+  long rows, long cols, long pairs, const uint32_t *a, long lda, const uint32_t *p0,
+  const uint32_t *p1, int accumulate, float *c, long ldc) {
+  __builtin_trap();
+}
+
+#endif

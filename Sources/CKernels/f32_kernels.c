@@ -1,0 +1,138 @@
+// f32 micro-kernels over the packed panels (PackedGEMM.swift layout): each output is a[r, :] · w[:, j]
+// summed in k order with one fused multiply-add per k from zero, then added to c, exactly as the
+// Swift kernel does, so every ISA gives the same bits. Rows are split into balanced tiles.
+#include "CKernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+// MARK: AVX2 + FMA, 6 rows × 16 columns (12 accumulators of the 16 ymm registers)
+
+INLINE AVX2 void tile256(
+  const int R, long depth, const float *a, long lda, const float *panel, __m256i m0, __m256i m1,
+  int accumulate, float *c, long ldc) {
+  __m256 acc[6][2];
+  for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  for (long k = 0; k < depth; k++) {
+    __m256 b0 = _mm256_loadu_ps(panel + 16 * k), b1 = _mm256_loadu_ps(panel + 16 * k + 8);
+    for (int r = 0; r < R; r++) {
+      __m256 s = _mm256_broadcast_ss(a + r * lda + k);
+      acc[r][0] = _mm256_fmadd_ps(s, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(s, b1, acc[r][1]);
+    }
+  }
+  for (int r = 0; r < R; r++) {
+    float *row = c + r * ldc;
+    if (accumulate) {
+      acc[r][0] = _mm256_add_ps(_mm256_maskload_ps(row, m0), acc[r][0]);
+      acc[r][1] = _mm256_add_ps(_mm256_maskload_ps(row + 8, m1), acc[r][1]);
+    }
+    _mm256_maskstore_ps(row, m0, acc[r][0]);
+    _mm256_maskstore_ps(row + 8, m1, acc[r][1]);
+  }
+}
+
+AVX2 void ck_f32_avx2_panel(
+  long rows, long cols, long depth, const float *a, long lda, const float *panel, int accumulate,
+  float *c, long ldc) {
+  __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)cols), lane);
+  __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)cols - 8), lane);
+  long tiles = (rows + 5) / 6, row = 0;
+  for (long t = 0; t < tiles; t++) {
+    long end = (t + 1) * rows / tiles;
+    const float *at = a + row * lda;
+    float *ct = c + row * ldc;
+    switch (end - row) {
+    case 6: tile256(6, depth, at, lda, panel, m0, m1, accumulate, ct, ldc); break;
+    case 5: tile256(5, depth, at, lda, panel, m0, m1, accumulate, ct, ldc); break;
+    case 4: tile256(4, depth, at, lda, panel, m0, m1, accumulate, ct, ldc); break;
+    case 3: tile256(3, depth, at, lda, panel, m0, m1, accumulate, ct, ldc); break;
+    case 2: tile256(2, depth, at, lda, panel, m0, m1, accumulate, ct, ldc); break;
+    default: tile256(1, depth, at, lda, panel, m0, m1, accumulate, ct, ldc); break;
+    }
+    row = end;
+  }
+}
+
+// MARK: AVX-512, 12 rows × 32 columns (24 accumulators of the 32 zmm registers; two panels)
+
+INLINE AVX512 void tile512(
+  const int R, const int V, long depth, const float *a, long lda, const float *p0, const float *p1,
+  __mmask16 m0, __mmask16 m1, int accumulate, float *c, long ldc) {
+  __m512 acc[12][2];
+  for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (long k = 0; k < depth; k++) {
+    __m512 b0 = _mm512_loadu_ps(p0 + 16 * k);
+    __m512 b1 = V > 1 ? _mm512_loadu_ps(p1 + 16 * k) : b0;
+    for (int r = 0; r < R; r++) {
+      __m512 s = _mm512_set1_ps(a[r * lda + k]);
+      acc[r][0] = _mm512_fmadd_ps(s, b0, acc[r][0]);
+      if (V > 1) acc[r][1] = _mm512_fmadd_ps(s, b1, acc[r][1]);
+    }
+  }
+  for (int r = 0; r < R; r++) {
+    float *row = c + r * ldc;
+    if (accumulate) acc[r][0] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, row), acc[r][0]);
+    _mm512_mask_storeu_ps(row, m0, acc[r][0]);
+    if (V > 1) {
+      if (accumulate) acc[r][1] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, row + 16), acc[r][1]);
+      _mm512_mask_storeu_ps(row + 16, m1, acc[r][1]);
+    }
+  }
+}
+
+#define ROWS_512(V)                                                                      \
+  switch (end - row) {                                                                   \
+  case 12: tile512(12, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;   \
+  case 11: tile512(11, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;   \
+  case 10: tile512(10, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;   \
+  case 9: tile512(9, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
+  case 8: tile512(8, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
+  case 7: tile512(7, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
+  case 6: tile512(6, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
+  case 5: tile512(5, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
+  case 4: tile512(4, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
+  case 3: tile512(3, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
+  case 2: tile512(2, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
+  default: tile512(1, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;    \
+  }
+
+AVX512 void ck_f32_avx512_panels(
+  long rows, long cols, long depth, const float *a, long lda, const float *p0, const float *p1,
+  int accumulate, float *c, long ldc) {
+  __mmask16 m0 = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
+  __mmask16 m1 = cols >= 32 ? 0xFFFF : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1) : 0;
+  long tiles = (rows + 11) / 12, row = 0;
+  for (long t = 0; t < tiles; t++) {
+    long end = (t + 1) * rows / tiles;
+    const float *at = a + row * lda;
+    float *ct = c + row * ldc;
+    if (cols > 16) {
+      ROWS_512(2)
+    } else {
+      ROWS_512(1)
+    }
+    row = end;
+  }
+}
+
+#else
+
+void ck_f32_avx2_panel(
+  long rows, long cols, long depth, const float *a, long lda, const float *panel, int accumulate,
+  float *c, long ldc) {
+  __builtin_trap();
+}
+
+void ck_f32_avx512_panels(
+  long rows, long cols, long depth, const float *a, long lda, const float *p0, const float *p1,
+  int accumulate, float *c, long ldc) {
+  __builtin_trap();
+}
+
+#endif

@@ -1,0 +1,51 @@
+// Micro-kernels for instructions Swift cannot name (AVX-512 masks, vdpbf16ps, AMX), each compiled
+// for its own ISA with target attributes so a plain build carries them all; the engine picks one at
+// run time from ck_cpu_features(). Callers must never run a kernel whose feature bit is not set.
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// Feature bits of ck_cpu_features(): CPUID bits that the OS also enabled (XGETBV, arch_prctl).
+enum {
+  CK_AVX2_FMA = 1,
+  CK_AVX512 = 2,       // AVX512F + BW + VL, with ZMM state enabled by the OS
+  CK_AVX512_BF16 = 4,  // AVX512_BF16 (vdpbf16ps, vcvtneps2bf16) on top of CK_AVX512
+  CK_AMX_BF16 = 8,     // AMX-TILE + AMX-BF16, tile data permitted for this process
+};
+
+/// The features above this CPU and OS provide (computed once, thread-safe).
+unsigned ck_cpu_features(void);
+
+/// c[rows, cols] (+)= a[rows, depth] · panel[depth, 16], cols ≤ 16, in row tiles of ≤ 6 (AVX2+FMA).
+void ck_f32_avx2_panel(
+  long rows, long cols, long depth, const float *a, long lda, const float *panel, int accumulate,
+  float *c, long ldc);
+
+/// c[rows, cols] (+)= a[rows, depth] · [panel0 | panel1][depth, 32], cols ≤ 32 (panel1 unused and
+/// may be NULL when cols ≤ 16), in row tiles of ≤ 12 (AVX-512: 24 accumulators).
+void ck_f32_avx512_panels(
+  long rows, long cols, long depth, const float *a, long lda, const float *panel0, const float *panel1,
+  int accumulate, float *c, long ldc);
+
+/// y[i] = bf16(x[i]) for i < count, round to nearest even, denormals to signed zero (vcvtneps2bf16).
+void ck_bf16_round_avx512(long count, const float *x, uint16_t *y);
+
+/// The bf16 form of ck_f32_avx512_panels: `a` rows of bf16 pairs (`lda` pairs apart), panels of
+/// `[pairs][16]` bf16 pairs; every product is vdpbf16ps (f32 accumulation, DAZ/FTZ, RNE).
+void ck_bf16_avx512_panels(
+  long rows, long cols, long pairs, const uint32_t *a, long lda, const uint32_t *panel0,
+  const uint32_t *panel1, int accumulate, float *c, long ldc);
+
+/// values[i] = GELU(values[i] + bias[i]) (erf form, VectorMath.swift's gelu8) on AVX2+FMA.
+void ck_bias_gelu_avx2(float *values, const float *bias, long count);
+
+/// AMX-BF16: c[rows, cols] (+)= a · w[first..<first + cols]ᵀ over the whole `depth` (a multiple of
+/// 32) with `w` packed as `PackedBF16` (`padded_outputs` columns) and `a` rounded rows of `lda`
+/// pairs, padded with zero rows to a multiple of 16. Sums every k in the tiles, then adds to c.
+void ck_amx_bf16_panels(
+  long rows, long cols, long depth, const uint32_t *a, long lda, const uint32_t *w, long padded_outputs,
+  long first, int accumulate, float *c, long ldc);
+
+#endif

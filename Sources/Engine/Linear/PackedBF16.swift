@@ -1,0 +1,190 @@
+// bf16 form of the packed panels: weights rounded to bfloat16 at load and stored as pairs of
+// consecutive inner positions (k even in the low half), the operand layout of vdpbf16ps; activations
+// are rounded to bf16 per inner block as they are multiplied. Products accumulate in f32.
+import CKernels
+
+/// The bf16 layout: `w [outputs, inner]` in blocks of `PackedPanels.innerBlock` inner positions and
+/// panels of `PackedPanels.width` outputs, `[block][panel][pair][width]` of UInt32 bf16 pairs (an odd
+/// last inner position pairs with zero; padding outputs are zero).
+package enum PackedBF16 {
+  /// UInt32 pairs of a packed `[outputs, inner]` matrix.
+  package static func count(outputs: Int, inner: Int) -> Int {
+    PackedPanels.paddedOutputs(outputs) * ((inner + 1) / 2)
+  }
+
+  /// UInt32 offset of the panel holding output `column` (a multiple of the width) in the block
+  /// that starts at inner position `k0` (a multiple of the inner block).
+  @inline(__always)
+  static func offset(column: Int, k0: Int, outputs: Int, inner: Int) -> Int {
+    k0 / 2 * PackedPanels.paddedOutputs(outputs) + column * ((min(PackedPanels.innerBlock, inner - k0) + 1) / 2)
+  }
+
+  /// `w [outputs, inner]` (PyTorch `[out, in]`) rounded to bf16 and packed.
+  package static func pack(_ w: [Float], outputs: Int, inner: Int) -> [UInt32] {
+    precondition(outputs >= 0 && inner >= 0 && w.count == outputs * inner, "PackedBF16.pack: \(w.count) ≠ \(outputs)×\(inner)")
+    let width = PackedPanels.width
+    var packed = [UInt32](repeating: 0, count: count(outputs: outputs, inner: inner))
+    for k0 in stride(from: 0, to: inner, by: PackedPanels.innerBlock) {
+      for output in 0..<outputs {
+        let base = offset(column: output / width * width, k0: k0, outputs: outputs, inner: inner) + output % width
+        for k in k0..<min(k0 + PackedPanels.innerBlock, inner) {
+          let half = UInt32(BFloat16Model.round(w[output * inner + k])) << (16 * UInt32((k - k0) % 2))
+          packed[base + (k - k0) / 2 * width] |= half
+        }
+      }
+    }
+    return packed
+  }
+}
+
+/// The arithmetic of `vcvtneps2bf16` and `vdpbf16ps` as Intel's pseudo-code states it, on any CPU:
+/// the reference the hardware kernel is tested against and the kernel of `BF16ISA.model`.
+package enum BFloat16Model {
+  /// f32 → bf16, round to nearest even; zeros and denormals → signed zero, NaN stays NaN (quiet).
+  package static func round(_ x: Float) -> UInt16 {
+    let bits = x.bitPattern
+    if x.isNaN { return UInt16(bits >> 16) | 0x40 }
+    if bits & 0x7F80_0000 == 0 { return UInt16(bits >> 16) & 0x8000 }
+    if x.isInfinite { return UInt16(bits >> 16) }
+    return UInt16((bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+  }
+
+  /// The f32 a bf16 stands for.
+  package static func widen(_ h: UInt16) -> Float { Float(bitPattern: UInt32(h) << 16) }
+
+  /// Denormals to signed zero (the instruction's DAZ on inputs and FTZ on results).
+  @inline(__always)
+  static func flush(_ x: Float) -> Float { x.isSubnormal ? Float(signOf: x, magnitudeOf: 0) : x }
+
+  /// One `vdpbf16ps` lane: `acc + a.high·b.high`, then `+ a.low·b.low`, each one rounding (the
+  /// bf16 products are exact in f32), DAZ/FTZ, round to nearest even.
+  package static func dotPair(_ acc: Float, _ a: UInt32, _ b: UInt32) -> Float {
+    let aHigh = flush(widen(UInt16(a >> 16))), bHigh = flush(widen(UInt16(b >> 16)))
+    let aLow = flush(widen(UInt16(truncatingIfNeeded: a))), bLow = flush(widen(UInt16(truncatingIfNeeded: b)))
+    let s = flush(flush(acc).addingProduct(aHigh, bHigh))
+    return flush(s.addingProduct(aLow, bLow))
+  }
+}
+
+/// `c[m, n] = a[m, k] · w[first..<first + n, :]ᵀ + beta · c[m, n]` (beta 0 or 1) with `w [outputs, k]`
+/// packed by `PackedBF16.pack` and `a` rounded to bf16 on the way; the `multiplyPanels` contract.
+package func multiplyPanelsBF16(
+  rows m: Int, columns n: Int, inner k: Int,
+  _ a: UnsafePointer<Float>, lda: Int,
+  packed w: UnsafePointer<UInt32>, outputs: Int, first: Int,
+  beta: Float,
+  into c: UnsafeMutablePointer<Float>, ldc: Int, isa: BF16ISA
+) {
+  precondition(m >= 0 && n >= 0 && k >= 0, "multiplyPanelsBF16: negative size m=\(m) n=\(n) k=\(k)")
+  precondition(lda >= k && ldc >= n, "multiplyPanelsBF16: leading dimension too small (lda \(lda) ldc \(ldc))")
+  precondition(
+    first >= 0 && first % PackedPanels.width == 0 && first + n <= outputs,
+    "multiplyPanelsBF16: columns \(first)..<\(first + n) of \(outputs) (start must be a multiple of \(PackedPanels.width))")
+  precondition(beta == 0 || beta == 1, "multiplyPanelsBF16: beta \(beta) (0 or 1)")
+  precondition(isa.isSupported, "multiplyPanelsBF16: this CPU cannot run the \(isa) kernel")
+  if m == 0 || n == 0 { return }
+  if k == 0 {
+    if beta == 0 {
+      for row in 0..<m { (c + row * ldc).update(repeating: 0, count: n) }
+    }
+    return
+  }
+  if isa == .amx {
+    if k % 32 == 0 {
+      multiplyAMX(rows: m, columns: n, inner: k, a, lda: lda, packed: w, outputs: outputs, first: first, beta: beta, into: c, ldc: ldc)
+      return
+    }
+    return multiplyPanelsBF16(
+      rows: m, columns: n, inner: k, a, lda: lda, packed: w, outputs: outputs, first: first, beta: beta, into: c, ldc: ldc,
+      isa: .avx512BF16)
+  }
+  let blockPairs = PackedPanels.innerBlock / 2
+  withUnsafeTemporaryAllocation(of: UInt32.self, capacity: m * blockPairs) { buffer in
+    let rounded = buffer.baseAddress!
+    var k0 = 0
+    while k0 < k {
+      let depth = min(PackedPanels.innerBlock, k - k0), pairs = (depth + 1) / 2
+      roundRows(m, depth, a + k0, lda: lda, into: rounded, ldr: pairs, isa: isa)
+      let accumulate = beta != 0 || k0 > 0
+      let block = w + PackedBF16.offset(column: first, k0: k0, outputs: outputs, inner: k)
+      var column = 0
+      while column < n {
+        let panel = block + column * pairs, columns = min(2 * PackedPanels.width, n - column)
+        let second = columns > PackedPanels.width ? panel + PackedPanels.width * pairs : nil
+        switch isa {
+        case .avx512BF16, .amx:
+          ck_bf16_avx512_panels(m, columns, pairs, rounded, pairs, panel, second, accumulate ? 1 : 0, c + column, ldc)
+        case .model:
+          modelPanels(m, columns, pairs, rounded, panel, second, accumulate, c + column, ldc)
+        }
+        column += 2 * PackedPanels.width
+      }
+      k0 += depth
+    }
+  }
+}
+
+/// The AMX path: all of `a` rounded at once (rows padded with zeros to a multiple of 16, as the
+/// tiles read them), every product summed in the tiles over the whole inner size.
+private func multiplyAMX(
+  rows m: Int, columns n: Int, inner k: Int, _ a: UnsafePointer<Float>, lda: Int,
+  packed w: UnsafePointer<UInt32>, outputs: Int, first: Int, beta: Float, into c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+  let pairs = k / 2, paddedRows = (m + 15) / 16 * 16
+  withUnsafeTemporaryAllocation(of: UInt32.self, capacity: paddedRows * pairs) { buffer in
+    let rounded = buffer.baseAddress!
+    roundRows(m, k, a, lda: lda, into: rounded, ldr: pairs, isa: .avx512BF16)
+    (rounded + m * pairs).update(repeating: 0, count: (paddedRows - m) * pairs)
+    ck_amx_bf16_panels(
+      m, n, k, rounded, pairs, w, PackedPanels.paddedOutputs(outputs), first, beta != 0 ? 1 : 0, c, ldc)
+  }
+}
+
+/// `a[m, depth]` rounded to bf16 rows of `ldr` pairs (an odd depth pairs its last value with zero).
+private func roundRows(
+  _ m: Int, _ depth: Int, _ a: UnsafePointer<Float>, lda: Int, into r: UnsafeMutablePointer<UInt32>, ldr: Int,
+  isa: BF16ISA
+) {
+  let halves = UnsafeMutableRawPointer(r).assumingMemoryBound(to: UInt16.self)
+  for row in 0..<m {
+    let out = halves + row * 2 * ldr
+    switch isa {
+    case .avx512BF16, .amx: ck_bf16_round_avx512(depth, a + row * lda, out)
+    case .model:
+      for i in 0..<depth { out[i] = BFloat16Model.round(a[row * lda + i]) }
+    }
+    if depth % 2 == 1 { out[depth] = 0 }
+  }
+}
+
+/// The model kernel: each output summed over pairs in order from zero by `dotPair`, then added to c.
+private func modelPanels(
+  _ m: Int, _ columns: Int, _ pairs: Int, _ a: UnsafePointer<UInt32>, _ p0: UnsafePointer<UInt32>,
+  _ p1: UnsafePointer<UInt32>?, _ accumulate: Bool, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+) {
+  let width = PackedPanels.width
+  for row in 0..<m {
+    for j in 0..<columns {
+      let panel = j < width ? p0 : p1!, lane = j % width
+      var sum: Float = 0
+      for pair in 0..<pairs { sum = BFloat16Model.dotPair(sum, a[row * pairs + pair], panel[pair * width + lane]) }
+      c[row * ldc + j] = accumulate ? c[row * ldc + j] + sum : sum
+    }
+  }
+}
+
+/// An immutable buffer of packed bf16 pairs whose address stays valid while it lives (the block
+/// kernels read it through a plain pointer, outside any closure scope).
+package final class PairBuffer: @unchecked Sendable {
+  package let base: UnsafePointer<UInt32>
+  package let count: Int
+
+  package init(_ values: [UInt32]) {
+    let storage = UnsafeMutablePointer<UInt32>.allocate(capacity: max(values.count, 1))
+    if !values.isEmpty { values.withUnsafeBufferPointer { storage.initialize(from: $0.baseAddress!, count: values.count) } }
+    base = UnsafePointer(storage)
+    count = values.count
+  }
+
+  deinit { UnsafeMutablePointer(mutating: base).deallocate() }
+}
