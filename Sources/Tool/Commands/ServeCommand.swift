@@ -42,8 +42,9 @@ enum ServeCommand {
     summary: "Serve the model over HTTP (KServe v2 / Open Inference Protocol), optionally holding a latency SLO.",
     usage: "[--weights <file>] [--host 127.0.0.1] [--port 8000] [--max-batch 4] [--slo-ms T] [options]",
     options: [
-      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.windowSemantics, ModelOptions.threads, host, port, modelName, maxBatch, batchWindow,
-      ModelOptions.sparsity, slo, ladder, latencyModel, ImageOptions.size, ImageOptions.resize, apiKeyFile, maxBody, maxConnections,
+      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.windowSemantics, ModelOptions.threads, host, port,
+      modelName, maxBatch, batchWindow, ModelOptions.sparsity, slo, ladder, latencyModel, ImageOptions.size,
+      ImageOptions.resize, apiKeyFile, maxBody, maxConnections,
       timeout,
       httpThreads, memoryBudget, quiet,
     ],
