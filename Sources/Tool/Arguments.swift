@@ -187,3 +187,19 @@ func checkedWritablePath(_ arguments: Arguments, _ option: OptionSpec) throws(Us
   }
   return path
 }
+
+/// The report files `--json`, `--csv` and `--plot`, each checked as `checkedWritablePath` does and
+/// refused when two name the same file.
+func checkedReportPaths(
+  _ arguments: Arguments, json: OptionSpec, csv: OptionSpec, plot: OptionSpec
+) throws(UsageError) -> (json: String?, csv: String?, plot: String?) {
+  let paths = (
+    json: try checkedWritablePath(arguments, json), csv: try checkedWritablePath(arguments, csv),
+    plot: try checkedWritablePath(arguments, plot)
+  )
+  let given = [paths.json, paths.csv, paths.plot].compactMap { $0 }
+  if Set(given).count != given.count {
+    throw arguments.usage("'--\(json.name)', '--\(csv.name)' and '--\(plot.name)' must name different files")
+  }
+  return paths
+}

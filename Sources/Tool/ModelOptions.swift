@@ -96,3 +96,23 @@ enum ModelOptions {
     }
   }
 }
+
+/// Which model a command runs, parsed once: `--weights` or the seeded Swin-T, `--precision` (f32
+/// when the command does not take it) and `--window-semantics` (nil: the checkpoint's).
+struct ModelChoice {
+  let source: ModelSource
+  let precision: Precision
+  let windowSemantics: WindowSemantics?
+
+  init(_ arguments: Arguments) throws(UsageError) {
+    source = try ModelOptions.source(arguments)
+    precision =
+      arguments.spec.options.contains(ModelOptions.precision) ? try ModelOptions.precision(arguments) : .f32
+    windowSemantics = try ModelOptions.windowSemantics(arguments)
+  }
+
+  /// The model, loaded as `ModelOptions.load` does.
+  func load(verbose: Bool = false) throws -> SwinTransformer {
+    try ModelOptions.load(source, precision: precision, windowSemantics: windowSemantics, verbose: verbose)
+  }
+}

@@ -54,9 +54,6 @@ extension RunCommand {
 
 extension BenchCommand {
   static let defaultSizes = "672"
-  static let defaultSparsity = (["dense"] + PruningRatios.presetNames).joined(separator: ",")
-  /// For models the published (Swin-T) presets do not fit.
-  static let fallbackSparsity = "dense,0.2,0.4,0.6"
   static let defaultMinTime = 5.0
   static let minimumRounds = 10
   static let maximumRounds = 10_000
@@ -68,7 +65,7 @@ extension BenchCommand {
   static let sparsity = OptionSpec(
     name: "sparsity", value: "list",
     help:
-      "Comma list of configurations: ratios in [0, 1), 'dense', presets (\(PruningRatios.presetNames.joined(separator: ", "))) or JSON files (default \(defaultSparsity)). Dense is added as the speedup baseline when missing."
+      "Comma list of configurations: ratios in [0, 1), 'dense', presets (\(PruningRatios.presetNames.joined(separator: ", "))) or JSON files (default \(SparsityList.defaultList)). Dense is added as the speedup baseline when missing."
   )
   static let batch = OptionSpec(name: "batch", value: "n", help: "Images per forward (default 1).")
   static let warmup = OptionSpec(
@@ -187,4 +184,69 @@ extension SearchCommand {
     help:
       "Time n random configurations and dense in interleaved rounds and print the latency model's prediction errors, of the time and of the fraction of dense (alone or before a search)."
   )
+}
+extension EvalCommand {
+  static let images = OptionSpec(
+    name: "images", value: "dir",
+    help: "Images (.png, .jpg, .jpeg): one subfolder per class (ImageNet layout), or a flat folder.")
+  static let labels = OptionSpec(
+    name: "labels", value: "file.csv",
+    help: "Labels of a flat folder: 'file,label' lines (label: WordNet id, class index or name).")
+  static let classes = OptionSpec(
+    name: "classes", value: "file",
+    help:
+      "Class list, one per line in index order: 'name' or 'wnid name' (default: ImageNet's names and WordNet ids for 1000-class models)."
+  )
+  static let sparsity = OptionSpec(
+    name: "sparsity", value: "list",
+    help:
+      "Comma list of configurations: ratios in [0, 1), 'dense', presets (\(PruningRatios.presetNames.joined(separator: ", "))) or JSON files (default \(SparsityList.defaultList)). Dense is always evaluated: it is the reference."
+  )
+  static let cropFraction = OptionSpec(
+    name: "crop-fraction", value: "f",
+    help:
+      "Share of the resized shorter side the centre crop keeps (timm's crop_pct; default 0.875, timm's pretrained Swin configs use 0.9)."
+  )
+  static let batch = OptionSpec(name: "batch", value: "n", help: "Images per forward (default 1).")
+  static let limit = OptionSpec(
+    name: "limit", value: "n", help: "Evaluate the first n images only (class folders: taken in turn from each class).")
+  static let json = OptionSpec(
+    name: "json", value: "file", help: "Write every configuration's results and the unreadable files as JSON.")
+  static let csv = OptionSpec(name: "csv", value: "file", help: "Write one CSV row per configuration.")
+  static let plot = OptionSpec(
+    name: "plot", value: "file.svg",
+    help: "Draw accuracy (or agreement without labels) against latency, Pareto front marked, as SVG.")
+}
+
+extension ServeCommand {
+  static let host = OptionSpec(
+    name: "host", value: "ipv4", help: "Address to bind (default 127.0.0.1: this machine only).")
+  static let port = OptionSpec(
+    name: "port", value: "n", help: "TCP port (default 8000; 0 picks a free one, printed at start).")
+  static let modelName = OptionSpec(
+    name: "model-name", value: "name", help: "Model name in URLs, /v2/models/<name> (default sparsevit).")
+  static let maxBatch = OptionSpec(name: "max-batch", value: "n", help: "Most images per forward (default 4).")
+  static let batchWindow = OptionSpec(
+    name: "batch-window-ms", value: "ms", help: "How long a forward waits for more requests of its shape (default 2).")
+  static let slo = OptionSpec(
+    name: "slo-ms", value: "T", help: "Target latency (queueing included): prune more under load to meet it.")
+  static let ladder = OptionSpec(
+    name: "ladder", value: "list",
+    help: "SLO levels: comma list of ratios, presets or JSON files (default 0,0.2,0.4,0.6,0.8).")
+  static let latencyModel = OptionSpec(
+    name: "latency-model", value: "file",
+    help: "With '--slo-ms': the ladder's latencies from this latency model (a 'search' cache file), not timed.")
+  static let apiKeyFile = OptionSpec(
+    name: "api-key-file", value: "file", help: "Require 'Authorization: Bearer <key>' (key = the file's first line).")
+  static let maxBody = OptionSpec(
+    name: "max-body-mb", value: "n", help: "Largest request body in MB (default 64); larger ones get 413.")
+  static let maxConnections = OptionSpec(
+    name: "max-connections", value: "n", help: "Open connections at most (default 256).")
+  static let timeout = OptionSpec(
+    name: "timeout-s", value: "s", help: "Close a connection idle this long, e.g. a slow sender (default 10).")
+  static let httpThreads = OptionSpec(
+    name: "http-threads", value: "n", help: "HTTP threads: parse, queue, answer (default 2).")
+  static let memoryBudget = OptionSpec(
+    name: "memory-budget-mb", value: "n", help: "Refuse inputs whose forward needs more (default: half of memory).")
+  static let quiet = OptionSpec(name: "quiet", value: nil, help: "No per-request log line on stderr.")
 }

@@ -75,12 +75,8 @@ package func multiplyPanelsBF16(
   beta: Float,
   into c: UnsafeMutablePointer<Float>, ldc: Int, isa: BF16ISA
 ) {
-  precondition(m >= 0 && n >= 0 && k >= 0, "multiplyPanelsBF16: negative size m=\(m) n=\(n) k=\(k)")
-  precondition(lda >= k && ldc >= n, "multiplyPanelsBF16: leading dimension too small (lda \(lda) ldc \(ldc))")
-  precondition(
-    first >= 0 && first % PackedPanels.width == 0 && first + n <= outputs,
-    "multiplyPanelsBF16: columns \(first)..<\(first + n) of \(outputs) (start must be a multiple of \(PackedPanels.width))")
-  precondition(beta == 0 || beta == 1, "multiplyPanelsBF16: beta \(beta) (0 or 1)")
+  checkPanelProduct(
+    "multiplyPanelsBF16", m: m, n: n, k: k, lda: lda, ldc: ldc, first: first, outputs: outputs, beta: beta)
   precondition(isa.isSupported, "multiplyPanelsBF16: this CPU cannot run the \(isa) kernel")
   if m == 0 || n == 0 { return }
   if k == 0 {

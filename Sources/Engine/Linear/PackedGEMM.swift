@@ -104,6 +104,19 @@ package enum PackedPanels {
   }
 }
 
+/// The preconditions of a panel product (`multiplyPanels`, `multiplyPanelsBF16`), naming `kernel`.
+@inline(__always)
+func checkPanelProduct(
+  _ kernel: String, m: Int, n: Int, k: Int, lda: Int, ldc: Int, first: Int, outputs: Int, beta: Float
+) {
+  precondition(m >= 0 && n >= 0 && k >= 0, "\(kernel): negative size m=\(m) n=\(n) k=\(k)")
+  precondition(lda >= k && ldc >= n, "\(kernel): leading dimension too small (lda \(lda) ldc \(ldc))")
+  precondition(
+    first >= 0 && first % PackedPanels.width == 0 && first + n <= outputs,
+    "\(kernel): columns \(first)..<\(first + n) of \(outputs) (start must be a multiple of \(PackedPanels.width))")
+  precondition(beta == 0 || beta == 1, "\(kernel): beta \(beta) (0 or 1)")
+}
+
 /// `c[m, n] = a[m, k] · w[first..<first + n, :]ᵀ + beta · c[m, n]` (beta 0 or 1): output columns
 /// `first..<first + n` of a product with `w [outputs, k]` packed (`PackedPanels`); `first` is a
 /// multiple of `PackedPanels.width` and `c` points at output column `first`. Row-major `a` and `c`
@@ -115,12 +128,8 @@ package func multiplyPanels(
   beta: Float,
   into c: UnsafeMutablePointer<Float>, ldc: Int, isa: PanelISA = PanelISA.best ?? .swift
 ) {
-  precondition(m >= 0 && n >= 0 && k >= 0, "multiplyPanels: negative size m=\(m) n=\(n) k=\(k)")
-  precondition(lda >= k && ldc >= n, "multiplyPanels: leading dimension too small (lda \(lda) ldc \(ldc))")
-  precondition(
-    first >= 0 && first % PackedPanels.width == 0 && first + n <= outputs,
-    "multiplyPanels: columns \(first)..<\(first + n) of \(outputs) (start must be a multiple of \(PackedPanels.width))")
-  precondition(beta == 0 || beta == 1, "multiplyPanels: beta \(beta) (0 or 1)")
+  checkPanelProduct(
+    "multiplyPanels", m: m, n: n, k: k, lda: lda, ldc: ldc, first: first, outputs: outputs, beta: beta)
   if m == 0 || n == 0 { return }
   let width = PackedPanels.width
   if k == 0 {

@@ -101,23 +101,3 @@ func bestClasses(_ logits: Tensor, row: Int) -> [Int] {
   }
   return best
 }
-
-/// Cosine similarity of row `row` of `a` and `b` (`[n, C]` each), accumulated in Double:
-/// `a·b / √(|a|²·|b|²)`, so identical rows give exactly 1. Two zero rows count as identical (1),
-/// a zero row against a non-zero one as 0.
-func cosineSimilarity(_ a: Tensor, _ b: Tensor, row: Int) -> Double {
-  let columns = a.shape[1]
-  var ab = 0.0
-  var aa = 0.0
-  var bb = 0.0
-  for column in 0..<columns {
-    let x = Double(a.values[row * columns + column])
-    let y = Double(b.values[row * columns + column])
-    ab += x * y
-    aa += x * x
-    bb += y * y
-  }
-  if aa == 0 && bb == 0 { return 1 }
-  if aa == 0 || bb == 0 { return 0 }
-  return ab / (aa * bb).squareRoot()
-}

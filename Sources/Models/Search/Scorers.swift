@@ -142,29 +142,35 @@ public struct AccuracyScorer: ConfigurationScorer {
   }
 }
 
+/// Cosine similarity of row `row` of `a` and `b` (`[n, C]` each), accumulated in Double:
+/// `a·b / √(|a|²·|b|²)`, so identical rows give exactly 1. Two zero rows count as identical (1),
+/// a zero row against a non-zero one as 0.
+func cosineSimilarity(_ a: Tensor, _ b: Tensor, row: Int) -> Double {
+  let columns = a.shape[1]
+  var ab = 0.0
+  var aa = 0.0
+  var bb = 0.0
+  for column in 0..<columns {
+    let x = Double(a.values[row * columns + column])
+    let y = Double(b.values[row * columns + column])
+    ab += x * y
+    aa += x * x
+    bb += y * y
+  }
+  if aa == 0 && bb == 0 { return 1 }
+  if aa == 0 || bb == 0 { return 0 }
+  return ab / (aa * bb).squareRoot()
+}
+
 /// Mean over rows of the cosine similarity of `a` and `b` (`[n, C]` each), accumulated in Double.
 /// Two zero rows count as identical (1); one zero row against a non-zero one as 0.
 public func meanCosineSimilarity(_ a: Tensor, _ b: Tensor) -> Double {
   precondition(
     a.shape == b.shape && a.rank == 2, "meanCosineSimilarity: shapes \(a.shape) and \(b.shape)")
   let rows = a.shape[0]
-  let columns = a.shape[1]
   guard rows > 0 else { return 1 }
   var total = 0.0
-  for row in 0..<rows {
-    var ab = 0.0
-    var aa = 0.0
-    var bb = 0.0
-    for column in 0..<columns {
-      let x = Double(a.values[row * columns + column])
-      let y = Double(b.values[row * columns + column])
-      ab += x * y
-      aa += x * x
-      bb += y * y
-    }
-    total +=
-      aa == 0 && bb == 0 ? 1 : (aa == 0 || bb == 0 ? 0 : ab / (aa.squareRoot() * bb.squareRoot()))
-  }
+  for row in 0..<rows { total += cosineSimilarity(a, b, row: row) }
   return total / Double(rows)
 }
 

@@ -37,8 +37,7 @@ enum BenchCommand {
       """)
 
   static func run(_ options: BenchOptions) throws {
-    let model = try ModelOptions.load(
-      options.model, precision: options.precision, windowSemantics: options.windowSemantics)
+    let model = try options.model.load()
     let configurations = try options.configurations(for: model)
     try options.checkSizes(for: model)
     if BenchEnvironment.isDebugBuild {
@@ -100,10 +99,7 @@ struct BenchSize: Equatable {
 /// The bench options, checked as far as possible before the model is loaded.
 struct BenchOptions {
   let spec: CommandSpec
-  let model: ModelSource
-  let precision: Precision
-  /// `--window-semantics`; nil: the checkpoint's.
-  let windowSemantics: WindowSemantics?
+  let model: ModelChoice
   let sizes: [BenchSize]
   /// Raw `--sparsity` items, nil when the option was not given.
   let sparsityItems: [String]?
@@ -117,7 +113,7 @@ struct BenchOptions {
     spec = arguments.spec
     sizes = try parseSizes(arguments.string(BenchCommand.sizes) ?? BenchCommand.defaultSizes, spec: spec)
     sparsityItems = try arguments.string(BenchCommand.sparsity).map { text throws(UsageError) in
-      try Self.sparsityItems(text, spec: arguments.spec)
+      try SparsityList.items(text, option: BenchCommand.sparsity, spec: arguments.spec)
     }
     batch = try arguments.integer(BenchCommand.batch, default: 1, in: 1...65_536)!
     threads = try ModelOptions.threads(arguments)
@@ -134,16 +130,9 @@ struct BenchOptions {
     }
     profile = arguments.flag(BenchCommand.profile)
     markdown = arguments.flag(BenchCommand.markdown)
-    jsonPath = try checkedWritablePath(arguments, BenchCommand.json)
-    csvPath = try checkedWritablePath(arguments, BenchCommand.csv)
-    plotPath = try checkedWritablePath(arguments, BenchCommand.plot)
-    let outputs = [jsonPath, csvPath, plotPath].compactMap { $0 }
-    if Set(outputs).count != outputs.count {
-      throw arguments.usage("'--json', '--csv' and '--plot' must name different files")
-    }
-    model = try ModelOptions.source(arguments)
-    precision = try ModelOptions.precision(arguments)
-    windowSemantics = try ModelOptions.windowSemantics(arguments)
+    (jsonPath, csvPath, plotPath) = try checkedReportPaths(
+      arguments, json: BenchCommand.json, csv: BenchCommand.csv, plot: BenchCommand.plot)
+    model = try ModelChoice(arguments)
     // The deprecated `--seed` seeded the weights and the input alike.
     let oldSeed = try arguments.seed(ModelOptions.seed)
     let seed = try arguments.seed(BenchCommand.inputSeed)
@@ -153,55 +142,21 @@ struct BenchOptions {
     inputSeed = seed ?? oldSeed ?? 0
   }
 
-  /// The items of a `--sparsity` list, each a ratio, 'dense', a preset or an existing file.
-  private static func sparsityItems(_ text: String, spec: CommandSpec) throws(UsageError) -> [String] {
-    let items = try splitList(text, option: BenchCommand.sparsity, spec: spec)
-    for item in items where !isBuiltInSparsity(item) {
-      var isDirectory: ObjCBool = false
-      guard FileManager.default.fileExists(atPath: item, isDirectory: &isDirectory) else {
-        throw spec.usage(
-          "'--sparsity' item '\(item)' is not a ratio, 'dense', a preset (\(PruningRatios.presetNames.joined(separator: ", "))) or an existing JSON file"
-        )
-      }
-      if isDirectory.boolValue {
-        throw spec.usage("'--sparsity' item '\(item)' is a directory, expected a JSON file")
-      }
-    }
-    return items
-  }
-
   /// The configurations to measure, dense first when it had to be added as the baseline.
   func configurations(for model: SwinTransformer) throws -> [BenchConfiguration] {
     let depths = model.configuration.depths
-    let presetsFit = PruningRatios.presetNames.allSatisfy {
-      (try? PruningRatios.preset($0, depths: depths)) != nil
-    }
+    let presetsFit = SparsityList.presetsFit(depths: depths)
     var items = sparsityItems ?? []
     if sparsityItems == nil {
-      items = (presetsFit ? BenchCommand.defaultSparsity : BenchCommand.fallbackSparsity).split(
-        separator: ","
-      ).map(String.init)
+      items = SparsityList.split(presetsFit ? SparsityList.defaultList : SparsityList.fallbackList)
       if !presetsFit {
         printError(
-          "Note: the published presets are for Swin-T depths (2, 2, 6, 2); this model has \(depths): measuring \(BenchCommand.fallbackSparsity)"
+          "Note: the published presets are for Swin-T depths (2, 2, 6, 2); this model has \(depths): measuring \(SparsityList.fallbackList)"
         )
       }
     }
-    var result: [BenchConfiguration] = []
-    for item in items {
-      let ratios: PruningRatios
-      do {
-        ratios = try PruningRatios.resolve(item, depths: depths)
-      } catch {
-        throw spec.usage("'--sparsity' item '\(item)': \(error.description)")
-      }
-      var label = sparsityLabel(item)
-      if result.contains(where: { $0.label == label }) {
-        var index = 2
-        while result.contains(where: { $0.label == "\(label) #\(index)" }) { index += 1 }
-        label += " #\(index)"
-      }
-      result.append(BenchConfiguration(label: label, argument: item, ratios: ratios))
+    var result = try SparsityList.resolve(items, depths: depths, spec: spec).map {
+      BenchConfiguration(label: $0.label, argument: $0.item, ratios: $0.ratios)
     }
     if !result.contains(where: { $0.ratios.isDense }) {
       printError("Note: adding 'dense' as the baseline of the speedups")
@@ -236,18 +191,6 @@ struct BenchOptions {
       }
     }
   }
-}
-
-/// Whether `item` names a sparsity without a file: a number, 'dense' or a preset.
-private func isBuiltInSparsity(_ item: String) -> Bool {
-  Double(item) != nil || item == "dense" || PruningRatios.presets[item] != nil
-}
-
-/// The table label of a `--sparsity` item.
-func sparsityLabel(_ item: String) -> String {
-  if Double(item) != nil { return "uniform \(item)" }
-  if item == "dense" || PruningRatios.presets[item] != nil { return item }
-  return ((item as NSString).lastPathComponent as NSString).deletingPathExtension
 }
 
 /// Items of a comma list, refusing empty ones (`224,,448`).
@@ -451,37 +394,21 @@ func seededInput(batch: Int, channels: Int, height: Int, width: Int, seed: UInt6
 
 // MARK: - Progress
 
-/// Progress on stderr: a line rewritten in place on a terminal (after 2 s, at most 10 times a second),
-/// otherwise a plain line at most every 30 s, so CI logs stay short.
+/// Progress of counted steps on stderr (`[done/total] text`), throttled as `StatusLine` does.
 final class ProgressLine {
   private let total: Int?
-  private let isTerminal = isatty(STDERR_FILENO) == 1
   private let start = monotonicSeconds()
-  private var last = 0.0
   private var done = 0
-  private var shown = false
+  private let line = StatusLine()
 
   init(total: Int?) { self.total = total }
 
   func step(_ text: @autoclosure () -> String) {
     done += 1
-    let now = monotonicSeconds()
-    let elapsed = now - start
     let counter = total.map { "[\(done)/\($0)]" } ?? "[\(done)]"
-    if isTerminal {
-      guard elapsed >= 2, now - last >= 0.1 else { return }
-      FileHandle.standardError.write(Data("\r\u{1B}[K\(counter) \(text())".utf8))
-      shown = true
-    } else {
-      guard elapsed >= 10, now - last >= 30 else { return }
-      printError("\(counter) \(text())")
-    }
-    last = now
+    line.show("\(counter) \(text())", elapsed: monotonicSeconds() - start)
   }
 
   /// Clears the in-place line.
-  func finish() {
-    if isTerminal && shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-    shown = false
-  }
+  func finish() { line.finish() }
 }

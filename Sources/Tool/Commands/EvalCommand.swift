@@ -9,39 +9,6 @@ import Models
 #endif
 
 enum EvalCommand {
-  static let defaultSparsity = (["dense"] + PruningRatios.presetNames).joined(separator: ",")
-
-  static let images = OptionSpec(
-    name: "images", value: "dir",
-    help: "Images (.png, .jpg, .jpeg): one subfolder per class (ImageNet layout), or a flat folder.")
-  static let labels = OptionSpec(
-    name: "labels", value: "file.csv",
-    help: "Labels of a flat folder: 'file,label' lines (label: WordNet id, class index or name).")
-  static let classes = OptionSpec(
-    name: "classes", value: "file",
-    help:
-      "Class list, one per line in index order: 'name' or 'wnid name' (default: ImageNet's names and WordNet ids for 1000-class models)."
-  )
-  static let sparsity = OptionSpec(
-    name: "sparsity", value: "list",
-    help:
-      "Comma list of configurations: ratios in [0, 1), 'dense', presets (\(PruningRatios.presetNames.joined(separator: ", "))) or JSON files (default \(defaultSparsity)). Dense is always evaluated: it is the reference."
-  )
-  static let cropFraction = OptionSpec(
-    name: "crop-fraction", value: "f",
-    help:
-      "Share of the resized shorter side the centre crop keeps (timm's crop_pct; default 0.875, timm's pretrained Swin configs use 0.9)."
-  )
-  static let batch = OptionSpec(name: "batch", value: "n", help: "Images per forward (default 1).")
-  static let limit = OptionSpec(
-    name: "limit", value: "n", help: "Evaluate the first n images only (class folders: taken in turn from each class).")
-  static let json = OptionSpec(
-    name: "json", value: "file", help: "Write every configuration's results and the unreadable files as JSON.")
-  static let csv = OptionSpec(name: "csv", value: "file", help: "Write one CSV row per configuration.")
-  static let plot = OptionSpec(
-    name: "plot", value: "file.svg",
-    help: "Draw accuracy (or agreement without labels) against latency, Pareto front marked, as SVG.")
-
   static let spec = CommandSpec(
     name: "eval",
     summary: "Accuracy and agreement with dense next to latency, on a folder of your images.",
@@ -80,8 +47,7 @@ enum EvalCommand {
     // Everything that can be refused (weights, labels, configurations) is checked before a line
     // is printed, so that a refusal is the one `Error:` line.
     let start = monotonicSeconds()
-    let model = try ModelOptions.load(
-      options.model, precision: options.precision, windowSemantics: options.windowSemantics)
+    let model = try options.model.load()
     let loadSeconds = monotonicSeconds() - start
     let dataset = try options.dataset(for: model)
     let evaluation: Evaluation
@@ -95,7 +61,7 @@ enum EvalCommand {
     if BenchEnvironment.isDebugBuild {
       printError("WARNING: this sparsevit is a DEBUG build: its latencies mean nothing. Build with 'swift build -c release'.")
     }
-    switch options.model {
+    switch options.model.source {
     case .file(let path):
       printError(
         String(
@@ -139,22 +105,15 @@ enum EvalCommand {
 /// The eval options, checked before the model is loaded.
 struct EvalOptions {
   let spec: CommandSpec
-  let model: ModelSource
-  let precision: Precision
-  /// `--window-semantics`; nil: the checkpoint's.
-  let windowSemantics: WindowSemantics?
+  let model: ModelChoice
   let imagesPath: String
-  let labelsPath: String?
-  let classesPath: String?
+  let labelsPath, classesPath: String?
   /// Raw `--sparsity` items, nil when the option was not given.
   let sparsityItems: [String]?
   let preprocessing: ImagePreprocessing
-  let batch: Int
-  let threads: Int
+  let batch, threads: Int
   let limit: Int?
-  let jsonPath: String?
-  let csvPath: String?
-  let plotPath: String?
+  let jsonPath, csvPath, plotPath: String?
 
   init(_ arguments: Arguments) throws(UsageError) {
     spec = arguments.spec
@@ -170,18 +129,8 @@ struct EvalOptions {
     classesPath = arguments.string(EvalCommand.classes)
     try ModelOptions.requireFile(arguments, EvalCommand.labels)
     try ModelOptions.requireFile(arguments, EvalCommand.classes)
-    if let text = arguments.string(EvalCommand.sparsity) {
-      let items = try splitList(text, option: EvalCommand.sparsity, spec: spec)
-      for item in items where Double(item) == nil && item != "dense" && PruningRatios.presets[item] == nil {
-        guard FileManager.default.fileExists(atPath: item) else {
-          throw arguments.usage(
-            "'--sparsity' item '\(item)' is not a ratio, 'dense', a preset (\(PruningRatios.presetNames.joined(separator: ", "))) or an existing JSON file"
-          )
-        }
-      }
-      sparsityItems = items
-    } else {
-      sparsityItems = nil
+    sparsityItems = try arguments.string(EvalCommand.sparsity).map { text throws(UsageError) in
+      try SparsityList.items(text, option: EvalCommand.sparsity, spec: arguments.spec)
     }
     let basic = try ImageOptions.preprocessing(arguments)
     if let fraction = try arguments.number(EvalCommand.cropFraction, in: 0.01...1) {
@@ -198,16 +147,9 @@ struct EvalOptions {
     batch = try arguments.integer(EvalCommand.batch, default: 1, in: 1...4096)!
     threads = try ModelOptions.threads(arguments)
     limit = try arguments.integer(EvalCommand.limit, in: 1...Int.max)
-    jsonPath = try checkedWritablePath(arguments, EvalCommand.json)
-    csvPath = try checkedWritablePath(arguments, EvalCommand.csv)
-    plotPath = try checkedWritablePath(arguments, EvalCommand.plot)
-    let outputs = [jsonPath, csvPath, plotPath].compactMap { $0 }
-    if Set(outputs).count != outputs.count {
-      throw arguments.usage("'--json', '--csv' and '--plot' must name different files")
-    }
-    model = try ModelOptions.source(arguments)
-    precision = try ModelOptions.precision(arguments)
-    windowSemantics = try ModelOptions.windowSemantics(arguments)
+    (jsonPath, csvPath, plotPath) = try checkedReportPaths(
+      arguments, json: EvalCommand.json, csv: EvalCommand.csv, plot: EvalCommand.plot)
+    model = try ModelChoice(arguments)
   }
 
   /// The images and their labels: every label is resolved here, before any image is decoded.
@@ -234,34 +176,19 @@ struct EvalOptions {
     let depths = model.configuration.depths
     let items =
       sparsityItems
-      ?? (PruningRatios.presetNames.allSatisfy { (try? PruningRatios.preset($0, depths: depths)) != nil }
-        ? EvalCommand.defaultSparsity : BenchCommand.fallbackSparsity).split(separator: ",").map(String.init)
-    var result: [EvaluationConfiguration] = []
-    for item in items {
-      let ratios: PruningRatios
-      do {
-        ratios = try PruningRatios.resolve(item, depths: depths)
-      } catch {
-        throw spec.usage("'--sparsity' item '\(item)': \(error.description)")
-      }
-      var label = sparsityLabel(item)
-      if result.contains(where: { $0.label == label }) || (label == "dense" && item != "dense") {
-        var index = 2
-        while result.contains(where: { $0.label == "\(label) #\(index)" }) { index += 1 }
-        label += " #\(index)"
-      }
-      result.append(EvaluationConfiguration(label: label, ratios: ratios))
-    }
-    return result
+      ?? SparsityList.split(
+        SparsityList.presetsFit(depths: depths) ? SparsityList.defaultList : SparsityList.fallbackList)
+    // "dense" names the reference: a file called dense.json is numbered.
+    return try SparsityList.resolve(items, depths: depths, spec: spec) { label, item in
+      label == "dense" && item != "dense"
+    }.map { EvaluationConfiguration(label: $0.label, ratios: $0.ratios) }
   }
 }
 
-/// Progress on stderr: images done, images per second and the time left; rewritten in place on a
-/// terminal (after 2 s, at most 10 times a second), otherwise a plain line at most every 30 s.
+/// Progress on stderr: images done, images per second and the time left, throttled as `StatusLine`
+/// does.
 final class EvalProgressLine {
-  private let isTerminal = isatty(STDERR_FILENO) == 1
-  private var last = -Double.infinity
-  private var shown = false
+  private let line = StatusLine()
 
   func update(_ progress: EvaluationProgress) {
     let elapsed = progress.elapsed
@@ -271,20 +198,9 @@ final class EvalProgressLine {
     var text = String(
       format: "[%d/%d] %.2f images/s, %@ left", progress.done, progress.total, rate, formatDuration(left))
     if progress.unreadable > 0 { text += ", \(progress.unreadable) unreadable" }
-    if isTerminal {
-      guard elapsed >= 2, elapsed - last >= 0.1 else { return }
-      FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
-      shown = true
-    } else {
-      guard elapsed >= 10, elapsed - last >= 30 else { return }
-      printError(text)
-    }
-    last = elapsed
+    line.show(text, elapsed: elapsed)
   }
 
   /// Clears the in-place line.
-  func finish() {
-    if isTerminal && shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-    shown = false
-  }
+  func finish() { line.finish() }
 }

@@ -14,8 +14,7 @@ enum InfoCommand {
     ])
 
   static func run(_ options: InfoOptions) throws {
-    let model = try ModelOptions.load(
-      options.model, precision: options.precision, windowSemantics: options.windowSemantics, verbose: true)
+    let model = try options.model.load(verbose: true)
     let c = model.configuration
     print("weights:      \(model.source)")
     print("layout:       \(model.layout.rawValue)")
@@ -33,14 +32,9 @@ enum InfoCommand {
 
 /// The options of `info`, parsed once.
 struct InfoOptions {
-  let model: ModelSource
-  let precision: Precision
-  /// `--window-semantics`; nil: the checkpoint's.
-  let windowSemantics: WindowSemantics?
+  let model: ModelChoice
 
   init(_ arguments: Arguments) throws(UsageError) {
-    model = try ModelOptions.source(arguments)
-    precision = try ModelOptions.precision(arguments)
-    windowSemantics = try ModelOptions.windowSemantics(arguments)
+    model = try ModelChoice(arguments)
   }
 }

@@ -29,8 +29,7 @@ enum MaskCommand {
 
   static func run(_ options: MaskOptions) throws {
     let image = try RGBImage.load(path: options.imagePath)
-    let model = try ModelOptions.load(
-      options.model, precision: options.precision, windowSemantics: options.windowSemantics)
+    let model = try options.model.load()
     let sparsity = try ModelOptions.resolveSparsity(options.sparsity, model: model, spec: spec)
     let preprocessing = options.preprocessing
     let mask = try model.pruningMask(
@@ -52,13 +51,8 @@ enum MaskCommand {
 
 /// The options of `mask`, parsed once.
 struct MaskOptions {
-  let imagePath: String
-  let sparsity: String
-  let outputPath: String
-  let model: ModelSource
-  let precision: Precision
-  /// `--window-semantics`; nil: the checkpoint's.
-  let windowSemantics: WindowSemantics?
+  let imagePath, sparsity, outputPath: String
+  let model: ModelChoice
   let threads: Int
   let preprocessing: ImagePreprocessing
 
@@ -69,9 +63,7 @@ struct MaskOptions {
     threads = try ModelOptions.threads(arguments)
     preprocessing = try ImageOptions.preprocessing(arguments)
     try ModelOptions.requireFile(arguments, ImageOptions.image)
-    model = try ModelOptions.source(arguments)
-    precision = try ModelOptions.precision(arguments)
-    windowSemantics = try ModelOptions.windowSemantics(arguments)
+    model = try ModelChoice(arguments)
     sparsity = try ModelOptions.sparsityArgument(arguments)!
   }
 }

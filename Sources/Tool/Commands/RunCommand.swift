@@ -44,8 +44,7 @@ enum RunCommand {
         )
       }
     }
-    let model = try ModelOptions.load(
-      options.model, precision: options.precision, windowSemantics: options.windowSemantics, verbose: verbose)
+    let model = try options.model.load(verbose: verbose)
     let sparsity = try options.sparsity.map { try ModelOptions.resolveSparsity($0, model: model, spec: spec) }
     let hasHead = model.configuration.classes > 0
     if !hasHead && (outputPath != nil || requestedTop != nil || featuresPath == nil) {
@@ -108,10 +107,7 @@ struct RunOptions {
   let top: Int?
   let verbose: Bool
   let outputPath, featuresPath, sparsity: String?
-  let model: ModelSource
-  let precision: Precision
-  /// `--window-semantics`; nil: the checkpoint's.
-  let windowSemantics: WindowSemantics?
+  let model: ModelChoice
   let threads: Int
   let preprocessing: ImagePreprocessing
 
@@ -138,9 +134,7 @@ struct RunOptions {
     preprocessing = try ImageOptions.preprocessing(arguments)
     try ModelOptions.requireFile(arguments, RunCommand.input)
     try ModelOptions.requireFile(arguments, ImageOptions.image)
-    model = try ModelOptions.source(arguments)
-    precision = try ModelOptions.precision(arguments)
-    windowSemantics = try ModelOptions.windowSemantics(arguments)
+    model = try ModelChoice(arguments)
     sparsity = try ModelOptions.sparsityArgument(arguments)
     verbose = arguments.flag(RunCommand.verbose)
   }

@@ -66,8 +66,7 @@ enum SearchCommand {
         "WARNING: this sparsevit is a DEBUG build: its latency model means nothing. Build with 'swift build -c release'."
       )
     }
-    let model = try ModelOptions.load(
-      options.model, precision: options.precision, windowSemantics: options.windowSemantics, verbose: true)
+    let model = try options.model.load(verbose: true)
     let calibration = try options.calibrationImages(for: model)
     let size = calibration.size
     let environment = BenchEnvironment.current(model: model, threads: options.threads)
@@ -342,10 +341,7 @@ struct Calibration {
 /// The search options, checked before the model is loaded.
 struct SearchOptions {
   let spec: CommandSpec
-  let model: ModelSource
-  let precision: Precision
-  /// `--window-semantics`; nil: the checkpoint's.
-  let windowSemantics: WindowSemantics?
+  let model: ModelChoice
   let latencySeconds, minLatencySeconds: Double?
   let outputPath, plotPath, calibrationPath, imagesPath: String?
   let size: BenchSize?
@@ -376,9 +372,7 @@ struct SearchOptions {
     size = try Self.singleSize(arguments)
     batch = try arguments.integer(SearchCommand.batch, default: 1, in: 1...4096)!
     threads = try ModelOptions.threads(arguments)
-    model = try ModelOptions.source(arguments)
-    precision = try ModelOptions.precision(arguments)
-    windowSemantics = try ModelOptions.windowSemantics(arguments)
+    model = try ModelChoice(arguments)
     calibrationPath = arguments.string(SearchCommand.calibrationFile)
     imagesPath = arguments.string(SearchCommand.imagesDirectory)
     if calibrationPath != nil && imagesPath != nil {

@@ -6,37 +6,6 @@ import Models
 import Server
 
 enum ServeCommand {
-  static let host = OptionSpec(
-    name: "host", value: "ipv4", help: "Address to bind (default 127.0.0.1: this machine only).")
-  static let port = OptionSpec(
-    name: "port", value: "n", help: "TCP port (default 8000; 0 picks a free one, printed at start).")
-  static let modelName = OptionSpec(
-    name: "model-name", value: "name", help: "Model name in URLs, /v2/models/<name> (default sparsevit).")
-  static let maxBatch = OptionSpec(name: "max-batch", value: "n", help: "Most images per forward (default 4).")
-  static let batchWindow = OptionSpec(
-    name: "batch-window-ms", value: "ms", help: "How long a forward waits for more requests of its shape (default 2).")
-  static let slo = OptionSpec(
-    name: "slo-ms", value: "T", help: "Target latency (queueing included): prune more under load to meet it.")
-  static let ladder = OptionSpec(
-    name: "ladder", value: "list",
-    help: "SLO levels: comma list of ratios, presets or JSON files (default 0,0.2,0.4,0.6,0.8).")
-  static let latencyModel = OptionSpec(
-    name: "latency-model", value: "file",
-    help: "With '--slo-ms': the ladder's latencies from this latency model (a 'search' cache file), not timed.")
-  static let apiKeyFile = OptionSpec(
-    name: "api-key-file", value: "file", help: "Require 'Authorization: Bearer <key>' (key = the file's first line).")
-  static let maxBody = OptionSpec(
-    name: "max-body-mb", value: "n", help: "Largest request body in MB (default 64); larger ones get 413.")
-  static let maxConnections = OptionSpec(
-    name: "max-connections", value: "n", help: "Open connections at most (default 256).")
-  static let timeout = OptionSpec(
-    name: "timeout-s", value: "s", help: "Close a connection idle this long, e.g. a slow sender (default 10).")
-  static let httpThreads = OptionSpec(
-    name: "http-threads", value: "n", help: "HTTP threads: parse, queue, answer (default 2).")
-  static let memoryBudget = OptionSpec(
-    name: "memory-budget-mb", value: "n", help: "Refuse inputs whose forward needs more (default: half of memory).")
-  static let quiet = OptionSpec(name: "quiet", value: nil, help: "No per-request log line on stderr.")
-
   static let spec = CommandSpec(
     name: "serve",
     summary: "Serve the model over HTTP (KServe v2 / Open Inference Protocol), optionally holding a latency SLO.",
@@ -61,10 +30,10 @@ enum ServeCommand {
       """)
 
   static func run(_ options: ServeOptions) throws {
-    if case .seeded = options.model {
+    if case .seeded = options.model.source {
       printError("serve: no '--weights': serving seeded random Swin-T weights (predictions are meaningless)")
     }
-    let model = try ModelOptions.load(options.model, windowSemantics: options.windowSemantics, verbose: true)
+    let model = try options.model.load(verbose: true)
     var configuration = options.configuration
     configuration.batching.defaultSparsity = try options.sparsity.map {
       ($0, try ModelOptions.resolveSparsity($0, model: model, spec: spec))
@@ -106,9 +75,7 @@ enum ServeCommand {
 
 /// The options of `serve`, parsed once.
 struct ServeOptions {
-  let model: ModelSource
-  /// `--window-semantics`; nil: the checkpoint's.
-  let windowSemantics: WindowSemantics?
+  let model: ModelChoice
   /// `--sparsity` as given (resolved once the model is loaded).
   let sparsity: String?
   /// `--ladder` entries (the uniform ratios 0…0.8 by default); used with `--slo-ms`.
@@ -118,8 +85,7 @@ struct ServeOptions {
 
   init(_ arguments: Arguments) throws(UsageError) {
     typealias S = ServeCommand
-    model = try ModelOptions.source(arguments)
-    windowSemantics = try ModelOptions.windowSemantics(arguments)
+    model = try ModelChoice(arguments)
     sparsity = try ModelOptions.sparsityArgument(arguments)
     var configuration = ServerConfiguration()
     configuration.host = arguments.string(S.host) ?? "127.0.0.1"

@@ -184,54 +184,32 @@ private func csvCell(_ text: String) -> String {
 /// The `--json` file.
 private struct EvalDocument: Encodable {
   struct Unreadable: Encodable {
-    let file: String
-    let reason: String
+    let file, reason: String
   }
   struct Counts: Encodable {
-    let images: Int
-    let labelled: Int
-    let top1Correct: Int
-    let top5Correct: Int
-    let top1Agreements: Int
-    let top5Shared: Int
-    let top5Slots: Int
-    let keptWindows: Int
+    let images, labelled, top1Correct, top5Correct, top1Agreements, top5Shared, top5Slots, keptWindows: Int
     let totalWindows: Int
   }
   struct Configuration: Encodable {
     let label: String
     let pruningRatios: [[Double]]
     let paretoFront: Bool
-    let top1Accuracy: Double?
-    let top5Accuracy: Double?
-    let top1Agreement: Double?
-    let top5Overlap: Double?
-    let meanCosine: Double
-    let keptWindowFraction: Double
-    let gflopPerImage: Double
-    let msPerImage: Double?
-    let coldMsPerImage: Double?
-    let speedup: Double?
+    let top1Accuracy, top5Accuracy, top1Agreement, top5Overlap: Double?
+    let meanCosine, keptWindowFraction, gflopPerImage: Double
+    let msPerImage, coldMsPerImage, speedup: Double?
     let latencySamplesMs: [Double]
     let counts: Counts
   }
   let schema: String
   let command: [String]
-  let weights: String
-  let model: String
-  let precision: String
+  let weights, model, precision: String
   let size: Int
   let resize: String
   let cropFraction: Double
   let interpolation: String
-  let batch: Int
-  let threads: Int
-  let build: String
-  let directory: String
-  let layout: String
-  let images: Int
-  let labelled: Int
-  let timedBatches: Int
+  let batch, threads: Int
+  let build, directory, layout: String
+  let images, labelled, timedBatches: Int
   let seconds: Double
   let unreadable: [Unreadable]
   let configurations: [Configuration]
