@@ -62,12 +62,10 @@ struct BenchRun {
   let samples: [Double]
   let cold: Double
   let summary: SampleSummary
-  let imagesPerSecond: Double
-  /// Work computed per forward (kept windows only; stem, merges and head dense), 10⁹ FLOP.
-  let gflop: Double
-  /// The same model and batch, dense.
-  let denseGFLOP: Double
-  let gflopsPerSecond: Double
+  /// `gflop`: work computed per forward (kept windows only; stem, merges and head dense), 10⁹ FLOP.
+  let imagesPerSecond, gflop: Double
+  /// `denseGFLOP`: the same for the same model and batch, dense.
+  let denseGFLOP, gflopsPerSecond: Double
   /// Fraction of the blocks' work skipped: 1 − computed block MACs / dense block MACs.
   let blockSparsity: Double
   /// Per stage: kept windows / windows over its blocks and the batch.
