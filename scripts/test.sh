@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The project's test command (README; CI runs it through .ci/run): installs missing system
-# packages, runs the unit, golden and error-path tests, then builds and runs the embedding example
+# packages, checks the format (scripts/lint.sh), runs the unit, golden and error-path tests, then builds and runs the embedding example
 # against this checkout. Fails on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --no-build
+bash scripts/lint.sh
 swift build --build-tests
 # XUNIT_DIR (set by .ci/run) collects the results that scripts/count_tests.sh adds up.
 xunit=()

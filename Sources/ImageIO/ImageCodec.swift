@@ -133,7 +133,8 @@ package enum ImageCodec {
   private static func decodePNG(_ bytes: [UInt8], name: String, maxPixels: Int) throws(ImageError) -> DecodedImage {
     // libpng keeps the png_image's address as its error context between begin and finish, so the
     // struct lives in one scoped allocation for the whole decode.
-    let result: Result<DecodedImage, ImageError> = withUnsafeTemporaryAllocation(of: png_image.self, capacity: 1) { buffer in
+    let result: Result<DecodedImage, ImageError> = withUnsafeTemporaryAllocation(of: png_image.self, capacity: 1) {
+      buffer in
       let image = buffer.baseAddress!
       image.initialize(to: png_image())
       image.pointee.version = UInt32(PNG_IMAGE_VERSION)
@@ -198,7 +199,8 @@ package enum ImageCodec {
         return .failure(.corrupt(name: name, format: "JPEG", reason: "\(what): \(message)"))
       }
       var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
-      guard tjDecompressHeader3(handle, data.baseAddress, UInt(data.count), &width, &height, &subsampling, &colorspace) == 0
+      guard
+        tjDecompressHeader3(handle, data.baseAddress, UInt(data.count), &width, &height, &subsampling, &colorspace) == 0
       else { return failure("header") }
       if colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue) {
         return .failure(
@@ -219,7 +221,8 @@ package enum ImageCodec {
       let flags = Int32(TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS)
       let status = rgb.withUnsafeMutableBufferPointer { destination in
         tjDecompress2(
-          handle, data.baseAddress, UInt(data.count), destination.baseAddress, width, 0, height, Int32(TJPF_RGB.rawValue),
+          handle, data.baseAddress, UInt(data.count), destination.baseAddress, width, 0, height,
+          Int32(TJPF_RGB.rawValue),
           flags)
       }
       guard status == 0 else { return failure("decoding") }

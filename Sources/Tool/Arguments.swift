@@ -25,7 +25,9 @@ struct CommandSpec {
     var text = "OVERVIEW: \(summary)\n\nUSAGE: sparsevit \(name) \(usage)\n\nOPTIONS:\n"
     for option in options + [OptionSpec(name: "help", value: nil, help: "Show help information.")] {
       let label = "  --\(option.name)" + (option.value.map { " <\($0)>" } ?? "")
-      let padded = label.count < 30 ? label.padding(toLength: 30, withPad: " ", startingAt: 0) : label + "\n" + String(repeating: " ", count: 30)
+      let padded =
+        label.count < 30
+        ? label.padding(toLength: 30, withPad: " ", startingAt: 0) : label + "\n" + String(repeating: " ", count: 30)
       text += padded + option.help + "\n"
     }
     if !discussion.isEmpty { text += "\n" + discussion + "\n" }
@@ -169,8 +171,7 @@ func checkedWritablePath(_ arguments: Arguments, _ option: OptionSpec) throws(Us
   let name = option.name
   var isDirectory: ObjCBool = false
   if path.isEmpty { throw arguments.usage("'--\(name)' needs a file name") }
-  if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue
-  {
+  if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
     throw arguments.usage("'--\(name)' names a directory ('\(path)'), expected a file")
   }
   let parent = (path as NSString).deletingLastPathComponent

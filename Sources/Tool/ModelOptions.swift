@@ -60,7 +60,8 @@ enum ModelOptions {
   static func precision(_ arguments: Arguments) throws(UsageError) -> Precision {
     guard let text = arguments.string(precision) else { return .f32 }
     guard let value = Precision(rawValue: text) else {
-      throw arguments.usage("'--precision': '\(text)' is not one of \(Precision.allCases.map(\.rawValue).joined(separator: ", "))")
+      throw arguments.usage(
+        "'--precision': '\(text)' is not one of \(Precision.allCases.map(\.rawValue).joined(separator: ", "))")
     }
     return value
   }

@@ -14,11 +14,16 @@ extension ModelOptions {
   static let seed = OptionSpec(name: "seed", value: "n", help: "Deprecated: use --model-seed.")
   static let precision = OptionSpec(
     name: "precision", value: "p",
-    help: "Arithmetic of the blocks' linear layers: f32 (default) or bf16 (bfloat16 products, f32 sums; needs avx512_bf16).")
-  static let threads = OptionSpec(name: "threads", value: "n", help: "Worker threads (default: all \(defaultThreadCount) cores).")
+    help:
+      "Arithmetic of the blocks' linear layers: f32 (default) or bf16 (bfloat16 products, f32 sums; needs avx512_bf16)."
+  )
+  static let threads = OptionSpec(
+    name: "threads", value: "n", help: "Worker threads (default: all \(defaultThreadCount) cores).")
   static let sparsity = OptionSpec(
     name: "sparsity", value: "cfg",
-    help: "Pruning ratios: a JSON file, a uniform ratio in [0, 1), 'dense' or a preset (\(PruningRatios.presetNames.joined(separator: ", "))).")
+    help:
+      "Pruning ratios: a JSON file, a uniform ratio in [0, 1), 'dense' or a preset (\(PruningRatios.presetNames.joined(separator: ", ")))."
+  )
   static let windowSemantics = OptionSpec(
     name: "window-semantics", value: "name",
     help: "How blocks pad and shift windows: \(WindowSemantics.allCases.map(\.rawValue).joined(separator: ", ")) "
@@ -31,11 +36,15 @@ extension MaskCommand {
 }
 
 extension ImageOptions {
-  static let image = OptionSpec(name: "image", value: "file", help: "A PNG or JPEG image (any size; RGB, grayscale or palette).")
-  static let size = OptionSpec(name: "size", value: "n", help: "Side of the square model input in pixels (default 224).")
+  static let image = OptionSpec(
+    name: "image", value: "file", help: "A PNG or JPEG image (any size; RGB, grayscale or palette).")
+  static let size = OptionSpec(
+    name: "size", value: "n", help: "Side of the square model input in pixels (default 224).")
   static let resize = OptionSpec(
     name: "resize", value: "mode",
-    help: "'crop': resize the shorter side to size/0.875 (bicubic) and take the centre (timm's eval transform, default); 'direct': resize to size × size.")
+    help:
+      "'crop': resize the shorter side to size/0.875 (bicubic) and take the centre (timm's eval transform, default); 'direct': resize to size × size."
+  )
 }
 
 extension RunCommand {
@@ -43,7 +52,9 @@ extension RunCommand {
     name: "input", value: "x.npy", help: "Float32 C-order array (batch, 3, height, width), ImageNet-normalized.")
   static let output = OptionSpec(
     name: "output", value: "y.npy",
-    help: "Where to write the float32 logits (batch, classes). Required with '--input' unless '--features' or '--top' is given.")
+    help:
+      "Where to write the float32 logits (batch, classes). Required with '--input' unless '--features' or '--top' is given."
+  )
   static let features = OptionSpec(
     name: "features", value: "dir", help: "Also write stage0.npy … stage3.npy (NHWC stage outputs) to this directory.")
   static let top = OptionSpec(
@@ -76,7 +87,8 @@ extension BenchCommand {
   static let minTime = OptionSpec(
     name: "min-time", value: "s",
     help:
-      "Add rounds until every configuration has s seconds of timed runs, at least \(minimumRounds) rounds (default \(Int(defaultMinTime))).")
+      "Add rounds until every configuration has s seconds of timed runs, at least \(minimumRounds) rounds (default \(Int(defaultMinTime)))."
+  )
   static let inputSeed = OptionSpec(
     name: "input-seed", value: "n", help: "Seed of the random input images (default 0; also with --weights).")
   static let json = OptionSpec(

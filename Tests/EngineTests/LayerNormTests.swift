@@ -19,7 +19,8 @@ final class LayerNormTests: XCTestCase {
         let mean = row.reduce(0, +) / Double(channels)
         let variance = row.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(channels)
         for c in 0..<channels {
-          expected.append(Float((row[c] - mean) / (variance + 1e-5).squareRoot() * Double(weight.values[c]) + Double(bias.values[c])))
+          expected.append(
+            Float((row[c] - mean) / (variance + 1e-5).squareRoot() * Double(weight.values[c]) + Double(bias.values[c])))
         }
       }
       let result = compare(y.values, expected, atol: 2e-6, rtol: 2e-6, label: "layerNorm \(channels)")

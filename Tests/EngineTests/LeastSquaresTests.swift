@@ -18,9 +18,13 @@ final class LeastSquaresTests: XCTestCase {
     let (rows, columns) = (23, 5)
     let a = matrix(rows: rows, columns: columns, seed: 1)
     let truth = [0.5, -2, 3.25, 1e-3, 40]
-    let fit = try XCTUnwrap(BLAS.leastSquares(a, rows: rows, columns: columns, multiply(a, rows: rows, columns: columns, truth), rcond: 1e-12))
+    let fit = try XCTUnwrap(
+      BLAS.leastSquares(a, rows: rows, columns: columns, multiply(a, rows: rows, columns: columns, truth), rcond: 1e-12)
+    )
     XCTAssertEqual(fit.rank, columns)
-    for (found, expected) in zip(fit.solution, truth) { XCTAssertEqual(found, expected, accuracy: 1e-11 * max(1, abs(expected))) }
+    for (found, expected) in zip(fit.solution, truth) {
+      XCTAssertEqual(found, expected, accuracy: 1e-11 * max(1, abs(expected)))
+    }
   }
 
   func testNoisyDataSatisfiesTheNormalEquations() throws {
@@ -38,7 +42,9 @@ final class LeastSquaresTests: XCTestCase {
     let norm = residual.reduce(0) { $0 + $1 * $1 }
     var moved = fit.solution
     moved[1] += 1e-3
-    let other = zip(b, multiply(a, rows: rows, columns: columns, moved)).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+    let other = zip(b, multiply(a, rows: rows, columns: columns, moved)).reduce(0) {
+      $0 + ($1.0 - $1.1) * ($1.0 - $1.1)
+    }
     XCTAssertLessThan(norm, other)
   }
 

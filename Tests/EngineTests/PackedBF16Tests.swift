@@ -35,7 +35,8 @@ final class PackedBF16Tests: XCTestCase {
     // A product below the normal range flushes to zero: 2^-125 · 2^-10.
     XCTAssertEqual(BFloat16Model.dotPair(0, 0x0100 << 16, 0x3A80 << 16), 0)
     // A denormal accumulator reads as zero: 2^-127 + 2^-126 gives 2^-126, not 1.5 · 2^-126.
-    XCTAssertEqual(BFloat16Model.dotPair(Float(bitPattern: 0x0040_0000), 0x0080 << 16, one << 16), Float(bitPattern: 0x0080_0000))
+    XCTAssertEqual(
+      BFloat16Model.dotPair(Float(bitPattern: 0x0040_0000), 0x0080 << 16, one << 16), Float(bitPattern: 0x0080_0000))
   }
 
   func testPackLayout() {
@@ -78,11 +79,18 @@ final class PackedBF16Tests: XCTestCase {
     }
     for shape in shapes {
       var modelOutputs: [[Float]] = []
-      check(shape, isa: .model) { _, _, _, _, _ in nil } collect: { modelOutputs.append($0) }
+      check(shape, isa: .model) { _, _, _, _, _ in
+        nil
+      } collect: {
+        modelOutputs.append($0)
+      }
       var index = 0
-      check(shape, isa: .avx512BF16) { _, _, _, _, _ in nil } collect: { hardware in
+      check(shape, isa: .avx512BF16) { _, _, _, _, _ in
+        nil
+      } collect: { hardware in
         XCTAssertTrue(
-          hardware.map(\.bitPattern) == modelOutputs[index].map(\.bitPattern), "m \(shape.m) n \(shape.n) k \(shape.k) case \(index)")
+          hardware.map(\.bitPattern) == modelOutputs[index].map(\.bitPattern),
+          "m \(shape.m) n \(shape.n) k \(shape.k) case \(index)")
         index += 1
       }
     }
@@ -95,19 +103,24 @@ final class PackedBF16Tests: XCTestCase {
     guard BF16ISA.amx.isSupported else {
       throw XCTSkip("this CPU (or OS) lacks amx_bf16: the tdpbf16ps kernel is tested on CPUs that have it")
     }
-    let amxShapes: [(m: Int, n: Int, k: Int)] = [(1, 16, 32), (33, 48, 64), (17, 40, 288), (50, 80, 768), (16, 32, 512), (7, 24, 9)]
+    let amxShapes: [(m: Int, n: Int, k: Int)] = [
+      (1, 16, 32), (33, 48, 64), (17, 40, 288), (50, 80, 768), (16, 32, 512), (7, 24, 9),
+    ]
     var identical = 0, total = 0
     for shape in amxShapes {
       var modelOutputs: [[Float]] = []
       check(shape, isa: .model, expected: { _, _, _, _, _ in nil }, collect: { modelOutputs.append($0) })
       var index = 0
-      check(shape, isa: .amx, expected: { a, w, initial, beta, first in
-        self.roundedProduct(shape, a, w, initial, beta, first)
-      }, collect: { outputs in
-        identical += zip(outputs, modelOutputs[index]).filter { $0.bitPattern == $1.bitPattern }.count
-        total += outputs.count
-        index += 1
-      })
+      check(
+        shape, isa: .amx,
+        expected: { a, w, initial, beta, first in
+          self.roundedProduct(shape, a, w, initial, beta, first)
+        },
+        collect: { outputs in
+          identical += zip(outputs, modelOutputs[index]).filter { $0.bitPattern == $1.bitPattern }.count
+          total += outputs.count
+          index += 1
+        })
     }
     print("PackedBF16Tests: AMX outputs bit-identical to the vdpbf16ps model: \(identical) of \(total)")
   }
@@ -115,7 +128,8 @@ final class PackedBF16Tests: XCTestCase {
   func testPreferredKernelForPrecision() throws {
     XCTAssertEqual(try BlockMatrixKernel.preferred(for: .f32), .preferred)
     if BF16ISA.avx512BF16.isSupported {
-      XCTAssertEqual(try BlockMatrixKernel.preferred(for: .bf16), .packedBF16(BF16ISA.amx.isSupported ? .amx : .avx512BF16))
+      XCTAssertEqual(
+        try BlockMatrixKernel.preferred(for: .bf16), .packedBF16(BF16ISA.amx.isSupported ? .amx : .avx512BF16))
     } else {
       XCTAssertThrowsError(try BlockMatrixKernel.preferred(for: .bf16)) { error in
         XCTAssertEqual((error as? UnsupportedPrecisionError)?.missingFeature, "avx512_bf16")
@@ -184,12 +198,14 @@ final class PackedBF16Tests: XCTestCase {
         for row in 0..<m {
           actual += c[(row * ldc + first)..<(row * ldc + n)]
           XCTAssertTrue(c[(row * ldc)..<(row * ldc + first)].elementsEqual(initial[(row * ldc)..<(row * ldc + first)]))
-          XCTAssertTrue(c[(row * ldc + n)..<min(c.count, row * ldc + ldc)].allSatisfy { $0 == sentinel }, "padding written")
+          XCTAssertTrue(
+            c[(row * ldc + n)..<min(c.count, row * ldc + ldc)].allSatisfy { $0 == sentinel }, "padding written")
         }
         XCTAssertTrue(c[(m * ldc)...].allSatisfy { $0 == sentinel }, "\(shape): wrote past the output")
         collect(actual)
         if let expected = expected(a, w, initial, beta, first) {
-          let result = compare(actual, expected, atol: 1e-5, rtol: 1e-5, label: "\(isa) m \(m) n \(n) k \(k) first \(first) beta \(beta)")
+          let result = compare(
+            actual, expected, atol: 1e-5, rtol: 1e-5, label: "\(isa) m \(m) n \(n) k \(k) first \(first) beta \(beta)")
           XCTAssertTrue(result.passed, result.description)
         }
       }

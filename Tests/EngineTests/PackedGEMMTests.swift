@@ -37,7 +37,9 @@ final class PackedGEMMTests: XCTestCase {
   func testMatchesNaiveProduct() {
     for isa in PanelISA.allCases {
       guard isa.isSupported else {
-        print("PackedGEMMTests: skipping the \(isa) kernel: this CPU lacks \(isa == .avx512 ? "avx512f/bw/vl" : "avx2+fma")")
+        print(
+          "PackedGEMMTests: skipping the \(isa) kernel: this CPU lacks \(isa == .avx512 ? "avx512f/bw/vl" : "avx2+fma")"
+        )
         continue
       }
       checkAgainstNaiveProduct(isa: isa)
@@ -105,20 +107,28 @@ final class PackedGEMMTests: XCTestCase {
     let one: [Float] = [0]
     one.withUnsafeBufferPointer { a in
       c.withUnsafeMutableBufferPointer { c in
-        multiplyPanels(rows: 2, columns: 2, inner: 0, a.baseAddress!, lda: 0, packed: a.baseAddress!, outputs: 2, first: 0, beta: 1, into: c.baseAddress!, ldc: 2)
+        multiplyPanels(
+          rows: 2, columns: 2, inner: 0, a.baseAddress!, lda: 0, packed: a.baseAddress!, outputs: 2, first: 0, beta: 1,
+          into: c.baseAddress!, ldc: 2)
       }
     }
     XCTAssertEqual(c, [1, 2, 3, 4], "k = 0, beta 1 keeps c")
     one.withUnsafeBufferPointer { a in
       c.withUnsafeMutableBufferPointer { c in
-        multiplyPanels(rows: 0, columns: 2, inner: 3, a.baseAddress!, lda: 3, packed: a.baseAddress!, outputs: 2, first: 0, beta: 0, into: c.baseAddress!, ldc: 2)
-        multiplyPanels(rows: 2, columns: 0, inner: 3, a.baseAddress!, lda: 3, packed: a.baseAddress!, outputs: 2, first: 0, beta: 0, into: c.baseAddress!, ldc: 2)
+        multiplyPanels(
+          rows: 0, columns: 2, inner: 3, a.baseAddress!, lda: 3, packed: a.baseAddress!, outputs: 2, first: 0, beta: 0,
+          into: c.baseAddress!, ldc: 2)
+        multiplyPanels(
+          rows: 2, columns: 0, inner: 3, a.baseAddress!, lda: 3, packed: a.baseAddress!, outputs: 2, first: 0, beta: 0,
+          into: c.baseAddress!, ldc: 2)
       }
     }
     XCTAssertEqual(c, [1, 2, 3, 4], "no rows or no columns: nothing written")
     one.withUnsafeBufferPointer { a in
       c.withUnsafeMutableBufferPointer { c in
-        multiplyPanels(rows: 2, columns: 2, inner: 0, a.baseAddress!, lda: 0, packed: a.baseAddress!, outputs: 2, first: 0, beta: 0, into: c.baseAddress!, ldc: 2)
+        multiplyPanels(
+          rows: 2, columns: 2, inner: 0, a.baseAddress!, lda: 0, packed: a.baseAddress!, outputs: 2, first: 0, beta: 0,
+          into: c.baseAddress!, ldc: 2)
       }
     }
     XCTAssertEqual(c, [0, 0, 0, 0], "k = 0, beta 0 clears c")

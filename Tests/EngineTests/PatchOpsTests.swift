@@ -12,12 +12,15 @@ final class PatchOpsTests: XCTestCase {
     let weight = randomTensor([channels, 3, patch, patch], in: -0.3...0.3, seed: 2)
     let bias = randomTensor([channels], seed: 3)
     let norm = try LayerNormWeights(
-      weight: randomTensor([channels], in: 0.5...1.5, seed: 4), bias: randomTensor([channels], seed: 5), channels: channels, name: "n")
+      weight: randomTensor([channels], in: 0.5...1.5, seed: 4), bias: randomTensor([channels], seed: 5),
+      channels: channels, name: "n")
     let weights = try PatchEmbedWeights(weight: weight, bias: bias, norm: norm, name: "patch_embed")
     let oh = height / patch, ow = width / patch
     for threads in [1, 3] {
       var output = Tensor(shape: [batch, oh, ow, channels])
-      embedPatches(images, weights: weights, into: &output, scratch: RowScratch(workers: threads, floatsPerWorker: weights.scratchFloats), threads: threads)
+      embedPatches(
+        images, weights: weights, into: &output,
+        scratch: RowScratch(workers: threads, floatsPerWorker: weights.scratchFloats), threads: threads)
       var conv = Tensor(shape: [batch, oh, ow, channels])
       for n in 0..<batch {
         for i in 0..<oh {
@@ -36,7 +39,8 @@ final class PatchOpsTests: XCTestCase {
           }
         }
       }
-      let result = compare(output.values, layerNorm(conv, norm).values, atol: 2e-5, rtol: 2e-5, label: "stem threads \(threads)")
+      let result = compare(
+        output.values, layerNorm(conv, norm).values, atol: 2e-5, rtol: 2e-5, label: "stem threads \(threads)")
       XCTAssertTrue(result.passed, result.description)
     }
   }
@@ -45,7 +49,8 @@ final class PatchOpsTests: XCTestCase {
     let (batch, height, width, channels, outChannels) = (2, 7, 10, 6, 11)
     let x = randomTensor([batch, height, width, channels], seed: 6)
     let norm = try LayerNormWeights(
-      weight: randomTensor([4 * channels], in: 0.5...1.5, seed: 7), bias: randomTensor([4 * channels], seed: 8), channels: 4 * channels, name: "n")
+      weight: randomTensor([4 * channels], in: 0.5...1.5, seed: 7), bias: randomTensor([4 * channels], seed: 8),
+      channels: 4 * channels, name: "n")
     let reduction = randomTensor([outChannels, 4 * channels], in: -0.3...0.3, seed: 9)
     let weights = try PatchMergeWeights(inputChannels: channels, norm: norm, reduction: reduction, name: "downsample")
     let oh = (height + 1) / 2, ow = (width + 1) / 2
@@ -71,7 +76,9 @@ final class PatchOpsTests: XCTestCase {
     linear(normed.reshaped([batch * oh * ow, 4 * channels]), weight: reduction, bias: nil, into: &expected)
     for threads in [1, 2] {
       var output = Tensor(shape: [batch, oh, ow, outChannels])
-      mergePatches(x, weights: weights, into: &output, scratch: RowScratch(workers: threads, floatsPerWorker: weights.scratchFloats), threads: threads)
+      mergePatches(
+        x, weights: weights, into: &output,
+        scratch: RowScratch(workers: threads, floatsPerWorker: weights.scratchFloats), threads: threads)
       let result = compare(output.values, expected.values, atol: 1e-5, rtol: 1e-5, label: "merge threads \(threads)")
       XCTAssertTrue(result.passed, result.description)
     }
@@ -83,12 +90,15 @@ final class PatchOpsTests: XCTestCase {
     linear(x, weight: w, bias: b, into: &y)
     var expected: [Float] = []
     for r in 0..<3 {
-      for o in 0..<4 { expected.append(Float((0..<5).reduce(Double(b.values[o])) { $0 + Double(x[r, $1]) * Double(w[o, $1]) })) }
+      for o in 0..<4 {
+        expected.append(Float((0..<5).reduce(Double(b.values[o])) { $0 + Double(x[r, $1]) * Double(w[o, $1]) }))
+      }
     }
     XCTAssertTrue(compare(y.values, expected, atol: 1e-6, rtol: 1e-6, label: "linear").passed)
 
     let map = randomTensor([2, 3, 4, 8], seed: 13)
-    let norm = try LayerNormWeights(weight: randomTensor([8], seed: 14), bias: randomTensor([8], seed: 15), channels: 8, name: "norm")
+    let norm = try LayerNormWeights(
+      weight: randomTensor([8], seed: 14), bias: randomTensor([8], seed: 15), channels: 8, name: "norm")
     var pooled = Tensor(shape: [2, 8])
     normalizedAveragePool(map, norm: norm, into: &pooled, scratch: RowScratch(workers: 1, floatsPerWorker: 8))
     let normed = layerNorm(map, norm)
@@ -106,7 +116,9 @@ final class PatchOpsTests: XCTestCase {
       b.withUnsafeBufferPointer { b in
         c.withUnsafeMutableBufferPointer { c in
           let dummy = UnsafePointer<Float>(c.baseAddress!)
-          BLAS.multiplyTransposed(rows: 2, columns: 2, inner: 0, a.baseAddress ?? dummy, lda: 1, b.baseAddress ?? dummy, ldb: 1, beta: 0.5, into: c.baseAddress!, ldc: 2)
+          BLAS.multiplyTransposed(
+            rows: 2, columns: 2, inner: 0, a.baseAddress ?? dummy, lda: 1, b.baseAddress ?? dummy, ldb: 1, beta: 0.5,
+            into: c.baseAddress!, ldc: 2)
         }
       }
     }

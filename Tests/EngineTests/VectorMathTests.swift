@@ -18,7 +18,9 @@ final class VectorMathTests: XCTestCase {
     // |error| ≤ 4e-7·|x|/2 from the erf part plus float rounding of the product.
     for (i, x) in inputs.enumerated() {
       let bound = 4e-7 * abs(Double(x)) + 2e-7 * abs(Double(expected[i])) + 1e-30
-      XCTAssertLessThanOrEqual(abs(Double(output.values[i]) - Double(expected[i])), bound, "gelu(\(x)) = \(output.values[i]), expected \(expected[i])")
+      XCTAssertLessThanOrEqual(
+        abs(Double(output.values[i]) - Double(expected[i])), bound,
+        "gelu(\(x)) = \(output.values[i]), expected \(expected[i])")
     }
   }
 

@@ -84,7 +84,9 @@ struct RandomBlock {
     func layerNorm(_ v: [Double], _ prefix: String) -> [Double] {
       let mean = v.reduce(0, +) / Double(v.count)
       let variance = v.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(v.count)
-      return v.indices.map { (v[$0] - mean) / (variance + 1e-5).squareRoot() * t[prefix + ".weight"]![$0] + t[prefix + ".bias"]![$0] }
+      return v.indices.map {
+        (v[$0] - mean) / (variance + 1e-5).squareRoot() * t[prefix + ".weight"]![$0] + t[prefix + ".bias"]![$0]
+      }
     }
     func linear(_ v: [Double], _ prefix: String, outputs: Int) -> [Double] {
       let w = t[prefix + ".weight"]!, b = t[prefix + ".bias"]!
@@ -142,7 +144,9 @@ struct RandomBlock {
             let e = logits.map { exp($0 - top) }
             let sum = e.reduce(0, +)
             for d in 0..<headDim {
-              attended[i][head * headDim + d] = (0..<n).reduce(0) { $0 + e[$1] / sum * qkv[$1][2 * c + head * headDim + d] }
+              attended[i][head * headDim + d] = (0..<n).reduce(0) {
+                $0 + e[$1] / sum * qkv[$1][2 * c + head * headDim + d]
+              }
             }
           }
         }
@@ -150,7 +154,9 @@ struct RandomBlock {
           guard let source = sources[i] else { continue }
           let projected = linear(attended[i], "proj", outputs: c)
           var y = (0..<c).map { out[source + $0] + projected[$0] }
-          let h1 = linear(layerNorm(y, "norm2"), "fc1", outputs: hidden).map { 0.5 * $0 * (1 + erf($0 / 2.0.squareRoot())) }
+          let h1 = linear(layerNorm(y, "norm2"), "fc1", outputs: hidden).map {
+            0.5 * $0 * (1 + erf($0 / 2.0.squareRoot()))
+          }
           let h2 = linear(h1, "fc2", outputs: c)
           for k in 0..<c { y[k] += h2[k] }
           for k in 0..<c { updated[source + k] = y[k] }
@@ -176,13 +182,19 @@ final class WindowBlockTests: XCTestCase {
         let bias = WindowAttentionBias(table: block.table(for: grid), heads: 2, grid: grid)
         let batch = 2
         let x = randomTensor([batch, height, width, 16], seed: UInt64(height * 100 + width))
-        let expected = block.reference(x.values, batch: batch, height: height, width: width, shifted: shifted, kept: nil)
+        let expected = block.reference(
+          x.values, batch: batch, height: height, width: width, shifted: shifted, kept: nil)
         for threads in [1, 2, 3] {
           var y = x
           let ids = (0..<(batch * grid.windowCount)).map(Int32.init)
-          let scratch = BlockScratch(workers: threads, rowCapacity: max(2, threads) * 49, channels: 16, wideChannels: 48, tokens: 49, headDim: 8)
-          runWindowBlock(&y, weights: weights, grid: grid, bias: bias, keptWindows: ids, keptCount: ids.count, scratch: scratch, threads: threads)
-          let result = compare(y.values, expected, atol: 2e-5, rtol: 2e-5, label: "\(kernel): \(height)x\(width) shifted \(shifted) threads \(threads)")
+          let scratch = BlockScratch(
+            workers: threads, rowCapacity: max(2, threads) * 49, channels: 16, wideChannels: 48, tokens: 49, headDim: 8)
+          runWindowBlock(
+            &y, weights: weights, grid: grid, bias: bias, keptWindows: ids, keptCount: ids.count, scratch: scratch,
+            threads: threads)
+          let result = compare(
+            y.values, expected, atol: 2e-5, rtol: 2e-5,
+            label: "\(kernel): \(height)x\(width) shifted \(shifted) threads \(threads)")
           XCTAssertTrue(result.passed, result.description)
         }
       }
@@ -213,7 +225,8 @@ final class WindowBlockTests: XCTestCase {
             runWindowBlock(
               &y, weights: weights, grid: grid, bias: bias, keptWindows: ids, keptCount: ids.count, scratch: scratch,
               threads: threads)
-            let label = "\(semantics) \(height)x\(width) shifted \(shifted) every other \(everyOther) threads \(threads)"
+            let label =
+              "\(semantics) \(height)x\(width) shifted \(shifted) every other \(everyOther) threads \(threads)"
             let result = compare(y.values, expected, atol: 2e-5, rtol: 2e-5, label: label)
             XCTAssertTrue(result.passed, result.description)
           }
@@ -235,19 +248,27 @@ final class WindowBlockTests: XCTestCase {
         let x = randomTensor([batch, height, width, 24], seed: 7)
         var g = SplitMix64(seed: UInt64(height))
         let kept = (0..<(batch * grid.windowCount)).filter { _ in Bool.random(using: &g) }
-        let expected = block.reference(x.values, batch: batch, height: height, width: width, shifted: shifted, kept: Set(kept))
+        let expected = block.reference(
+          x.values, batch: batch, height: height, width: width, shifted: shifted, kept: Set(kept))
         for threads in [1, 2, 4] {
           var y = x
-          let scratch = BlockScratch(workers: threads, rowCapacity: 4 * 49, channels: 24, wideChannels: 72, tokens: 49, headDim: 8)
-          runWindowBlock(&y, weights: weights, grid: grid, bias: bias, keptWindows: kept.map(Int32.init), keptCount: kept.count, scratch: scratch, threads: threads)
-          let result = compare(y.values, expected, atol: 2e-5, rtol: 2e-5, label: "\(kernel): \(height)x\(width) kept \(kept.count) threads \(threads)")
+          let scratch = BlockScratch(
+            workers: threads, rowCapacity: 4 * 49, channels: 24, wideChannels: 72, tokens: 49, headDim: 8)
+          runWindowBlock(
+            &y, weights: weights, grid: grid, bias: bias, keptWindows: kept.map(Int32.init), keptCount: kept.count,
+            scratch: scratch, threads: threads)
+          let result = compare(
+            y.values, expected, atol: 2e-5, rtol: 2e-5,
+            label: "\(kernel): \(height)x\(width) kept \(kept.count) threads \(threads)")
           XCTAssertTrue(result.passed, result.description)
           // Tokens of windows not kept: bit patterns unchanged.
           var keptPixels = Set<Int>()
           for id in kept {
             let image = id / grid.windowCount
             for token in 0..<grid.windowTokens {
-              if let p = grid.sourcePixel(window: id % grid.windowCount, token: token) { keptPixels.insert(image * height * width + p) }
+              if let p = grid.sourcePixel(window: id % grid.windowCount, token: token) {
+                keptPixels.insert(image * height * width + p)
+              }
             }
           }
           for pixel in 0..<(batch * height * width) where !keptPixels.contains(pixel) {
@@ -273,22 +294,29 @@ final class WindowBlockTests: XCTestCase {
       let bias = WindowAttentionBias(table: block.table(for: grid), heads: 2, grid: grid)
       let x = randomTensor([2, 28, 35, 16], seed: 9)
       var untouched = x
-      let scratch = BlockScratch(workers: 3, rowCapacity: 8 * 49, channels: 16, wideChannels: 48, tokens: 49, headDim: 8)
-      runWindowBlock(&untouched, weights: weights, grid: grid, bias: bias, keptWindows: [], keptCount: 0, scratch: scratch, threads: 3)
-      XCTAssertTrue(untouched.values.map(\.bitPattern) == x.values.map(\.bitPattern), "an empty window list changed the map")
+      let scratch = BlockScratch(
+        workers: 3, rowCapacity: 8 * 49, channels: 16, wideChannels: 48, tokens: 49, headDim: 8)
+      runWindowBlock(
+        &untouched, weights: weights, grid: grid, bias: bias, keptWindows: [], keptCount: 0, scratch: scratch,
+        threads: 3)
+      XCTAssertTrue(
+        untouched.values.map(\.bitPattern) == x.values.map(\.bitPattern), "an empty window list changed the map")
       let ids = (0..<(2 * grid.windowCount)).map(Int32.init)
       var first: [Float] = []
       for threads in [1, 2, 3] {
         var runs: [[UInt32]] = []
         for _ in 0..<3 {
           var y = x
-          runWindowBlock(&y, weights: weights, grid: grid, bias: bias, keptWindows: ids, keptCount: ids.count, scratch: scratch, threads: threads)
+          runWindowBlock(
+            &y, weights: weights, grid: grid, bias: bias, keptWindows: ids, keptCount: ids.count, scratch: scratch,
+            threads: threads)
           runs.append(y.values.map(\.bitPattern))
           if first.isEmpty { first = y.values }
           let result = compare(y.values, first, atol: 1e-5, rtol: 1e-5, label: "\(kernel): threads \(threads) vs 1")
           XCTAssertTrue(result.passed, result.description)
           if case .packedPanels = kernel {
-            XCTAssertTrue(y.values.map(\.bitPattern) == first.map(\.bitPattern), "packed: threads \(threads) differs from 1 thread")
+            XCTAssertTrue(
+              y.values.map(\.bitPattern) == first.map(\.bitPattern), "packed: threads \(threads) differs from 1 thread")
           }
         }
         XCTAssertTrue(runs[0] == runs[1] && runs[1] == runs[2], "threads \(threads): repeated runs differ")

@@ -76,8 +76,10 @@ final class WindowGridTests: XCTestCase {
     for semantics in WindowSemantics.allCases {
       let grid = WindowGrid(height: 5, width: 12, window: 7, shifted: true, semantics: semantics)
       XCTAssertEqual(
-        [grid.windowHeight, grid.windowWidth, grid.shiftHeight, grid.shiftWidth, grid.rolledHeight, grid.rolledWidth,
-         grid.windowCount], expected[semantics], "\(semantics)")
+        [
+          grid.windowHeight, grid.windowWidth, grid.shiftHeight, grid.shiftWidth, grid.rolledHeight, grid.rolledWidth,
+          grid.windowCount,
+        ], expected[semantics], "\(semantics)")
       let seven = WindowGrid(height: 7, width: 7, window: 7, shifted: true, semantics: semantics)
       XCTAssertEqual(seven.isShifted, semantics == .mmdet || semantics == .sparsevit, "\(semantics) 7x7")
       XCTAssertEqual(seven.maskClassCount, seven.isShifted ? 4 : 1)
@@ -87,7 +89,8 @@ final class WindowGridTests: XCTestCase {
 
   func testClampAndShiftRules() {
     let small = WindowGrid(height: 7, width: 7, window: 7, shifted: true)
-    XCTAssertEqual([small.windowHeight, small.windowWidth, small.shiftHeight, small.shiftWidth, small.windowCount], [7, 7, 0, 0, 1])
+    XCTAssertEqual(
+      [small.windowHeight, small.windowWidth, small.shiftHeight, small.shiftWidth, small.windowCount], [7, 7, 0, 0, 1])
     let mixed = WindowGrid(height: 5, width: 12, window: 7, shifted: true)
     XCTAssertEqual([mixed.windowHeight, mixed.windowWidth, mixed.shiftHeight, mixed.shiftWidth], [5, 7, 0, 3])
     XCTAssertEqual(mixed.maskClassCount, 4)
@@ -100,39 +103,41 @@ final class WindowGridTests: XCTestCase {
   /// the same for columns (later slices overwrite), partition, −100 where labels differ.
   func testShiftMaskMatchesTimmLabels() {
     for semantics in WindowSemantics.allCases {
-    for (h, w) in [(14, 14), (9, 13), (5, 12), (12, 5), (21, 28), (8, 8), (7, 7), (3, 10)] {
-      let grid = WindowGrid(height: h, width: w, window: 7, shifted: true, semantics: semantics)
-      let hp = grid.paddedHeight, wp = grid.paddedWidth
-      // Python slicing a[lower:upper] on an axis of `size` (negative indices count from the end).
-      func slices(_ size: Int, _ window: Int, _ shift: Int) -> [Range<Int>] {
-        func index(_ v: Int) -> Int { v < 0 ? max(0, size + v) : min(v, size) }
-        let bounds: [(Int, Int?)] = [(0, -window), (-window, -shift), (-shift, nil)]
-        return bounds.map { lower, upper in
-          let l = index(lower), u = upper.map(index) ?? size
-          return l..<max(l, u)
+      for (h, w) in [(14, 14), (9, 13), (5, 12), (12, 5), (21, 28), (8, 8), (7, 7), (3, 10)] {
+        let grid = WindowGrid(height: h, width: w, window: 7, shifted: true, semantics: semantics)
+        let hp = grid.paddedHeight, wp = grid.paddedWidth
+        // Python slicing a[lower:upper] on an axis of `size` (negative indices count from the end).
+        func slices(_ size: Int, _ window: Int, _ shift: Int) -> [Range<Int>] {
+          func index(_ v: Int) -> Int { v < 0 ? max(0, size + v) : min(v, size) }
+          let bounds: [(Int, Int?)] = [(0, -window), (-window, -shift), (-shift, nil)]
+          return bounds.map { lower, upper in
+            let l = index(lower), u = upper.map(index) ?? size
+            return l..<max(l, u)
+          }
         }
-      }
-      var labels = [Int](repeating: 0, count: hp * wp)
-      var count = 0
-      for rows in slices(hp, grid.windowHeight, grid.shiftHeight) {
-        for columns in slices(wp, grid.windowWidth, grid.shiftWidth) {
-          for r in rows { for c in columns { labels[r * wp + c] = count } }
-          count += 1
+        var labels = [Int](repeating: 0, count: hp * wp)
+        var count = 0
+        for rows in slices(hp, grid.windowHeight, grid.shiftHeight) {
+          for columns in slices(wp, grid.windowWidth, grid.shiftWidth) {
+            for r in rows { for c in columns { labels[r * wp + c] = count } }
+            count += 1
+          }
         }
-      }
-      for window in 0..<grid.windowCount {
-        let wy = window / grid.windowsAcross, wx = window % grid.windowsAcross
-        let tokenLabels = (0..<grid.windowTokens).map { t in
-          labels[(wy * grid.windowHeight + t / grid.windowWidth) * wp + wx * grid.windowWidth + t % grid.windowWidth]
-        }
-        let mask = grid.shiftMask(forClass: grid.maskClass(ofWindow: window))
-        for a in 0..<grid.windowTokens {
-          for b in 0..<grid.windowTokens {
-            XCTAssertEqual(mask[a * grid.windowTokens + b], tokenLabels[a] == tokenLabels[b] ? 0 : -100, "\(semantics) \(h)x\(w) window \(window) (\(a), \(b))")
+        for window in 0..<grid.windowCount {
+          let wy = window / grid.windowsAcross, wx = window % grid.windowsAcross
+          let tokenLabels = (0..<grid.windowTokens).map { t in
+            labels[(wy * grid.windowHeight + t / grid.windowWidth) * wp + wx * grid.windowWidth + t % grid.windowWidth]
+          }
+          let mask = grid.shiftMask(forClass: grid.maskClass(ofWindow: window))
+          for a in 0..<grid.windowTokens {
+            for b in 0..<grid.windowTokens {
+              XCTAssertEqual(
+                mask[a * grid.windowTokens + b], tokenLabels[a] == tokenLabels[b] ? 0 : -100,
+                "\(semantics) \(h)x\(w) window \(window) (\(a), \(b))")
+            }
           }
         }
       }
-    }
     }
   }
 }

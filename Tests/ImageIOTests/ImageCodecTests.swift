@@ -2,8 +2,8 @@
 // PNG encoding round trips, and every rejection path: truncated, corrupt, unsupported, mislabelled
 // and oversized files give a typed error naming the file, never a crash.
 import Engine
-import ImageIO
 import Foundation
+import ImageIO
 import TestSupport
 import XCTest
 
@@ -21,7 +21,9 @@ final class ImageCodecTests: XCTestCase {
 
   /// Decodes `name` and `name.expected.png` (PIL's `convert("RGB")` of it) and compares them
   /// element-wise within `tolerance` levels.
-  private func assertMatchesPIL(_ name: String, tolerance: Float, file: StaticString = #filePath, line: UInt = #line) throws {
+  private func assertMatchesPIL(_ name: String, tolerance: Float, file: StaticString = #filePath, line: UInt = #line)
+    throws
+  {
     let image = try decode(name)
     let expected = try decode(name + ".expected.png")
     XCTAssertEqual(image.width, expected.width, name, file: file, line: line)
@@ -41,7 +43,8 @@ final class ImageCodecTests: XCTestCase {
       XCTFail("\(name) decoded to \(image.width)×\(image.height), expected an error", file: file, line: line)
     } catch {
       XCTAssertTrue(check(error), "\(name): unexpected error \(error)", file: file, line: line)
-      XCTAssertTrue(error.description.hasPrefix(name + ": "), "message does not name the file: \(error)", file: file, line: line)
+      XCTAssertTrue(
+        error.description.hasPrefix(name + ": "), "message does not name the file: \(error)", file: file, line: line)
     }
   }
 
@@ -102,7 +105,9 @@ final class ImageCodecTests: XCTestCase {
 
   func testCorruptAndTruncatedFilesAreTypedErrors() throws {
     try assertThrows("truncated.png") { if case .corrupt(_, "PNG", _) = $0 { true } else { false } }
-    try assertThrows("bad_crc.png") { if case .corrupt(_, "PNG", let reason) = $0 { reason.contains("CRC") } else { false } }
+    try assertThrows("bad_crc.png") {
+      if case .corrupt(_, "PNG", let reason) = $0 { reason.contains("CRC") } else { false }
+    }
     try assertThrows("truncated.jpg") { if case .corrupt(_, "JPEG", _) = $0 { true } else { false } }
     try assertThrows("bad_data.png") { if case .corrupt(_, "PNG", _) = $0 { true } else { false } }
     try assertThrows("bad.jpg") { if case .corrupt(_, "JPEG", _) = $0 { true } else { false } }
@@ -123,12 +128,21 @@ final class ImageCodecTests: XCTestCase {
   }
 
   func testDeclaredSizeOverTheLimitIsRefusedBeforeDecoding() throws {
-    try assertThrows("huge.png") { $0 == .tooLarge(name: "huge.png", width: 100_000, height: 100_000, maxPixels: 100_000_000) }
-    try assertThrows("huge.jpg") { $0 == .tooLarge(name: "huge.jpg", width: 60_000, height: 60_000, maxPixels: 100_000_000) }
-    try assertThrows("coffee.png", maxPixels: 9_599) { $0 == .tooLarge(name: "coffee.png", width: 120, height: 80, maxPixels: 9_599) }
+    try assertThrows("huge.png") {
+      $0 == .tooLarge(name: "huge.png", width: 100_000, height: 100_000, maxPixels: 100_000_000)
+    }
+    try assertThrows("huge.jpg") {
+      $0 == .tooLarge(name: "huge.jpg", width: 60_000, height: 60_000, maxPixels: 100_000_000)
+    }
+    try assertThrows("coffee.png", maxPixels: 9_599) {
+      $0 == .tooLarge(name: "coffee.png", width: 120, height: 80, maxPixels: 9_599)
+    }
     XCTAssertNoThrow(try decode("coffee.png", maxPixels: 9_600))
-    try assertThrows("cat.jpg", maxPixels: 100) { $0 == .tooLarge(name: "cat.jpg", width: 150, height: 100, maxPixels: 100) }
-    let message = ImageError.tooLarge(name: "huge.png", width: 100_000, height: 100_000, maxPixels: 100_000_000).description
+    try assertThrows("cat.jpg", maxPixels: 100) {
+      $0 == .tooLarge(name: "cat.jpg", width: 150, height: 100, maxPixels: 100)
+    }
+    let message = ImageError.tooLarge(name: "huge.png", width: 100_000, height: 100_000, maxPixels: 100_000_000)
+      .description
     XCTAssertEqual(message, "huge.png: 100000×100000 pixels (10000 megapixels) is over the limit of 100 megapixels")
     XCTAssertEqual(
       ImageError.tooLarge(name: "cat.jpg", width: 150, height: 100, maxPixels: 100).description,
@@ -140,7 +154,9 @@ final class ImageCodecTests: XCTestCase {
   func testDamagedFilesNeverCrash() throws {
     for name in ["coffee.png", "cat.jpg", "cat_progressive.jpg"] {
       let original = try bytes(name)
-      var damaged: [[UInt8]] = stride(from: 0, to: original.count, by: max(1, original.count / 97)).map { Array(original.prefix($0)) }
+      var damaged: [[UInt8]] = stride(from: 0, to: original.count, by: max(1, original.count / 97)).map {
+        Array(original.prefix($0))
+      }
       var generator = SplitMix64(seed: 11)
       for _ in 0..<60 {
         var copy = original

@@ -44,7 +44,9 @@ final class BF16GoldenTests: XCTestCase {
       windowLists += result.windowLists
       sameWindows += result.sameWindows
     }
-    print("BF16GoldenTests: tiny model, pruned blocks keeping the same windows in bf16 as in f32: \(sameWindows) of \(windowLists)")
+    print(
+      "BF16GoldenTests: tiny model, pruned blocks keeping the same windows in bf16 as in f32: \(sameWindows) of \(windowLists)"
+    )
     XCTAssertGreaterThan(windowLists, 0, "no pruned block in the fixtures")
   }
 

@@ -31,14 +31,16 @@ final class ConcurrencyTests: XCTestCase {
 
   private static func run(_ model: SwinTransformer, _ job: Job, threads: Int) throws -> Result {
     let output = try model.forward(
-      job.input, sparsity: job.sparsity, options: ForwardOptions(threads: threads, collectStages: true, collectWindows: true))
+      job.input, sparsity: job.sparsity,
+      options: ForwardOptions(threads: threads, collectStages: true, collectWindows: true))
     return Result(logits: output.logits?.values ?? [], stages: output.stages.map(\.values), kept: output.keptWindows)
   }
 
   private func jobs(_ model: SwinTransformer, shapes: [[Int]]) throws -> [Job] {
     let depths = model.configuration.depths
     let sparsities: [PruningRatios?] = [
-      nil, try .uniform(0.5, depths: depths), try PruningRatios([[0.3, 0.5], [0, 0.2], [0.25, 0.5], [0, 0]], depths: depths),
+      nil, try .uniform(0.5, depths: depths),
+      try PruningRatios([[0.3, 0.5], [0, 0.2], [0.25, 0.5], [0, 0]], depths: depths),
     ]
     return shapes.enumerated().map { index, shape in
       Job(input: randomTensor(shape, seed: UInt64(100 + index)), sparsity: sparsities[index % sparsities.count])
@@ -79,7 +81,9 @@ final class ConcurrencyTests: XCTestCase {
 
   /// Different shapes and batch sizes at once, single-threaded and two-threaded forwards.
   func testConcurrentForwardsOfMixedShapesMatchSequential() async throws {
-    let shapes = [[1, 3, 64, 64], [2, 3, 56, 80], [1, 3, 75, 100], [3, 3, 32, 32], [1, 3, 112, 112], [2, 3, 64, 64]]
+    let shapes = [
+      [1, 3, 64, 64], [2, 3, 56, 80], [1, 3, 75, 100], [3, 3, 32, 32], [1, 3, 112, 112], [2, 3, 64, 64],
+    ]
     try await assertConcurrentEqualsSequential(shapes: shapes, threads: 1)
     try await assertConcurrentEqualsSequential(shapes: shapes, threads: 2)
   }
@@ -102,8 +106,10 @@ final class ConcurrencyTests: XCTestCase {
     let results = try await withThrowingTaskGroup(of: (Int, [Float], RGBImage).self) { group in
       for (index, image) in images.enumerated() {
         group.addTask {
-          let logits = try model.forward(image, preprocessing: preprocessing, sparsity: sparsity, options: options).logits!.values
-          let mask = try model.pruningMask(for: image, sparsity: sparsity, preprocessing: preprocessing, options: options)
+          let logits = try model.forward(image, preprocessing: preprocessing, sparsity: sparsity, options: options)
+            .logits!.values
+          let mask = try model.pruningMask(
+            for: image, sparsity: sparsity, preprocessing: preprocessing, options: options)
           return (index, logits, mask.picture)
         }
       }

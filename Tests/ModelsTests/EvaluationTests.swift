@@ -160,7 +160,8 @@ final class EvaluationTests: XCTestCase {
     let evaluation = try Evaluation(model: model, configurations: [], preprocessing: preprocessing, batch: 2)
     let result = try evaluation.run(dataset)
     XCTAssertEqual(result.images, 3)
-    XCTAssertEqual(result.unreadable.map { ($0.name as NSString).lastPathComponent }, ["not_an_image.png", "truncated.jpg"])
+    XCTAssertEqual(
+      result.unreadable.map { ($0.name as NSString).lastPathComponent }, ["not_an_image.png", "truncated.jpg"])
     XCTAssertTrue(result.unreadable[0].reason.hasPrefix("not a PNG or JPEG image"), result.unreadable[0].reason)
     XCTAssertEqual(result.images + result.unreadable.count, dataset.count)
     XCTAssertEqual(result.records.map(\.configuration.label), ["dense"])
@@ -346,12 +347,18 @@ final class EvaluationTests: XCTestCase {
     let cases: [(() throws -> ImageDataset, String)] = [
       ({ try ImageDataset(directory: empty, classes: .imageNet) }, "'\(empty)' holds no images"),
       ({ try ImageDataset(directory: empty + "/readme.txt", classes: .imageNet) }, "is not a directory of images"),
-      ({ try ImageDataset(directory: self.directory.path + "/mixed", classes: .imageNet) },
-       "has 1 image(s) at its top level and class subfolders (n01440764)"),
-      ({ try ImageDataset(directory: self.directory.path + "/unknown", classes: .imageNet) },
-       "folder 'zebra-ish': 'zebra-ish' names no class (expected a WordNet id, a class index 0…999, a class name of weights/imagenet_classes.txt)"),
-      ({ try ImageDataset(directory: self.directory.path + "/twins", classes: twins) },
-       "folder 'crane': 'crane' is the name of classes 0 and 1: use the class index or WordNet id"),
+      (
+        { try ImageDataset(directory: self.directory.path + "/mixed", classes: .imageNet) },
+        "has 1 image(s) at its top level and class subfolders (n01440764)"
+      ),
+      (
+        { try ImageDataset(directory: self.directory.path + "/unknown", classes: .imageNet) },
+        "folder 'zebra-ish': 'zebra-ish' names no class (expected a WordNet id, a class index 0…999, a class name of weights/imagenet_classes.txt)"
+      ),
+      (
+        { try ImageDataset(directory: self.directory.path + "/twins", classes: twins) },
+        "folder 'crane': 'crane' is the name of classes 0 and 1: use the class index or WordNet id"
+      ),
     ]
     for (make, message) in cases {
       XCTAssertThrowsError(try make()) { XCTAssertTrue("\($0)".contains(message), "\($0)\nexpected: \(message)") }

@@ -10,8 +10,10 @@ import XCTest
 @testable import Models
 
 /// Directory of the committed tiny fixtures.
-let tinyFixtures = ProcessInfo.processInfo.environment["SPARSEVIT_TINY_FIXTURES"].map { URL(fileURLWithPath: $0) }
-  ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/tiny")
+let tinyFixtures =
+  ProcessInfo.processInfo.environment["SPARSEVIT_TINY_FIXTURES"].map { URL(fileURLWithPath: $0) }
+  ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
+    "Fixtures/tiny")
 
 final class GoldenTests: XCTestCase {
   let directory = tinyFixtures
@@ -38,7 +40,8 @@ final class GoldenTests: XCTestCase {
     let manifest = try loadManifest(directory)
     XCTAssertEqual(Set(manifest.checkpoints.map(\.layout)), ["timm", "microsoft", "torchvision", "mmdet"])
     XCTAssertEqual(Set(manifest.checkpoints.map(\.dtype)), ["F32", "F16", "BF16"])
-    XCTAssertGreaterThanOrEqual(manifest.cases.filter { $0.pruningRatios.map { !$0.joined().allSatisfy { $0 == 0 } } ?? false }.count, 4)
+    XCTAssertGreaterThanOrEqual(
+      manifest.cases.filter { $0.pruningRatios.map { !$0.joined().allSatisfy { $0 == 0 } } ?? false }.count, 4)
   }
 
   /// Dense and pruned forwards of the timm checkpoint against timm / the pruning reference, with
@@ -59,14 +62,17 @@ final class GoldenTests: XCTestCase {
       let sparsity = try fixture.pruningRatios.map { try PruningRatios($0, depths: model.configuration.depths) }
       for threads in [1, 2] {
         let output = try model.forward(
-          input, sparsity: sparsity, options: ForwardOptions(threads: threads, collectStages: true, collectWindows: true))
+          input, sparsity: sparsity,
+          options: ForwardOptions(threads: threads, collectStages: true, collectWindows: true))
         let logits = try array(fixture.logits)
         check(output.logits!.values, logits.values, "\(label): \(fixture.name) logits, \(threads) threads")
         XCTAssertEqual(output.logits!.shape, logits.shape)
         for (index, file) in fixture.stages.enumerated() {
           let expected = try array(file)
           XCTAssertEqual(output.stages[index].shape, expected.shape, "\(fixture.name) stage \(index) shape")
-          check(output.stages[index].values, expected.values, "\(label): \(fixture.name) stage \(index), \(threads) threads")
+          check(
+            output.stages[index].values, expected.values, "\(label): \(fixture.name) stage \(index), \(threads) threads"
+          )
         }
         if let expectedKept = fixture.keptWindows {
           let kept = output.keptWindows.flatMap { $0 }
@@ -107,7 +113,8 @@ final class GoldenTests: XCTestCase {
         if checkpoint.layout == "mmdet" {
           XCTAssertNil(output.logits, "an mmdet backbone has no head")
           for (index, file) in (fixture.normedStages ?? []).enumerated() {
-            check(output.normalizedStages[index].values, try array(file).values, "\(fixture.name) normed stage \(index)")
+            check(
+              output.normalizedStages[index].values, try array(file).values, "\(fixture.name) normed stage \(index)")
           }
         } else {
           XCTAssertTrue(

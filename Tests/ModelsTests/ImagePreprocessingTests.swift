@@ -2,8 +2,8 @@
 // scripts/make_image_fixtures.py): centre crop and direct resize, bicubic and bilinear, shrinking
 // and enlarging; crop rounding, normalization arithmetic, batching and parameter validation.
 import Engine
-import ImageIO
 import Foundation
+import ImageIO
 import Models
 import TestSupport
 import XCTest
@@ -15,7 +15,8 @@ final class ImagePreprocessingTests: XCTestCase {
   private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
   private func assertMatchesReference(
-    _ image: String, _ preprocessing: ImagePreprocessing, reference: String, file: StaticString = #filePath, line: UInt = #line
+    _ image: String, _ preprocessing: ImagePreprocessing, reference: String, file: StaticString = #filePath,
+    line: UInt = #line
   ) throws {
     let input = try preprocessing.tensor(RGBImage.load(path: path(image)))
     let expected = try readNumPy(path: path(reference))
@@ -39,7 +40,8 @@ final class ImagePreprocessingTests: XCTestCase {
   }
 
   func testDirectResize() throws {
-    try assertMatchesReference("coffee.png", ImagePreprocessing(size: 56, resize: .direct), reference: "coffee.direct56.bicubic.npy")
+    try assertMatchesReference(
+      "coffee.png", ImagePreprocessing(size: 56, resize: .direct), reference: "coffee.direct56.bicubic.npy")
   }
 
   func testEnlargingCenterCrop() throws {
@@ -119,11 +121,16 @@ final class ImagePreprocessingTests: XCTestCase {
         return error.description
       }
     }
-    XCTAssertEqual(message { () throws(ImageError) in try ImagePreprocessing(size: 0) }, "preprocessing size is 0, expected 1…65536 pixels")
-    XCTAssertTrue(message { () throws(ImageError) in try ImagePreprocessing(cropFraction: 0) }.hasPrefix("crop fraction is 0.0"))
+    XCTAssertEqual(
+      message { () throws(ImageError) in try ImagePreprocessing(size: 0) },
+      "preprocessing size is 0, expected 1…65536 pixels")
+    XCTAssertTrue(
+      message { () throws(ImageError) in try ImagePreprocessing(cropFraction: 0) }.hasPrefix("crop fraction is 0.0"))
     XCTAssertTrue(message { () throws(ImageError) in try ImagePreprocessing(cropFraction: 1.5) }.contains("(0, 1]"))
-    XCTAssertTrue(message { () throws(ImageError) in try ImagePreprocessing(cropFraction: .nan) }.contains("crop fraction"))
-    XCTAssertTrue(message { () throws(ImageError) in try ImagePreprocessing(mean: [0.5, 0.5]) }.contains("3 finite values"))
+    XCTAssertTrue(
+      message { () throws(ImageError) in try ImagePreprocessing(cropFraction: .nan) }.contains("crop fraction"))
+    XCTAssertTrue(
+      message { () throws(ImageError) in try ImagePreprocessing(mean: [0.5, 0.5]) }.contains("3 finite values"))
     XCTAssertTrue(message { () throws(ImageError) in try ImagePreprocessing(std: [1, 0, 1]) }.contains("3 positive"))
   }
 
@@ -159,9 +166,11 @@ final class ImagePreprocessingTests: XCTestCase {
   // MARK: - Class names and top-k (ImageNetClasses.swift; here because the brief lists no test file for it)
 
   func testClassNamesMatchTheShippedList() throws {
-    let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent()
       .appendingPathComponent("weights/imagenet_classes.txt")
-    let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+    let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+      .dropLast()
     XCTAssertEqual(lines.map(String.init), ImageNetClasses.names)
     XCTAssertEqual(ImageNetClasses.names.count, 1000)
     XCTAssertEqual(ImageNetClasses.name(of: 0), "tench")
@@ -181,7 +190,8 @@ final class ImagePreprocessingTests: XCTestCase {
     let total = exp(1.0) + 2 * exp(3.0) + exp(-2.0)
     XCTAssertEqual(Double(top[0][0].probability), exp(3.0) / total, accuracy: 1e-6)
     XCTAssertEqual(top[1].map(\.probability), [0.25, 0.25, 0.25])
-    XCTAssertEqual(ClassPrediction.top(10, logits: logits)[0].map(\.name), ["class 1", "class 2", "class 0", "class 3"])
+    XCTAssertEqual(
+      ClassPrediction.top(10, logits: logits)[0].map(\.name), ["class 1", "class 2", "class 0", "class 3"])
     XCTAssertEqual(ClassPrediction.top(0, logits: logits), [[], []])
     // Large logits do not overflow the softmax.
     let large = ClassPrediction.top(1, logits: Tensor(shape: [1, 2], values: [1000, 999]))

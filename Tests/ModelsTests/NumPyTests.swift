@@ -98,8 +98,7 @@ final class NumPyTests: XCTestCase {
   }
 
   func testHeaderShapesAndAlignment() throws {
-    for (shape, text) in [([], "()"), ([7], "(7,)"), ([2, 3, 4], "(2, 3, 4)")] as [([Int], String)]
-    {
+    for (shape, text) in [([], "()"), ([7], "(7,)"), ([2, 3, 4], "(2, 3, 4)")] as [([Int], String)] {
       let bytes = try encodeNumPy(Tensor(shape: shape, repeating: 1))
       let headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
       XCTAssertEqual((10 + headerLength) % 64, 0)

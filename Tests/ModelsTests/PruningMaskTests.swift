@@ -29,14 +29,18 @@ final class PruningMaskTests: XCTestCase {
   }
 
   func testPanelMaskMatchesRolledGeometry() {
-    for (height, width, shifted) in [(24, 24, false), (24, 24, true), (14, 10, true), (7, 7, true), (19, 30, true), (3, 5, false)] {
+    for (height, width, shifted) in [
+      (24, 24, false), (24, 24, true), (14, 10, true), (7, 7, true), (19, 30, true), (3, 5, false),
+    ] {
       let grid = WindowGrid(height: height, width: width, window: 7, shifted: shifted)
       let kept = Array(stride(from: 0, to: grid.windowCount, by: 2))
       let mask = PanelMask(grid: grid, kept: kept)
       for row in 0..<height {
         for column in 0..<width {
-          let expected = referenceWindow(row: row, column: column, height: height, width: width, window: 7, shifted: shifted)
-          XCTAssertEqual(mask.window[row * width + column], expected, "\(height)×\(width) shifted \(shifted) at (\(row), \(column))")
+          let expected = referenceWindow(
+            row: row, column: column, height: height, width: width, window: 7, shifted: shifted)
+          XCTAssertEqual(
+            mask.window[row * width + column], expected, "\(height)×\(width) shifted \(shifted) at (\(row), \(column))")
           XCTAssertEqual(mask.kept[row * width + column], expected % 2 == 0)
         }
       }
@@ -65,7 +69,8 @@ final class PruningMaskTests: XCTestCase {
     let (rendered, panels) = renderPruningMask(
       picture: picture, keptWindows: keptWindows, ratios: ratios, configuration: configuration, image: 0)
     XCTAssertEqual(
-      panels.map { [$0.stage, $0.block] }, [[0, 0], [0, 1], [1, 0], [2, 0], [2, 1], [3, 0]], "one panel per distinct ratio")
+      panels.map { [$0.stage, $0.block] }, [[0, 0], [0, 1], [1, 0], [2, 0], [2, 1], [3, 0]],
+      "one panel per distinct ratio")
     XCTAssertEqual(panels.map(\.blocks), [[0], [1], [0, 1], [0], [1], [0, 1]])
     // Stage 2 is 6×6 at 96 pixels: one clamped window, so its odd block does not shift.
     XCTAssertEqual(panels.map(\.shifted), [false, true, false, false, false, false])
@@ -82,9 +87,11 @@ final class PruningMaskTests: XCTestCase {
           // The top-left enlarged pixel is never on a window border.
           let color = rendered[x: panel.left + x * panel.scale, y: panel.top + y * panel.scale]
           if kept {
-            XCTAssertEqual(color.red, 255, "stage \(panel.stage) block \(panel.block) pixel (\(x), \(y)) should be kept")
+            XCTAssertEqual(
+              color.red, 255, "stage \(panel.stage) block \(panel.block) pixel (\(x), \(y)) should be kept")
           } else {
-            XCTAssertLessThan(color.red, 90, "stage \(panel.stage) block \(panel.block) pixel (\(x), \(y)) should be dimmed")
+            XCTAssertLessThan(
+              color.red, 90, "stage \(panel.stage) block \(panel.block) pixel (\(x), \(y)) should be dimmed")
           }
         }
       }
@@ -101,7 +108,8 @@ final class PruningMaskTests: XCTestCase {
     let sparsity = try PruningRatios([[0.5, 0.5], [0, 0], [0.25, 0.5], [0, 0]], depths: model.configuration.depths)
     let preprocessing = try ImagePreprocessing(size: 112)
     let mask = try model.pruningMask(
-      for: image, sparsity: sparsity, preprocessing: preprocessing, options: ForwardOptions(threads: 2), caption: "test")
+      for: image, sparsity: sparsity, preprocessing: preprocessing, options: ForwardOptions(threads: 2), caption: "test"
+    )
     XCTAssertEqual(mask.panels.map { [$0.stage, $0.block] }, [[0, 0], [1, 0], [2, 0], [2, 1], [3, 0]])
     for panel in mask.panels {
       let usage = mask.output.windowUsage[panel.stage][panel.block]
@@ -110,7 +118,8 @@ final class PruningMaskTests: XCTestCase {
       XCTAssertEqual(mask.output.keptWindows[panel.stage][panel.block]?[0].count ?? usage.total, panel.keptWindows)
     }
     // The same forward without the picture.
-    let plain = try model.forward(image, preprocessing: preprocessing, sparsity: sparsity, options: ForwardOptions(threads: 2))
+    let plain = try model.forward(
+      image, preprocessing: preprocessing, sparsity: sparsity, options: ForwardOptions(threads: 2))
     XCTAssertEqual(plain.logits, mask.output.logits)
     // 112 pixels are enlarged twice; 4 stage columns.
     XCTAssertEqual(mask.panels[0].scale, 2)
@@ -133,7 +142,8 @@ final class PruningMaskTests: XCTestCase {
     let image = try RGBImage.load(path: fixtures.appendingPathComponent("images/small.png").path)
     XCTAssertThrowsError(
       try model.pruningMask(
-        for: image, sparsity: .uniform(0.5, depths: model.configuration.depths), preprocessing: ImagePreprocessing(size: 16))
+        for: image, sparsity: .uniform(0.5, depths: model.configuration.depths),
+        preprocessing: ImagePreprocessing(size: 16))
     ) { error in
       XCTAssertEqual(error as? InferenceError, .inputTooSmall(height: 16, width: 16, minimum: 32))
     }

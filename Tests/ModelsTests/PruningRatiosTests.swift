@@ -22,7 +22,8 @@ final class PruningRatiosTests: XCTestCase {
   }
 
   func testAcceptedForms() throws {
-    let cfg2 = try parse(#"{"name": "cfg2", "pruning_ratios": [[0.6,0.6],[0,0],[0.2,0.2,0.4,0.4,0.5,0.5],[0,0]], "latency_ms": 34.2}"#)
+    let cfg2 = try parse(
+      #"{"name": "cfg2", "pruning_ratios": [[0.6,0.6],[0,0],[0.2,0.2,0.4,0.4,0.5,0.5],[0,0]], "latency_ms": 34.2}"#)
     XCTAssertEqual(cfg2.ratios, PruningRatios.presets["cfg2_35ms"])
     XCTAssertEqual(try parse("0.5"), try PruningRatios.uniform(0.5, depths: depths))
     XCTAssertEqual(try parse(#"{"pruning_ratios": 0.25}"#).ratios[2], [Double](repeating: 0.25, count: 6))
@@ -30,19 +31,26 @@ final class PruningRatiosTests: XCTestCase {
     XCTAssertTrue(try PruningRatios.resolve("dense", depths: depths).isDense)
     XCTAssertEqual(try PruningRatios.resolve("0.3", depths: depths).ratios[0], [0.3, 0.3])
     // Round trip through the writer.
-    XCTAssertEqual(try PruningRatios.parse(json: cfg2.jsonData(extra: ["size": 672]), source: "x", depths: depths), cfg2)
+    XCTAssertEqual(
+      try PruningRatios.parse(json: cfg2.jsonData(extra: ["size": 672]), source: "x", depths: depths), cfg2)
   }
 
   func testValidationErrorsNameStageBlockAndValue() {
     XCTAssertEqual(error(#"{"pruning_ratios": [[0,0],[0,0],[0,0,0,0,0,0]]}"#), .stageCount(expected: 4, actual: 3))
-    XCTAssertEqual(error(#"{"pruning_ratios": [[0,0],[0,0],[0,0,0,0,0],[0,0]]}"#), .blockCount(stage: 2, expected: 6, actual: 5))
-    XCTAssertEqual(error(#"{"pruning_ratios": [[0,0],[0,0],[0,0,0.4,0.3,0.5,0.5],[0,0]]}"#), .decreasing(stage: 2, block: 3, value: 0.3, previous: 0.4))
-    XCTAssertEqual(error(#"{"pruning_ratios": [[0,1],[0,0],[0,0,0,0,0,0],[0,0]]}"#), .notBelowOne(stage: 0, block: 1, value: 1))
-    XCTAssertEqual(error(#"{"pruning_ratios": [[0,0],[-0.1,0],[0,0,0,0,0,0],[0,0]]}"#), .negative(stage: 1, block: 0, value: -0.1))
+    XCTAssertEqual(
+      error(#"{"pruning_ratios": [[0,0],[0,0],[0,0,0,0,0],[0,0]]}"#), .blockCount(stage: 2, expected: 6, actual: 5))
+    XCTAssertEqual(
+      error(#"{"pruning_ratios": [[0,0],[0,0],[0,0,0.4,0.3,0.5,0.5],[0,0]]}"#),
+      .decreasing(stage: 2, block: 3, value: 0.3, previous: 0.4))
+    XCTAssertEqual(
+      error(#"{"pruning_ratios": [[0,1],[0,0],[0,0,0,0,0,0],[0,0]]}"#), .notBelowOne(stage: 0, block: 1, value: 1))
+    XCTAssertEqual(
+      error(#"{"pruning_ratios": [[0,0],[-0.1,0],[0,0,0,0,0,0],[0,0]]}"#), .negative(stage: 1, block: 0, value: -0.1))
     XCTAssertEqual(error("1.5"), .notBelowOne(stage: 0, block: 0, value: 1.5))
     XCTAssertEqual(
       SparsityError.decreasing(stage: 2, block: 3, value: 0.3, previous: 0.4).description,
-      "sparsity ratio at stage 2, block 3 is 0.3, below the previous block's 0.4: ratios must not decrease within a stage (later blocks keep a prefix of the same window ranking)")
+      "sparsity ratio at stage 2, block 3 is 0.3, below the previous block's 0.4: ratios must not decrease within a stage (later blocks keep a prefix of the same window ranking)"
+    )
     XCTAssertThrowsError(try PruningRatios([[0, .nan], [0, 0], [0, 0, 0, 0, 0, 0], [0, 0]], depths: depths)) {
       XCTAssertEqual($0 as? SparsityError, .notFinite(stage: 0, block: 1))
     }

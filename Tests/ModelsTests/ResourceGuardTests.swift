@@ -2,8 +2,8 @@
 // the memory budget is refused before anything is allocated (and the estimate behind that is honest),
 // oversized files are refused from their size, and NaN/Inf in inputs or weights are reported by name.
 import Engine
-import ImageIO
 import Foundation
+import ImageIO
 import TestSupport
 import XCTest
 
@@ -97,19 +97,19 @@ final class ResourceGuardTests: XCTestCase {
       (1, 32, 32, 1), (2, 75, 100, 2), (1, 224, 224, 1), (3, 56, 80, 2), (1, 33, 250, 1),
     ] {
       for semantics in WindowSemantics.allCases {
-      let key = WorkspaceKey(batch: batch, height: height, width: width, threads: threads, semantics: semantics)
-      let estimate = model.workspaceBytes(
-        batch: batch, height: height, width: width, threads: threads, semantics: semantics)
-      let before = residentBytes()
-      let workspace = Workspace(model: model, key: key)
-      let grown = residentBytes() - before
-      XCTAssertEqual(estimate, workspace.bytes, "\(batch)×\(height)×\(width), \(threads) threads, \(semantics)")
-      // The heap also holds array headers and the window geometry: allow a little on top. (Not under
-      // a sanitizer: its redzones and shadow memory count as resident too.)
-      if isSanitized { continue }
-      XCTAssertLessThanOrEqual(
-        grown, estimate + estimate / 4 + 256 * 1024, "\(batch)×\(height)×\(width): heap grew \(grown)")
-      withExtendedLifetime(workspace) {}
+        let key = WorkspaceKey(batch: batch, height: height, width: width, threads: threads, semantics: semantics)
+        let estimate = model.workspaceBytes(
+          batch: batch, height: height, width: width, threads: threads, semantics: semantics)
+        let before = residentBytes()
+        let workspace = Workspace(model: model, key: key)
+        let grown = residentBytes() - before
+        XCTAssertEqual(estimate, workspace.bytes, "\(batch)×\(height)×\(width), \(threads) threads, \(semantics)")
+        // The heap also holds array headers and the window geometry: allow a little on top. (Not under
+        // a sanitizer: its redzones and shadow memory count as resident too.)
+        if isSanitized { continue }
+        XCTAssertLessThanOrEqual(
+          grown, estimate + estimate / 4 + 256 * 1024, "\(batch)×\(height)×\(width): heap grew \(grown)")
+        withExtendedLifetime(workspace) {}
       }
     }
   }

@@ -63,7 +63,8 @@ final class SemanticsGoldenTests: XCTestCase {
         do {
           let label = "\(fixture.name) (\(kernel), \(threads) threads)"
           let output = try model.forward(
-            input, sparsity: sparsity, options: ForwardOptions(threads: threads, collectStages: true, collectWindows: true))
+            input, sparsity: sparsity,
+            options: ForwardOptions(threads: threads, collectStages: true, collectWindows: true))
           if let logits = fixture.logits {
             check(try XCTUnwrap(output.logits, label).values, try array(logits).values, "\(label) logits")
           }
@@ -98,11 +99,13 @@ final class SemanticsGoldenTests: XCTestCase {
       let input = try array(fixture.input)
       let expectedFiles = fixture.normedStages ?? fixture.stages ?? []
       for other in WindowSemantics.allCases where other != model.windowSemantics {
-        let output = try model.forward(input, options: ForwardOptions(threads: 2, collectStages: true, windowSemantics: other))
+        let output = try model.forward(
+          input, options: ForwardOptions(threads: 2, collectStages: true, windowSemantics: other))
         let actual = fixture.normedStages == nil ? output.stages : output.normalizedStages
-        let worst = try zip(actual, expectedFiles).map { stage, file in
-          compare(stage.values, try array(file).values, atol: 0, rtol: 0, label: file).relativeL2Error
-        }.max() ?? 0
+        let worst =
+          try zip(actual, expectedFiles).map { stage, file in
+            compare(stage.values, try array(file).values, atol: 0, rtol: 0, label: file).relativeL2Error
+          }.max() ?? 0
         XCTAssertGreaterThan(worst, 1e-3, "\(fixture.name) run as \(other)")
       }
     }
@@ -117,7 +120,8 @@ final class SemanticsGoldenTests: XCTestCase {
       let input = try array(fixture.input)
       let sparsity = try fixture.pruningRatios.map { try PruningRatios($0, depths: timm.configuration.depths) }
       let semantics = reference.windowSemantics
-      let expected = try reference.forward(input, sparsity: sparsity, options: ForwardOptions(threads: 2, collectStages: true))
+      let expected = try reference.forward(
+        input, sparsity: sparsity, options: ForwardOptions(threads: 2, collectStages: true))
       let viaOption = try timm.forward(
         input, sparsity: sparsity, options: ForwardOptions(threads: 2, collectStages: true, windowSemantics: semantics))
       let viaModel = try SwinTransformer.load(
@@ -141,7 +145,8 @@ final class SemanticsGoldenTests: XCTestCase {
     for semantics in WindowSemantics.allCases {
       let options = ForwardOptions(threads: 2, collectStages: true, windowSemantics: semantics)
       let dense = try model.forward(input, options: options)
-      let kept = try model.forward(input, sparsity: .uniform(1e-17, depths: model.configuration.depths), options: options)
+      let kept = try model.forward(
+        input, sparsity: .uniform(1e-17, depths: model.configuration.depths), options: options)
       XCTAssertTrue(kept.windowUsage.joined().allSatisfy { $0.kept == $0.total })
       XCTAssertTrue(kept.logits!.values.map(\.bitPattern) == dense.logits!.values.map(\.bitPattern), "\(semantics)")
       for index in 0..<4 {

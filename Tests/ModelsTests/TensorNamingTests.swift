@@ -25,16 +25,20 @@ final class TensorNamingTests: XCTestCase {
       (.torchvision, "layers.2.downsample.reduction.weight", "features.4.reduction.weight"),
       (.torchvision, "layers.3.blocks.1.mlp.fc2.bias", "features.7.1.mlp.3.bias"),
       (.torchvision, "layers.0.blocks.0.mlp.fc1.weight", "features.1.0.mlp.0.weight"),
-      (.torchvision, "layers.2.blocks.17.attn.relative_position_bias_table",
-       "features.5.17.attn.relative_position_bias_table"),
+      (
+        .torchvision, "layers.2.blocks.17.attn.relative_position_bias_table",
+        "features.5.17.attn.relative_position_bias_table"
+      ),
       (.torchvision, "head.fc.bias", "head.bias"),
       (.torchvision, "norm.weight", "norm.weight"),
       (.mmdet, "patch_embed.proj.bias", "backbone.patch_embed.projection.bias"),
       (.mmdet, "patch_embed.norm.weight", "backbone.patch_embed.norm.weight"),
       (.mmdet, "stage_norms.3.weight", "backbone.norm3.weight"),
       (.mmdet, "layers.1.downsample.reduction.weight", "backbone.stages.0.downsample.reduction.weight"),
-      (.mmdet, "layers.1.blocks.0.attn.relative_position_bias_table",
-       "backbone.stages.1.blocks.0.attn.w_msa.relative_position_bias_table"),
+      (
+        .mmdet, "layers.1.blocks.0.attn.relative_position_bias_table",
+        "backbone.stages.1.blocks.0.attn.w_msa.relative_position_bias_table"
+      ),
       (.mmdet, "layers.0.blocks.1.mlp.fc1.weight", "backbone.stages.0.blocks.1.ffn.layers.0.0.weight"),
       (.mmdet, "layers.2.blocks.4.mlp.fc2.bias", "backbone.stages.2.blocks.4.ffn.layers.1.bias"),
       (.mmdet, "layers.2.blocks.4.norm2.bias", "backbone.stages.2.blocks.4.norm2.bias"),

@@ -41,7 +41,9 @@ final class WeightLoadingTests: XCTestCase {
         missing: ["layers.0.blocks.1.attn.proj.weight", "layers.1.blocks.0.mlp.fc2.bias"],
         unexpected: ["decoder.weight", "layers.0.blocks.0.attn.extra"]))
     let message = loadError(t)!.description
-    XCTAssertTrue(message.contains("missing 2 tensor(s): layers.0.blocks.1.attn.proj.weight, layers.1.blocks.0.mlp.fc2.bias"), message)
+    XCTAssertTrue(
+      message.contains("missing 2 tensor(s): layers.0.blocks.1.attn.proj.weight, layers.1.blocks.0.mlp.fc2.bias"),
+      message)
     XCTAssertTrue(message.contains("unexpected 2 tensor(s): decoder.weight, layers.0.blocks.0.attn.extra"), message)
   }
 
@@ -49,7 +51,8 @@ final class WeightLoadingTests: XCTestCase {
     var t = tensors
     t["layers.1.blocks.1.attn.qkv.weight"] = Tensor(shape: [48, 15])
     XCTAssertEqual(
-      loadError(t), .shape(ShapeError(name: "layers.1.blocks.1.attn.qkv.weight", expected: [48, 16], actual: [48, 15])))
+      loadError(t),
+      .shape(ShapeError(name: "layers.1.blocks.1.attn.qkv.weight", expected: [48, 16], actual: [48, 15])))
     XCTAssertEqual(
       loadError(t)?.description, "tensor 'layers.1.blocks.1.attn.qkv.weight' has shape [48, 15], expected [48, 16]")
     t = tensors
@@ -58,12 +61,14 @@ final class WeightLoadingTests: XCTestCase {
     t = tensors
     t["layers.1.downsample.reduction.weight"] = Tensor(shape: [16, 31])
     XCTAssertEqual(
-      loadError(t), .shape(ShapeError(name: "layers.1.downsample.reduction.weight", expected: [16, 32], actual: [16, 31])))
+      loadError(t),
+      .shape(ShapeError(name: "layers.1.downsample.reduction.weight", expected: [16, 32], actual: [16, 31])))
     t = tensors
     t["layers.0.blocks.1.attn.relative_position_bias_table"] = Tensor(shape: [168, 1])
     XCTAssertEqual(
       loadError(t),
-      .shape(ShapeError(name: "layers.0.blocks.1.attn.relative_position_bias_table", expected: [169, 1], actual: [168, 1])))
+      .shape(
+        ShapeError(name: "layers.0.blocks.1.attn.relative_position_bias_table", expected: [169, 1], actual: [168, 1])))
   }
 
   func testArchitectureErrors() {
@@ -71,10 +76,14 @@ final class WeightLoadingTests: XCTestCase {
     t["layers.0.blocks.0.attn.relative_position_bias_table"] = Tensor(shape: [170, 1])
     XCTAssertEqual(
       loadError(t),
-      .architecture("'layers.0.blocks.0.attn.relative_position_bias_table' has 170 rows, expected (2·window − 1)² for a square window"))
+      .architecture(
+        "'layers.0.blocks.0.attn.relative_position_bias_table' has 170 rows, expected (2·window − 1)² for a square window"
+      ))
     t = tensors
     t["patch_embed.proj.weight"] = Tensor(shape: [8, 3, 4])
-    XCTAssertEqual(loadError(t), .architecture("patch embedding weight has shape [8, 3, 4], expected [embed, channels, patch, patch]"))
+    XCTAssertEqual(
+      loadError(t),
+      .architecture("patch embedding weight has shape [8, 3, 4], expected [embed, channels, patch, patch]"))
     t = tensors.filter { !$0.key.hasPrefix("layers.") }
     XCTAssertEqual(loadError(t), .architecture("no blocks found ('layers.0.blocks.0.norm1.weight' is missing)"))
     t = tensors
@@ -132,12 +141,14 @@ final class WeightLoadingTests: XCTestCase {
       try Data(bytes).write(to: URL(fileURLWithPath: file))
       return file
     }
-    XCTAssertNoThrow(try SwinTransformer.load(path: withIntegerTensor("layers.0.blocks.0.attn.relative_position_index")))
+    XCTAssertNoThrow(
+      try SwinTransformer.load(path: withIntegerTensor("layers.0.blocks.0.attn.relative_position_index")))
     let counts = try withIntegerTensor("head.counts")
     XCTAssertThrowsError(try SwinTransformer.load(path: counts)) { error in
       XCTAssertEqual(error as? ModelLoadError, .weights(path: counts, .dtype(tensor: "head.counts", dtype: "I64")))
     }
-    XCTAssertThrowsError(try SwinTransformer.load(path: directory.appendingPathComponent("absent.safetensors").path)) { error in
+    XCTAssertThrowsError(try SwinTransformer.load(path: directory.appendingPathComponent("absent.safetensors").path)) {
+      error in
       XCTAssertTrue("\(error)".contains("absent.safetensors"), "\(error)")
     }
   }

@@ -51,7 +51,9 @@ public func compare(
 }
 
 /// `count` uniform values in `range` from `generator`.
-package func randomValues(_ count: Int, in range: ClosedRange<Float> = -1...1, using generator: inout SplitMix64) -> [Float] {
+package func randomValues(_ count: Int, in range: ClosedRange<Float> = -1...1, using generator: inout SplitMix64)
+  -> [Float]
+{
   (0..<count).map { _ in Float.random(in: range, using: &generator) }
 }
 

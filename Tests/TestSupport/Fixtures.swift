@@ -61,5 +61,6 @@ public struct FixtureManifest: Decodable {
 
 /// Reads `manifest.json` of a fixture directory.
 public func loadManifest(_ directory: URL) throws -> FixtureManifest {
-  try JSONDecoder().decode(FixtureManifest.self, from: Data(contentsOf: directory.appendingPathComponent("manifest.json")))
+  try JSONDecoder().decode(
+    FixtureManifest.self, from: Data(contentsOf: directory.appendingPathComponent("manifest.json")))
 }

@@ -6,11 +6,14 @@ import XCTest
 final class BenchStatisticsTests: XCTestCase {
   func testSizeAndListParsing() throws {
     let spec = BenchCommand.spec
-    XCTAssertEqual(try parseSizes("224,448x672", spec: spec), [BenchSize(height: 224, width: 224), BenchSize(height: 448, width: 672)])
+    XCTAssertEqual(
+      try parseSizes("224,448x672", spec: spec),
+      [BenchSize(height: 224, width: 224), BenchSize(height: 448, width: 672)])
     for bad in ["224,,x", "224,x", "224x", "224x224x3", "-224", "0"] {
       XCTAssertThrowsError(try parseSizes(bad, spec: spec), bad)
     }
-    XCTAssertEqual(try splitList("dense, 0.5 ,cfg2_35ms", option: BenchCommand.sparsity, spec: spec), ["dense", "0.5", "cfg2_35ms"])
+    XCTAssertEqual(
+      try splitList("dense, 0.5 ,cfg2_35ms", option: BenchCommand.sparsity, spec: spec), ["dense", "0.5", "cfg2_35ms"])
     XCTAssertThrowsError(try splitList("0.5,,dense", option: BenchCommand.sparsity, spec: spec))
   }
 

@@ -88,8 +88,11 @@ final class CommandLineTests: CommandTestCase {
   func testSeedOptionsOfBenchAndRun() throws {
     let help = try sparsevit(["bench", "--help"])
     XCTAssertTrue(help.stdout.contains("--model-seed <n>") && help.stdout.contains("--input-seed <n>"), help.stdout)
-    let bench = ["bench", "--sizes", "64", "--sparsity", "dense", "--iterations", "1", "--warmup", "0", "--threads", "1"]
-    try assertFailure(bench + ["--weights", weights, "--model-seed", "1"], status: 64, contains: "'--model-seed' applies")
+    let bench = [
+      "bench", "--sizes", "64", "--sparsity", "dense", "--iterations", "1", "--warmup", "0", "--threads", "1",
+    ]
+    try assertFailure(
+      bench + ["--weights", weights, "--model-seed", "1"], status: 64, contains: "'--model-seed' applies")
     try assertFailure(bench + ["--weights", weights, "--seed", "1"], status: 64, contains: "'--seed' applies")
     try assertFailure(bench + ["--model-seed", "1", "--seed", "2"], status: 64, contains: "former name")
     try assertFailure(bench + ["--input-seed", "1", "--seed", "2"], status: 64, contains: "former name")
@@ -106,15 +109,22 @@ final class CommandLineTests: CommandTestCase {
   /// `--precision`: an unknown value is a usage error; bf16 runs and is reported where the CPU has
   /// AVX512_BF16, and fails naming the missing feature where it does not.
   func testPrecisionOption() throws {
-    try assertFailure(["info", "--weights", weights, "--precision", "f16"], status: 64, contains: "'--precision': 'f16' is not one of f32, bf16")
+    try assertFailure(
+      ["info", "--weights", weights, "--precision", "f16"], status: 64,
+      contains: "'--precision': 'f16' is not one of f32, bf16")
     let f32 = try sparsevit(["info", "--weights", weights])
     XCTAssertEqual(f32.status, 0, f32.stderr)
     XCTAssertTrue(f32.stdout.contains("precision:    f32"), f32.stdout)
-    let bench = ["bench", "--weights", weights, "--sizes", "64", "--sparsity", "dense", "--iterations", "1", "--warmup", "0", "--precision", "bf16"]
+    let bench = [
+      "bench", "--weights", weights, "--sizes", "64", "--sparsity", "dense", "--iterations", "1", "--warmup", "0",
+      "--precision", "bf16",
+    ]
     if CPUFeatures.current.contains(.avx512BF16) {
       let info = try sparsevit(["info", "--weights", weights, "--precision", "bf16"])
       XCTAssertEqual(info.status, 0, info.stderr)
-      XCTAssertTrue(info.stdout.contains("precision:    bf16") && info.stdout.contains("kernel:       bf16, packed pairs"), info.stdout)
+      XCTAssertTrue(
+        info.stdout.contains("precision:    bf16") && info.stdout.contains("kernel:       bf16, packed pairs"),
+        info.stdout)
       let run = try sparsevit(bench)
       XCTAssertEqual(run.status, 0, run.stderr)
       XCTAssertTrue(run.stdout.contains("block linear layers: bf16"), run.stdout)
@@ -140,7 +150,9 @@ final class CommandLineTests: CommandTestCase {
       XCTAssertEqual(try readNumPy(path: path("features/stage\(stage).npy")).shape.first, 2)
     }
     // Dense through the command equals the library's dense forward.
-    XCTAssertEqual(try sparsevit(["run", "--weights", weights, "--input", input, "--output", path("dense.npy"), "--threads", "1"]).status, 0)
+    XCTAssertEqual(
+      try sparsevit(["run", "--weights", weights, "--input", input, "--output", path("dense.npy"), "--threads", "1"])
+        .status, 0)
     let model = try SwinTransformer.load(path: weights)
     let expected = try model.forward(try readNumPy(path: input), options: ForwardOptions(threads: 1))
     XCTAssertEqual(try readNumPy(path: path("dense.npy")).values, expected.logits!.values)
@@ -148,11 +160,16 @@ final class CommandLineTests: CommandTestCase {
 
   func testUsageErrors() throws {
     try assertFailure(["run", "--output", path("y.npy")], status: 64, contains: "missing '--input <x.npy>'")
-    try assertFailure(["run", "--input", "x.npy", "--output", "y.npy", "--bogus"], status: 64, contains: "unknown option '--bogus'")
-    try assertFailure(["run", "--input", "x.npy", "--output", "y.npy", "--threads", "0"], status: 64, contains: "'--threads' must be in 1")
-    try assertFailure(["run", "--input", "x.npy", "--output", "y.npy", "--threads", "two"], status: 64, contains: "expects an integer")
+    try assertFailure(
+      ["run", "--input", "x.npy", "--output", "y.npy", "--bogus"], status: 64, contains: "unknown option '--bogus'")
+    try assertFailure(
+      ["run", "--input", "x.npy", "--output", "y.npy", "--threads", "0"], status: 64,
+      contains: "'--threads' must be in 1")
+    try assertFailure(
+      ["run", "--input", "x.npy", "--output", "y.npy", "--threads", "two"], status: 64, contains: "expects an integer")
     try assertFailure(["run", "--input"], status: 64, contains: "missing value for '--input <x.npy>'")
-    try assertFailure(["run", "--input", path("absent.npy"), "--output", path("y.npy")], status: 64, contains: "absent.npy")
+    try assertFailure(
+      ["run", "--input", path("absent.npy"), "--output", path("y.npy")], status: 64, contains: "absent.npy")
     try assertFailure(
       ["run", "--input", path("absent.npy"), "--output", path("y.npy"), "--weights", path("absent.safetensors")],
       status: 64, contains: "absent")
@@ -182,12 +199,20 @@ final class CommandLineTests: CommandTestCase {
     try writeNumPy(Tensor(shape: [3, 64, 64]), to: path("rank3.npy"))
     try writeNumPy(Tensor(shape: [1, 4, 64, 64]), to: path("rgba.npy"))
     try writeNumPy(Tensor(shape: [1, 3, 16, 64]), to: path("small.npy"))
-    try assertFailure(["run", "--weights", weights, "--input", path("rank3.npy"), "--output", path("y.npy")], status: 1, contains: "(batch, 3, height, width)")
-    try assertFailure(["run", "--weights", weights, "--input", path("rgba.npy"), "--output", path("y.npy")], status: 1, contains: "4 channels")
-    try assertFailure(["run", "--weights", weights, "--input", path("small.npy"), "--output", path("y.npy")], status: 1, contains: "16×64 pixels")
+    try assertFailure(
+      ["run", "--weights", weights, "--input", path("rank3.npy"), "--output", path("y.npy")], status: 1,
+      contains: "(batch, 3, height, width)")
+    try assertFailure(
+      ["run", "--weights", weights, "--input", path("rgba.npy"), "--output", path("y.npy")], status: 1,
+      contains: "4 channels")
+    try assertFailure(
+      ["run", "--weights", weights, "--input", path("small.npy"), "--output", path("y.npy")], status: 1,
+      contains: "16×64 pixels")
     // Not an .npy at all, and float64 data.
     try Data("hello".utf8).write(to: URL(fileURLWithPath: path("text.npy")))
-    try assertFailure(["run", "--weights", weights, "--input", path("text.npy"), "--output", path("y.npy")], status: 1, contains: "text.npy")
+    try assertFailure(
+      ["run", "--weights", weights, "--input", path("text.npy"), "--output", path("y.npy")], status: 1,
+      contains: "text.npy")
     var float64: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
     var header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 3, 64, 64), }"
     while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
@@ -195,19 +220,27 @@ final class CommandLineTests: CommandTestCase {
     float64 += [UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)] + Array(header.utf8)
     float64 += [UInt8](repeating: 0, count: 3 * 64 * 64 * 8)
     try Data(float64).write(to: URL(fileURLWithPath: path("f8.npy")))
-    try assertFailure(["run", "--weights", weights, "--input", path("f8.npy"), "--output", path("y.npy")], status: 1, contains: "'<f8'")
+    try assertFailure(
+      ["run", "--weights", weights, "--input", path("f8.npy"), "--output", path("y.npy")], status: 1, contains: "'<f8'")
     // A truncated checkpoint and a non-checkpoint.
     let bytes = try Data(contentsOf: URL(fileURLWithPath: weights))
     try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: path("half.safetensors")))
-    try assertFailure(["run", "--weights", path("half.safetensors"), "--input", good, "--output", path("y.npy")], status: 1, contains: "half.safetensors")
+    try assertFailure(
+      ["run", "--weights", path("half.safetensors"), "--input", good, "--output", path("y.npy")], status: 1,
+      contains: "half.safetensors")
     // Bad sparsity configurations.
-    try Data(#"{"pruning_ratios": [[0.5, 0.2], [0, 0], [0, 0], [0, 0]]}"#.utf8).write(to: URL(fileURLWithPath: path("decreasing.json")))
+    try Data(#"{"pruning_ratios": [[0.5, 0.2], [0, 0], [0, 0], [0, 0]]}"#.utf8).write(
+      to: URL(fileURLWithPath: path("decreasing.json")))
     try assertFailure(
       ["run", "--weights", weights, "--input", good, "--output", path("y.npy"), "--sparsity", path("decreasing.json")],
       status: 1, contains: "stage 0, block 1 is 0.2")
-    try assertFailure(["run", "--weights", weights, "--input", good, "--output", path("y.npy"), "--sparsity", "1.5"], status: 1, contains: "must be < 1")
+    try assertFailure(
+      ["run", "--weights", weights, "--input", good, "--output", path("y.npy"), "--sparsity", "1.5"], status: 1,
+      contains: "must be < 1")
     try Data("not json".utf8).write(to: URL(fileURLWithPath: path("bad.json")))
-    try assertFailure(["run", "--weights", weights, "--input", good, "--output", path("y.npy"), "--sparsity", path("bad.json")], status: 1, contains: "not valid JSON")
+    try assertFailure(
+      ["run", "--weights", weights, "--input", good, "--output", path("y.npy"), "--sparsity", path("bad.json")],
+      status: 1, contains: "not valid JSON")
     XCTAssertFalse(FileManager.default.fileExists(atPath: path("y.npy")), "a failed run left an output file")
   }
 }

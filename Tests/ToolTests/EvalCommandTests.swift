@@ -40,7 +40,9 @@ final class EvalCommandTests: CommandTestCase {
     let first = lines.first.map(String.init) ?? ""
     XCTAssertTrue(first.hasPrefix("Error: "), "first stderr line: \(first)", file: file, line: line)
     XCTAssertTrue(first.contains(fragment), "'\(first)' does not mention '\(fragment)'", file: file, line: line)
-    if status == 1 { XCTAssertEqual(lines.count, 1, "one line for a failure: \(result.stderr)", file: file, line: line) }
+    if status == 1 {
+      XCTAssertEqual(lines.count, 1, "one line for a failure: \(result.stderr)", file: file, line: line)
+    }
     if status == 64 { XCTAssertTrue(result.stderr.contains("Usage: sparsevit eval"), file: file, line: line) }
   }
 
@@ -59,7 +61,10 @@ final class EvalCommandTests: CommandTestCase {
         ]))
     XCTAssertEqual(result.status, 0, result.stderr)
     let lines = result.stdout.split(separator: "\n").map(String.init)
-    XCTAssertTrue(lines.contains { $0.hasPrefix("images") && $0.contains("(class folders): 6 evaluated, 6 labelled, 0 unreadable") }, result.stdout)
+    XCTAssertTrue(
+      lines.contains {
+        $0.hasPrefix("images") && $0.contains("(class folders): 6 evaluated, 6 labelled, 0 unreadable")
+      }, result.stdout)
     let header = try XCTUnwrap(lines.first { $0.hasPrefix("config") })
     XCTAssertEqual(
       header.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " "),
@@ -133,9 +138,14 @@ final class EvalCommandTests: CommandTestCase {
     let header = try XCTUnwrap(result.stdout.split(separator: "\n").first { $0.hasPrefix("config") })
     XCTAssertFalse(header.contains("top-1"), "no accuracy columns without labels: \(header)")
     XCTAssertTrue(result.stdout.contains("uniform 0.5"))
-    XCTAssertTrue(result.stderr.contains("Skipped unreadable image \(folder)/not_an_image.png: not a PNG or JPEG image"), result.stderr)
-    XCTAssertTrue(result.stderr.contains("Skipped unreadable image \(folder)/truncated.jpg: corrupt or truncated JPEG"), result.stderr)
-    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("e.json")))) as! [String: Any]
+    XCTAssertTrue(
+      result.stderr.contains("Skipped unreadable image \(folder)/not_an_image.png: not a PNG or JPEG image"),
+      result.stderr)
+    XCTAssertTrue(
+      result.stderr.contains("Skipped unreadable image \(folder)/truncated.jpg: corrupt or truncated JPEG"),
+      result.stderr)
+    let json =
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("e.json")))) as! [String: Any]
     XCTAssertEqual((json["unreadable"] as! [Any]).count, 2)
     XCTAssertEqual(json["images"] as? Int, 2)
   }
@@ -147,7 +157,10 @@ final class EvalCommandTests: CommandTestCase {
     let result = try sparsevit(
       evalArguments(
         folder,
-        ["--labels", path("labels.csv"), "--sparsity", "dense", "--limit", "4", "--batch", "2", "--crop-fraction", "0.9"]))
+        [
+          "--labels", path("labels.csv"), "--sparsity", "dense", "--limit", "4", "--batch", "2", "--crop-fraction",
+          "0.9",
+        ]))
     XCTAssertEqual(result.status, 0, result.stderr)
     XCTAssertTrue(result.stdout.contains("112x112 (crop 0.9, bicubic)"), result.stdout)
     XCTAssertTrue(result.stdout.contains("(labels file): 4 evaluated, 4 labelled, 0 unreadable"), result.stdout)
@@ -176,7 +189,8 @@ final class EvalCommandTests: CommandTestCase {
     try assertFailure(["eval", "--weights", weights], status: 64, contains: "missing '--images <dir>'")
     try assertFailure(evalArguments(folder, ["--batch", "0"]), status: 64, contains: "'--batch' must be in 1…4096")
     try assertFailure(
-      evalArguments(folder, ["--sparsity", "dense,nope"]), status: 64, contains: "'--sparsity' item 'nope' is not a ratio")
+      evalArguments(folder, ["--sparsity", "dense,nope"]), status: 64,
+      contains: "'--sparsity' item 'nope' is not a ratio")
     try assertFailure(
       evalArguments(folder, ["--sparsity", "cfg1_42ms"]), status: 64, contains: "'--sparsity' item 'cfg1_42ms'")
     try assertFailure(

@@ -4,8 +4,8 @@
 // and leave no output file behind. Where the library can say what is wrong, the command must print
 // exactly the library's message. Also replays Tests/Fixtures/fuzz-crashes and kills a run mid-write.
 import Engine
-import ImageIO
 import Foundation
+import ImageIO
 import Models
 import Synchronization
 import TestSupport

@@ -24,7 +24,9 @@ final class ImageCommandTests: CommandTestCase {
     let first = lines.first.map(String.init) ?? ""
     XCTAssertTrue(first.hasPrefix("Error: "), "first stderr line: \(first)", file: file, line: line)
     XCTAssertTrue(first.contains(fragment), "'\(first)' does not mention '\(fragment)'", file: file, line: line)
-    if status == 1 { XCTAssertEqual(lines.count, 1, "one line for a failure: \(result.stderr)", file: file, line: line) }
+    if status == 1 {
+      XCTAssertEqual(lines.count, 1, "one line for a failure: \(result.stderr)", file: file, line: line)
+    }
     if status == 64 { XCTAssertTrue(result.stderr.contains("Usage: sparsevit"), file: file, line: line) }
   }
 
@@ -38,7 +40,9 @@ final class ImageCommandTests: CommandTestCase {
 
   func testRunImagePrintsTopClassesForPNGAndJPEG() throws {
     for name in ["coffee.png", "cat.jpg", "cat_gray.jpg", "palette.png", "rgb16.png"] {
-      let result = try sparsevit(["run", "--image", image(name), "--weights", weights, "--size", "64", "--top", "3", "--threads", "1"])
+      let result = try sparsevit([
+        "run", "--image", image(name), "--weights", weights, "--size", "64", "--top", "3", "--threads", "1",
+      ])
       XCTAssertEqual(result.status, 0, "\(name): \(result.stderr)")
       let lines = result.stdout.split(separator: "\n")
       XCTAssertEqual(lines.first, "rank  class  probability     logit  name", name)
@@ -81,20 +85,26 @@ final class ImageCommandTests: CommandTestCase {
   /// A backbone without a head (mmdet layout) gives stage features for an image, no classes.
   func testRunImageOnABackbone() throws {
     let backbone = fixtures.appendingPathComponent("tiny/tiny.mmdet.f16.safetensors").path
-    let result = try sparsevit(["run", "--image", image("coffee.png"), "--weights", backbone, "--size", "64", "--features", path("f")])
+    let result = try sparsevit([
+      "run", "--image", image("coffee.png"), "--weights", backbone, "--size", "64", "--features", path("f"),
+    ])
     XCTAssertEqual(result.status, 0, result.stderr)
     XCTAssertEqual(result.stdout, "")
     XCTAssertEqual(try readNumPy(path: path("f/stage3.normed.npy")).shape, [1, 2, 2, 32])
-    try assertFailure(["run", "--image", image("coffee.png"), "--weights", backbone, "--size", "64"], status: 1, contains: "no classifier head")
+    try assertFailure(
+      ["run", "--image", image("coffee.png"), "--weights", backbone, "--size", "64"], status: 1,
+      contains: "no classifier head")
   }
 
   func testMaskWritesAPanelPerStage() throws {
     let sparsity = path("cfg.json")
-    try Data(#"{"pruning_ratios": [[0.5, 0.5], [0, 0], [0.25, 0.5], [0, 0]]}"#.utf8).write(to: URL(fileURLWithPath: sparsity))
+    try Data(#"{"pruning_ratios": [[0.5, 0.5], [0, 0], [0.25, 0.5], [0, 0]]}"#.utf8).write(
+      to: URL(fileURLWithPath: sparsity))
     for name in ["cat.jpg", "coffee.png"] {
       let output = path("\(name).mask.png")
       let result = try sparsevit([
-        "mask", "--image", image(name), "--sparsity", sparsity, "--output", output, "--weights", weights, "--size", "96",
+        "mask", "--image", image(name), "--sparsity", sparsity, "--output", output, "--weights", weights, "--size",
+        "96",
       ])
       XCTAssertEqual(result.status, 0, result.stderr)
       let lines = result.stdout.split(separator: "\n").map(String.init)
@@ -109,16 +119,25 @@ final class ImageCommandTests: CommandTestCase {
 
   func testUsageErrors() throws {
     try assertFailure(["run", "--image", image("cat.jpg"), "--input", "x.npy"], status: 64, contains: "alternatives")
-    try assertFailure(["run", "--weights", weights], status: 64, contains: "missing '--input <x.npy>' or '--image <file>'")
+    try assertFailure(
+      ["run", "--weights", weights], status: 64, contains: "missing '--input <x.npy>' or '--image <file>'")
     try assertFailure(["run", "--image", path("absent.png")], status: 64, contains: "absent.png")
-    try assertFailure(["run", "--image", image("cat.jpg"), "--resize", "stretch"], status: 64, contains: "'crop' or 'direct'")
+    try assertFailure(
+      ["run", "--image", image("cat.jpg"), "--resize", "stretch"], status: 64, contains: "'crop' or 'direct'")
     try assertFailure(["run", "--image", image("cat.jpg"), "--top", "0"], status: 64, contains: "'--top' must be in 1")
-    try assertFailure(["run", "--image", image("cat.jpg"), "--size", "0"], status: 64, contains: "'--size' must be in 1")
+    try assertFailure(
+      ["run", "--image", image("cat.jpg"), "--size", "0"], status: 64, contains: "'--size' must be in 1")
     let input = fixtures.appendingPathComponent("tiny/dense_64x64_b1.input.npy").path
-    try assertFailure(["run", "--input", input, "--output", path("y.npy"), "--size", "64"], status: 64, contains: "'--size' applies to '--image'")
-    try assertFailure(["mask", "--image", image("cat.jpg"), "--output", path("m.png")], status: 64, contains: "missing '--sparsity <cfg>'")
-    try assertFailure(["mask", "--image", image("cat.jpg"), "--sparsity", "0.5"], status: 64, contains: "missing '--output <mask.png>'")
-    try assertFailure(["mask", "--sparsity", "0.5", "--output", path("m.png")], status: 64, contains: "missing '--image <file>'")
+    try assertFailure(
+      ["run", "--input", input, "--output", path("y.npy"), "--size", "64"], status: 64,
+      contains: "'--size' applies to '--image'")
+    try assertFailure(
+      ["mask", "--image", image("cat.jpg"), "--output", path("m.png")], status: 64,
+      contains: "missing '--sparsity <cfg>'")
+    try assertFailure(
+      ["mask", "--image", image("cat.jpg"), "--sparsity", "0.5"], status: 64, contains: "missing '--output <mask.png>'")
+    try assertFailure(
+      ["mask", "--sparsity", "0.5", "--output", path("m.png")], status: 64, contains: "missing '--image <file>'")
   }
 
   func testBadImagesFailWithOneLine() throws {
@@ -133,18 +152,25 @@ final class ImageCommandTests: CommandTestCase {
       ("huge.jpg", "60000×60000 pixels"),
     ]
     for (name, fragment) in cases {
-      try assertFailure(["run", "--image", image(name), "--weights", weights, "--size", "64"], status: 1, contains: fragment)
-      try assertFailure(["run", "--image", image(name), "--weights", weights, "--size", "64"], status: 1, contains: name)
       try assertFailure(
-        ["mask", "--image", image(name), "--weights", weights, "--sparsity", "0.5", "--output", path("m.png")], status: 1,
+        ["run", "--image", image(name), "--weights", weights, "--size", "64"], status: 1, contains: fragment)
+      try assertFailure(
+        ["run", "--image", image(name), "--weights", weights, "--size", "64"], status: 1, contains: name)
+      try assertFailure(
+        ["mask", "--image", image(name), "--weights", weights, "--sparsity", "0.5", "--output", path("m.png")],
+        status: 1,
         contains: fragment)
     }
     XCTAssertFalse(FileManager.default.fileExists(atPath: path("m.png")), "a failed mask left an output file")
     // A model that cannot take the image size: the model's message, exit 1.
-    try assertFailure(["run", "--image", image("cat.jpg"), "--weights", weights, "--size", "16"], status: 1, contains: "16×16 pixels")
+    try assertFailure(
+      ["run", "--image", image("cat.jpg"), "--weights", weights, "--size", "16"], status: 1, contains: "16×16 pixels")
     // Nowhere to write the picture.
     try assertFailure(
-      ["mask", "--image", image("cat.jpg"), "--weights", weights, "--sparsity", "0.5", "--size", "64", "--output", path("no/dir/m.png")],
+      [
+        "mask", "--image", image("cat.jpg"), "--weights", weights, "--sparsity", "0.5", "--size", "64", "--output",
+        path("no/dir/m.png"),
+      ],
       status: 1, contains: "cannot write")
   }
 }

@@ -207,7 +207,8 @@ final class SearchCommandTests: CommandTestCase {
     let cache = path("latency.json")
     // 1. Measure (and validate) the latency model of this machine for the tiny model at 64×64.
     let measured = try sparsevit([
-      "search", "--weights", weights, "--size", "64", "--validate", "2", "--rounds", "1", "--quiet-wait", "0", "--cache-busy",
+      "search", "--weights", weights, "--size", "64", "--validate", "2", "--rounds", "1", "--quiet-wait", "0",
+      "--cache-busy",
       "--threads", "1", "--latency-model", cache,
     ])
     XCTAssertEqual(measured.status, 0, measured.stderr)
@@ -229,7 +230,8 @@ final class SearchCommandTests: CommandTestCase {
     let arguments = [
       "search", "--weights", weights, "--size", "64", "--latency-ms", String(budget), "--threads",
       "1", "--latency-model", cache,
-      "--population", "12", "--parents", "4", "--iterations", "2", "--rounds", "1", "--quiet-wait", "0", "--cache-busy", "--recalibrate", "0", "--seed", "3",
+      "--population", "12", "--parents", "4", "--iterations", "2", "--rounds", "1", "--quiet-wait", "0", "--cache-busy",
+      "--recalibrate", "0", "--seed", "3",
       "--calibration-count", "2",
     ]
     let first = try sparsevit(
@@ -311,7 +313,8 @@ final class SearchCommandTests: CommandTestCase {
     let cache = path("garbage.json")
     try Data("{not json".utf8).write(to: URL(fileURLWithPath: cache))
     let result = try sparsevit([
-      "search", "--weights", weights, "--size", "64", "--validate", "1", "--rounds", "1", "--quiet-wait", "0", "--cache-busy",
+      "search", "--weights", weights, "--size", "64", "--validate", "1", "--rounds", "1", "--quiet-wait", "0",
+      "--cache-busy",
       "--threads", "1", "--latency-model", cache,
     ])
     XCTAssertEqual(result.status, 0, result.stderr)

@@ -58,13 +58,15 @@ while let name = arguments.popFirst() {
     print(usage)
     exit(0)
   }
-  guard ["--weights", "--image", "--sparsity", "--size", "--threads"].contains(name), let value = arguments.popFirst() else {
+  guard ["--weights", "--image", "--sparsity", "--size", "--threads"].contains(name), let value = arguments.popFirst()
+  else {
     FileHandle.standardError.write(Data("Error: unexpected argument '\(name)'\n\(usage)\n".utf8))
     exit(64)
   }
   options[String(name.dropFirst(2))] = value
 }
-guard let size = Int(options["size"] ?? "224"), size > 0, let threads = Int(options["threads"] ?? String(defaultThreadCount)),
+guard let size = Int(options["size"] ?? "224"), size > 0,
+  let threads = Int(options["threads"] ?? String(defaultThreadCount)),
   threads > 0
 else {
   FileHandle.standardError.write(Data("Error: '--size' and '--threads' take positive integers\n\(usage)\n".utf8))

@@ -184,9 +184,11 @@ package struct PatchMergeWeights: Sendable {
   package init(inputChannels: Int, norm: LayerNormWeights, reduction: Tensor, name: String) throws(ShapeError) {
     try ShapeError.check(name + ".norm.weight", [norm.channels], expected: [4 * inputChannels])
     guard reduction.rank == 2, reduction.shape[0] > 0 else {
-      throw ShapeError(name: name + ".reduction.weight", expected: [2 * inputChannels, 4 * inputChannels], actual: reduction.shape)
+      throw ShapeError(
+        name: name + ".reduction.weight", expected: [2 * inputChannels, 4 * inputChannels], actual: reduction.shape)
     }
-    try ShapeError.check(name + ".reduction.weight", reduction.shape, expected: [reduction.shape[0], 4 * inputChannels])
+    try ShapeError.check(
+      name + ".reduction.weight", reduction.shape, expected: [reduction.shape[0], 4 * inputChannels])
     self.inputChannels = inputChannels
     self.outputChannels = reduction.shape[0]
     self.norm = norm

@@ -18,8 +18,11 @@ package struct CPUFeatures: OptionSet, Sendable {
 
   /// Feature names as /proc/cpuinfo spells them, for reports.
   package var names: [String] {
-    [(CPUFeatures.avx2FMA, "avx2+fma"), (.avx512, "avx512f/bw/vl"), (.avx512BF16, "avx512_bf16"), (.amxBF16, "amx_bf16")]
-      .filter { contains($0.0) }.map(\.1)
+    [
+      (CPUFeatures.avx2FMA, "avx2+fma"), (.avx512, "avx512f/bw/vl"), (.avx512BF16, "avx512_bf16"),
+      (.amxBF16, "amx_bf16"),
+    ]
+    .filter { contains($0.0) }.map(\.1)
   }
 }
 
@@ -41,7 +44,8 @@ public struct UnsupportedPrecisionError: Error, Equatable, CustomStringConvertib
 
   public var description: String {
     "precision \(precision) needs a CPU with \(missingFeature) (vdpbf16ps); this CPU has "
-      + (CPUFeatures.current.names.isEmpty ? "none of the engine's vector extensions" : CPUFeatures.current.names.joined(separator: ", "))
+      + (CPUFeatures.current.names.isEmpty
+        ? "none of the engine's vector extensions" : CPUFeatures.current.names.joined(separator: ", "))
   }
 }
 

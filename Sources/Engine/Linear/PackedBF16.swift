@@ -21,7 +21,8 @@ package enum PackedBF16 {
 
   /// `w [outputs, inner]` (PyTorch `[out, in]`) rounded to bf16 and packed.
   package static func pack(_ w: [Float], outputs: Int, inner: Int) -> [UInt32] {
-    precondition(outputs >= 0 && inner >= 0 && w.count == outputs * inner, "PackedBF16.pack: \(w.count) ≠ \(outputs)×\(inner)")
+    precondition(
+      outputs >= 0 && inner >= 0 && w.count == outputs * inner, "PackedBF16.pack: \(w.count) ≠ \(outputs)×\(inner)")
     let width = PackedPanels.width
     var packed = [UInt32](repeating: 0, count: count(outputs: outputs, inner: inner))
     for k0 in stride(from: 0, to: inner, by: PackedPanels.innerBlock) {
@@ -87,11 +88,14 @@ package func multiplyPanelsBF16(
   }
   if isa == .amx {
     if k % 32 == 0 {
-      multiplyAMX(rows: m, columns: n, inner: k, a, lda: lda, packed: w, outputs: outputs, first: first, beta: beta, into: c, ldc: ldc)
+      multiplyAMX(
+        rows: m, columns: n, inner: k, a, lda: lda, packed: w, outputs: outputs, first: first, beta: beta, into: c,
+        ldc: ldc)
       return
     }
     return multiplyPanelsBF16(
-      rows: m, columns: n, inner: k, a, lda: lda, packed: w, outputs: outputs, first: first, beta: beta, into: c, ldc: ldc,
+      rows: m, columns: n, inner: k, a, lda: lda, packed: w, outputs: outputs, first: first, beta: beta, into: c,
+      ldc: ldc,
       isa: .avx512BF16)
   }
   let blockPairs = PackedPanels.innerBlock / 2
@@ -177,7 +181,9 @@ package final class PairBuffer: @unchecked Sendable {
 
   package init(_ values: [UInt32]) {
     let storage = UnsafeMutablePointer<UInt32>.allocate(capacity: max(values.count, 1))
-    if !values.isEmpty { values.withUnsafeBufferPointer { storage.initialize(from: $0.baseAddress!, count: values.count) } }
+    if !values.isEmpty {
+      values.withUnsafeBufferPointer { storage.initialize(from: $0.baseAddress!, count: values.count) }
+    }
     base = UnsafePointer(storage)
     count = values.count
   }

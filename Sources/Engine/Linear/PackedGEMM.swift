@@ -91,7 +91,8 @@ package enum PackedPanels {
 
   /// `w [outputs, inner]` (row-major, PyTorch `[out, in]`) in the packed layout.
   package static func pack(_ w: [Float], outputs: Int, inner: Int) -> [Float] {
-    precondition(outputs >= 0 && inner >= 0 && w.count == outputs * inner, "PackedPanels.pack: \(w.count) ≠ \(outputs)×\(inner)")
+    precondition(
+      outputs >= 0 && inner >= 0 && w.count == outputs * inner, "PackedPanels.pack: \(w.count) ≠ \(outputs)×\(inner)")
     var packed = [Float](repeating: 0, count: count(outputs: outputs, inner: inner))
     for k0 in stride(from: 0, to: inner, by: innerBlock) {
       for output in 0..<outputs {
@@ -140,7 +141,9 @@ package func multiplyPanels(
   }
   if isa != .swift {
     precondition(isa.isSupported, "multiplyPanels: this CPU cannot run the \(isa) kernel")
-    multiplyPanelsC(rows: m, columns: n, inner: k, a, lda: lda, packed: w, outputs: outputs, first: first, beta: beta, into: c, ldc: ldc, isa: isa)
+    multiplyPanelsC(
+      rows: m, columns: n, inner: k, a, lda: lda, packed: w, outputs: outputs, first: first, beta: beta, into: c,
+      ldc: ldc, isa: isa)
     return
   }
   let fullPanels = n / width, edge = n - fullPanels * width

@@ -143,7 +143,8 @@ package final class BlockScratch: @unchecked Sendable {
   /// at most `channels` channels, `max(3·channels, hidden) ≤ wideChannels`, `tokens` tokens per
   /// window and head dimension `headDim`.
   package init(workers: Int, rowCapacity: Int, channels: Int, wideChannels: Int, tokens: Int, headDim: Int) {
-    precondition(workers > 0 && rowCapacity >= tokens, "BlockScratch: workers \(workers) rows \(rowCapacity) tokens \(tokens)")
+    precondition(
+      workers > 0 && rowCapacity >= tokens, "BlockScratch: workers \(workers) rows \(rowCapacity) tokens \(tokens)")
     self.workers = workers
     self.rowCapacity = rowCapacity
     channelCapacity = channels
@@ -183,12 +184,15 @@ package func runWindowBlock(
     activations.rank == 4 && activations.shape[1] == grid.height && activations.shape[2] == grid.width
       && activations.shape[3] == channels,
     "runWindowBlock: activations \(activations.shape) vs grid \(grid.height)x\(grid.width)x\(channels)")
-  precondition(bias.tokens == grid.windowTokens && bias.heads == weights.heads, "runWindowBlock: bias table does not fit the grid")
+  precondition(
+    bias.tokens == grid.windowTokens && bias.heads == weights.heads, "runWindowBlock: bias table does not fit the grid")
   precondition(keptCount >= 0 && keptCount <= keptWindows.count, "runWindowBlock: keptCount \(keptCount)")
-  precondition(threads >= 1 && threads <= scratch.workers, "runWindowBlock: threads \(threads) vs scratch \(scratch.workers)")
+  precondition(
+    threads >= 1 && threads <= scratch.workers, "runWindowBlock: threads \(threads) vs scratch \(scratch.workers)")
   precondition(
     channels <= scratch.channelCapacity && max(3 * channels, weights.hiddenChannels) <= scratch.wideCapacity
-      && WindowAttentionBias.scratchFloats(tokens: grid.windowTokens, headDim: weights.headDim) <= scratch.attentionCapacity
+      && WindowAttentionBias.scratchFloats(tokens: grid.windowTokens, headDim: weights.headDim)
+        <= scratch.attentionCapacity
       && grid.windowTokens <= scratch.rowCapacity,
     "runWindowBlock: scratch too small for this block")
   if keptCount == 0 { return }
@@ -327,7 +331,9 @@ struct BlockKernel {
   /// share a tile after the others (9 windows on 2 workers: 4 each, then 1 together), so no worker
   /// waits while another runs an extra window.
   static func plan(keptCount: Int, threads: Int, windowsPerTile: Int, tokens: Int) -> (tiled: Int, shared: Int) {
-    precondition(keptCount >= 0 && threads >= 1 && windowsPerTile >= threads, "BlockKernel.plan: \(keptCount) \(threads) \(windowsPerTile)")
+    precondition(
+      keptCount >= 0 && threads >= 1 && windowsPerTile >= threads,
+      "BlockKernel.plan: \(keptCount) \(threads) \(windowsPerTile)")
     if threads == 1 { return (keptCount, 0) }
     if keptCount <= windowsPerTile
       && (keptCount % threads != 0 || keptCount / threads * tokens < minimumTileRows)

@@ -48,7 +48,8 @@ extension Vector8 {
 package func windowScores(_ activity: [Float], batch: Int, grid: WindowGrid, into scores: inout [Double]) {
   let windowCount = grid.windowCount, tokens = grid.windowTokens
   let pixels = grid.height * grid.width
-  precondition(activity.count >= batch * pixels && scores.count >= batch * windowCount, "windowScores: buffers too small")
+  precondition(
+    activity.count >= batch * pixels && scores.count >= batch * windowCount, "windowScores: buffers too small")
   for image in 0..<batch {
     for window in 0..<windowCount {
       var sum = 0.0

@@ -179,8 +179,7 @@ public struct SafeTensorsFile: Sendable {
   }
 
   /// Decodes `count` little-endian values of `dtype` starting at `start` (any alignment).
-  private static func decode(_ bytes: [UInt8], at start: Int, count: Int, dtype: String) -> [Float]
-  {
+  private static func decode(_ bytes: [UInt8], at start: Int, count: Int, dtype: String) -> [Float] {
     switch dtype {
     case "F32":
       return littleEndianFloats(bytes, at: start, count: count)

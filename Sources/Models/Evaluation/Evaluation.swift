@@ -23,7 +23,8 @@ public enum EvaluationError: Error, Equatable, CustomStringConvertible {
     case .invalidParameter(let what, let value, let expected): "\(what) is \(value), expected \(expected)"
     case .configuration(let label, let reason): "configuration '\(label)': \(reason)"
     case .inference(let label, let reason): "\(label): \(reason)"
-    case .label(let name, let label, let classes): "\(name): label \(label) is not a class of the model (0…\(classes - 1))"
+    case .label(let name, let label, let classes):
+      "\(name): label \(label) is not a class of the model (0…\(classes - 1))"
     case .nothingReadable(let count, let first):
       "none of the \(count) image(s) could be read" + (first.map { " (\($0.name): \($0.reason))" } ?? "")
     }

@@ -17,7 +17,8 @@ public struct EvaluationReference: Sendable {
   public init(_ output: SwinOutput) {
     pooledFeatures = output.pooledFeatures
     let rows = output.pooledFeatures.shape[0]
-    topClasses = output.logits.map { logits in (0..<rows).map { bestClasses(logits, row: $0) } }
+    topClasses =
+      output.logits.map { logits in (0..<rows).map { bestClasses(logits, row: $0) } }
       ?? [[Int]](repeating: [], count: rows)
   }
 
@@ -53,7 +54,8 @@ public struct EvaluationTally: Sendable, Equatable {
     let rows = reference.count
     precondition(
       output.pooledFeatures.shape == reference.pooledFeatures.shape && (labels.isEmpty || labels.count == rows),
-      "EvaluationTally.add: output \(output.pooledFeatures.shape), reference \(reference.pooledFeatures.shape), \(labels.count) labels")
+      "EvaluationTally.add: output \(output.pooledFeatures.shape), reference \(reference.pooledFeatures.shape), \(labels.count) labels"
+    )
     for row in 0..<rows {
       images += 1
       cosineSum += cosineSimilarity(output.pooledFeatures, reference.pooledFeatures, row: row)

@@ -23,7 +23,8 @@ public struct RGBImage: Sendable, Equatable {
     let (area, overflow) = width.multipliedReportingOverflow(by: height)
     let (count, overflow3) = area.multipliedReportingOverflow(by: 3)
     guard !overflow, !overflow3, pixels.count == count else {
-      throw .pixelCount(width: width, height: height, expected: overflow || overflow3 ? Int.max : count, actual: pixels.count)
+      throw .pixelCount(
+        width: width, height: height, expected: overflow || overflow3 ? Int.max : count, actual: pixels.count)
     }
     self.init(validated: width, height: height, pixels: pixels)
   }

@@ -76,7 +76,8 @@ public struct ImagePreprocessing: Sendable, Equatable {
     guard std.count == 3, std.allSatisfy({ $0.isFinite && $0 > 0 }) else {
       throw .invalidParameter(what: "std", value: "\(std)", expected: "3 positive finite values (R, G, B)")
     }
-    self.init(validated: size, resize: resize, interpolation: interpolation, cropFraction: cropFraction, mean: mean, std: std)
+    self.init(
+      validated: size, resize: resize, interpolation: interpolation, cropFraction: cropFraction, mean: mean, std: std)
   }
 
   private init(
@@ -261,7 +262,8 @@ private func resample(
 ) -> RGBImage {
   let filter = ResampleFilter(interpolation)
   let half = 1 << (precisionBits - 1)
-  let vertical = height == image.height ? nil : axisWeights(inSize: image.height, outSize: height, positions: rows, filter: filter)
+  let vertical =
+    height == image.height ? nil : axisWeights(inSize: image.height, outSize: height, positions: rows, filter: filter)
   let sourceRows = vertical?.inputRange ?? rows
   // Horizontal pass: source rows `sourceRows`, output columns `columns`.
   let stripWidth = columns.count

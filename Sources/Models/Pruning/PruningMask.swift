@@ -115,7 +115,8 @@ func renderPruningMask(
       let grid = WindowGrid(
         height: sizes[stage].height, width: sizes[stage].width, window: configuration.window, shifted: block % 2 == 1,
         semantics: semantics)
-      let kept = keptWindows.indices.contains(stage) && keptWindows[stage].indices.contains(block)
+      let kept =
+        keptWindows.indices.contains(stage) && keptWindows[stage].indices.contains(block)
         ? keptWindows[stage][block]?[image] : nil
       column.append(
         Selection(
@@ -139,7 +140,8 @@ func renderPruningMask(
   let details = "input \(picture.width)x\(picture.height), window \(configuration.window)"
   font.draw(
     caption.isEmpty ? details : "\(caption), \(details)",
-    on: &canvas, x: Style.margin, y: Style.margin + lineHeight, color: Style.caption, maxWidth: width - 2 * Style.margin)
+    on: &canvas, x: Style.margin, y: Style.margin + lineHeight, color: Style.caption, maxWidth: width - 2 * Style.margin
+  )
 
   var panels: [PruningMask.Panel] = []
   for (stage, column) in selections.enumerated() {
@@ -154,7 +156,9 @@ func renderPruningMask(
       panels.append(panel)
       let blocks = panel.blocks.count == 1 ? "block \(panel.block)" : "blocks \(blockList(panel.blocks))"
       let ratio = panel.ratio == 0 ? "dense" : "r=\(formatRatio(panel.ratio))"
-      font.draw("stage \(stage): \(map.height)x\(map.width) map", on: &canvas, x: x, y: y, color: Style.text, maxWidth: panelWidth)
+      font.draw(
+        "stage \(stage): \(map.height)x\(map.width) map", on: &canvas, x: x, y: y, color: Style.text,
+        maxWidth: panelWidth)
       font.draw("\(blocks): \(ratio)", on: &canvas, x: x, y: y + lineHeight, color: Style.caption, maxWidth: panelWidth)
       font.draw(
         "kept \(panel.keptWindows)/\(panel.totalWindows) windows", on: &canvas, x: x, y: y + 2 * lineHeight,

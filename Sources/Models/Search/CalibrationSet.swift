@@ -96,13 +96,15 @@ public struct CalibrationSet {
     }
     guard images.shape[1] == channels else {
       throw .unusable(
-        "\(path): calibration images have \(images.shape[1]) channels, the model expects \(channels) (shape \(images.shape))")
+        "\(path): calibration images have \(images.shape[1]) channels, the model expects \(channels) (shape \(images.shape))"
+      )
     }
     let (height, width) = (images.shape[2], images.shape[3])
     if let size, size != (height, width) {
       let found = "\(height)x\(width)", wanted = "\(size.height)x\(size.width)"
       throw .unusable(
-        "\(path): calibration images are \(found), the search is at \(wanted) (give '--size \(found)' or images of \(wanted))")
+        "\(path): calibration images are \(found), the search is at \(wanted) (give '--size \(found)' or images of \(wanted))"
+      )
     }
     try check(height, width)
     let used = min(images.shape[0], count ?? defaultCount(height: height, width: width))

@@ -257,7 +257,9 @@ public struct LatencyModel: Codable, Sendable, Equatable {
     let pruning = PruningRatios(validated: ratios)
     return [1]
       + ratios.enumerated().map { stage, values in
-        Double(batch * values.indices.reduce(0) { $0 + pruning.keptWindows(stage: stage, block: $1, windows: windows[stage]) })
+        Double(
+          batch
+            * values.indices.reduce(0) { $0 + pruning.keptWindows(stage: stage, block: $1, windows: windows[stage]) })
       }
   }
 

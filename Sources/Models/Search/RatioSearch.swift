@@ -37,7 +37,6 @@ public enum SearchError: Error, Equatable, CustomStringConvertible {
   }
 }
 
-
 // MARK: - Search
 
 /// The knobs of the evolutionary search (defaults: the paper's population, parents and mutation

@@ -16,7 +16,8 @@ public enum ModelSource: Equatable, Sendable {
     precision: Precision = .f32, windowSemantics: WindowSemantics? = nil
   ) throws(ModelLoadError) -> SwinTransformer {
     switch self {
-    case .file(let path): return try SwinTransformer.load(path: path, precision: precision, windowSemantics: windowSemantics)
+    case .file(let path):
+      return try SwinTransformer.load(path: path, precision: precision, windowSemantics: windowSemantics)
     case .seeded(let configuration, let seed):
       let model: SwinTransformer
       do {

@@ -36,7 +36,8 @@ func resizedRelativePositionTable(
           let upperRow = corner >> 1 == 0, leftColumn = corner & 1 == 0
           let r = upperRow ? row.left : row.right
           let c = leftColumn ? column.left : column.right
-          let weight = (upperRow ? row.distanceRight : row.distanceLeft)
+          let weight =
+            (upperRow ? row.distanceRight : row.distanceLeft)
             * (leftColumn ? column.distanceRight : column.distanceLeft)
           numerator += table[(r * side + c) * heads + head] * weight
         }
@@ -96,4 +97,3 @@ private func linearWeights(at x: Float, points: [Float]) -> LinearWeights {
   }
   return LinearWeights(left: left, right: right, distanceLeft: distanceLeft, distanceRight: distanceRight)
 }
-

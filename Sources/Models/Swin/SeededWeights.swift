@@ -70,7 +70,10 @@ extension SwinTransformer {
   /// A model of `configuration` with seeded random weights (default: Swin-T, seed 0).
   public static func seeded(_ configuration: SwinConfiguration = .swinTiny, seed: UInt64 = 0) -> SwinTransformer {
     // Seeded tensors are built for this configuration, so loading them cannot fail.
-    guard let model = try? SwinTransformer(tensors: seededWeights(configuration, seed: seed), source: "seeded(\(configuration.name), seed \(seed))") else {
+    guard
+      let model = try? SwinTransformer(
+        tensors: seededWeights(configuration, seed: seed), source: "seeded(\(configuration.name), seed \(seed))")
+    else {
       preconditionFailure("seeded weights for \(configuration) did not load")
     }
     return model
@@ -82,10 +85,12 @@ extension SwinTransformer {
   ) throws(UnsupportedPrecisionError) -> SwinTransformer {
     let kernel = try BlockMatrixKernel.preferred(for: precision)
     let source = "seeded(\(configuration.name), seed \(seed))"
-    guard let model = try? SwinTransformer(tensors: seededWeights(configuration, seed: seed), source: source, kernel: kernel) else {
+    guard
+      let model = try? SwinTransformer(
+        tensors: seededWeights(configuration, seed: seed), source: source, kernel: kernel)
+    else {
       preconditionFailure("seeded weights for \(configuration) did not load")
     }
     return model
   }
 }
-

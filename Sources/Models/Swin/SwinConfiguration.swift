@@ -36,11 +36,14 @@ public struct SwinConfiguration: Codable, Sendable, Equatable, CustomStringConve
   }
 
   /// Swin-T: embed 96, depths (2, 2, 6, 2), heads (3, 6, 12, 24), window 7, 1000 classes.
-  public static let swinTiny = SwinConfiguration(embedDim: 96, depths: [2, 2, 6, 2], heads: [3, 6, 12, 24], classes: 1000)
+  public static let swinTiny = SwinConfiguration(
+    embedDim: 96, depths: [2, 2, 6, 2], heads: [3, 6, 12, 24], classes: 1000)
   /// Swin-S: embed 96, depths (2, 2, 18, 2), heads (3, 6, 12, 24).
-  public static let swinSmall = SwinConfiguration(embedDim: 96, depths: [2, 2, 18, 2], heads: [3, 6, 12, 24], classes: 1000)
+  public static let swinSmall = SwinConfiguration(
+    embedDim: 96, depths: [2, 2, 18, 2], heads: [3, 6, 12, 24], classes: 1000)
   /// Swin-B: embed 128, depths (2, 2, 18, 2), heads (4, 8, 16, 32).
-  public static let swinBase = SwinConfiguration(embedDim: 128, depths: [2, 2, 18, 2], heads: [4, 8, 16, 32], classes: 1000)
+  public static let swinBase = SwinConfiguration(
+    embedDim: 128, depths: [2, 2, 18, 2], heads: [4, 8, 16, 32], classes: 1000)
 
   /// Number of stages.
   public var stageCount: Int { depths.count }

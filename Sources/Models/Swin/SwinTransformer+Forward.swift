@@ -167,7 +167,9 @@ extension SwinTransformer {
 
   /// The forward on a checked-out workspace; `ratios` nil is dense. After the first call at a shape
   /// the only allocations are those of the returned output.
-  private func run(_ images: Tensor, ratios: PruningRatios?, workspace: Workspace, options: ForwardOptions) -> SwinOutput {
+  private func run(_ images: Tensor, ratios: PruningRatios?, workspace: Workspace, options: ForwardOptions)
+    -> SwinOutput
+  {
     let threads = workspace.key.threads, batch = workspace.key.batch
     let profiler = options.profiler
     profiler?.beginStage(0)
@@ -209,7 +211,9 @@ extension SwinTransformer {
             timed(.scoring, profiler) { rankWindows(workspace, grid: grid, batch: batch, into: rankingIndex) }
           }
           let keep = ratios?.keptWindows(stage: stageIndex, block: blockIndex, windows: windows) ?? windows
-          timed(.scoring, profiler) { selectWindows(workspace, ranking: rankingIndex, windows: windows, batch: batch, keep: keep) }
+          timed(.scoring, profiler) {
+            selectWindows(workspace, ranking: rankingIndex, windows: windows, batch: batch, keep: keep)
+          }
           keptCount = batch * keep
           if options.collectWindows {
             stageKept.append(
@@ -248,7 +252,8 @@ extension SwinTransformer {
       }
     }
     return SwinOutput(
-      logits: logits, pooledFeatures: Tensor(shape: workspace.pooled.shape, values: Array(workspace.pooled.values[...])),
+      logits: logits,
+      pooledFeatures: Tensor(shape: workspace.pooled.shape, values: Array(workspace.pooled.values[...])),
       stages: stageOutputs, normalizedStages: normalized, windowUsage: usage, keptWindows: keptWindows)
   }
 }

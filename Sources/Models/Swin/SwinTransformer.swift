@@ -121,7 +121,8 @@ public struct SwinTransformer: Sendable {
             weight: bag[prefix + ".norm.weight"], bias: bag[prefix + ".norm.bias"], channels: 4 * input,
             name: prefix + ".norm"),
           reduction: bag[prefix + ".reduction.weight"], name: prefix)
-        try ShapeError.check(prefix + ".reduction.weight", bag[prefix + ".reduction.weight"].shape, expected: [channels, 4 * input])
+        try ShapeError.check(
+          prefix + ".reduction.weight", bag[prefix + ".reduction.weight"].shape, expected: [channels, 4 * input])
       }
       var blocks: [SwinBlock] = []
       for block in 0..<configuration.depths[stage] {
@@ -236,7 +237,8 @@ func inferConfiguration(
     hidden.append(fc1.shape[0])
     let channels = tensors[prefix + ".norm1.weight"]?.count ?? 0
     if channels != embed << stage {
-      throw .architecture("stage \(stage) has \(channels) channels, expected \(embed << stage) (embed \(embed) doubled per stage)")
+      throw .architecture(
+        "stage \(stage) has \(channels) channels, expected \(embed << stage) (embed \(embed) doubled per stage)")
     }
     if channels % table.shape[1] != 0 {
       throw .architecture("stage \(stage): \(channels) channels do not split into \(table.shape[1]) heads")

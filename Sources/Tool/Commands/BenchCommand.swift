@@ -18,7 +18,8 @@ enum BenchCommand {
       "[--sizes <list>] [--sparsity <list>] [--batch <n>] [--threads <n>] [--iterations <n> | --min-time <s>] [options]",
     options: [
       sizes, sparsity, batch, ModelOptions.threads, warmup, iterations, minTime,
-      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.windowSemantics, inputSeed, ModelOptions.seed, ModelOptions.precision,
+      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.windowSemantics, inputSeed, ModelOptions.seed,
+      ModelOptions.precision,
       json, csv, markdown, profile, plot,
     ],
     discussion: """

@@ -59,7 +59,8 @@ enum EvalCommand {
       throw Failure(error)
     }
     if BenchEnvironment.isDebugBuild {
-      printError("WARNING: this sparsevit is a DEBUG build: its latencies mean nothing. Build with 'swift build -c release'.")
+      printError(
+        "WARNING: this sparsevit is a DEBUG build: its latencies mean nothing. Build with 'swift build -c release'.")
     }
     switch options.model.source {
     case .file(let path):
@@ -162,7 +163,9 @@ struct EvalOptions {
     }
     do {
       let classes: ClassList? =
-        classCount == 0 ? nil : try classesPath.map { path throws(ClassListError) in
+        classCount == 0
+        ? nil
+        : try classesPath.map { path throws(ClassListError) in
           try ClassList.load(path: path, classes: classCount)
         } ?? .standard(classes: classCount)
       return try ImageDataset(directory: imagesPath, labelsFile: labelsPath, classes: classes, limit: limit)

@@ -19,7 +19,9 @@ enum InfoCommand {
     print("weights:      \(model.source)")
     print("layout:       \(model.layout.rawValue)")
     print("windows:      \(model.windowSemantics.rawValue) semantics (padding, shift and clamp of the windows)")
-    print("architecture: \(c.name): embed \(c.embedDim), depths \(c.depths), heads \(c.heads), window \(c.window), patch \(c.patchSize)")
+    print(
+      "architecture: \(c.name): embed \(c.embedDim), depths \(c.depths), heads \(c.heads), window \(c.window), patch \(c.patchSize)"
+    )
     print("classes:      \(c.classes == 0 ? "none (backbone)" : String(c.classes))")
     print(String(format: "parameters:   %.3fM (%d)", Double(model.parameterCount) / 1e6, model.parameterCount))
     print("precision:    \(model.precision)")

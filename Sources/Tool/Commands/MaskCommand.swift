@@ -13,7 +13,8 @@ enum MaskCommand {
       ImageOptions.image,
       ModelOptions.sparsity,
       output,
-      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.windowSemantics, ModelOptions.seed, ModelOptions.precision, ImageOptions.size, ImageOptions.resize, ModelOptions.threads,
+      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.windowSemantics, ModelOptions.seed,
+      ModelOptions.precision, ImageOptions.size, ImageOptions.resize, ModelOptions.threads,
     ],
     discussion: """
       Each stage is a column. A stage gets one panel per distinct pruning ratio of its blocks, drawn

@@ -11,7 +11,8 @@ enum RunCommand {
     usage: "(--input <x.npy> | --image <file>) [--output <y.npy>] [--weights <file>] [--sparsity <cfg>] [options]",
     options: [
       input, ImageOptions.image, output, features,
-      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.windowSemantics, ModelOptions.seed, ModelOptions.precision, ModelOptions.sparsity, ModelOptions.threads,
+      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.windowSemantics, ModelOptions.seed,
+      ModelOptions.precision, ModelOptions.sparsity, ModelOptions.threads,
       ImageOptions.size, ImageOptions.resize, top, verbose,
     ],
     discussion: """
@@ -48,7 +49,9 @@ enum RunCommand {
     let sparsity = try options.sparsity.map { try ModelOptions.resolveSparsity($0, model: model, spec: spec) }
     let hasHead = model.configuration.classes > 0
     if !hasHead && (outputPath != nil || requestedTop != nil || featuresPath == nil) {
-      throw Failure("the checkpoint has no classifier head (\(model.layout.rawValue) backbone): use '--features <dir>' instead of '--output' or '--top'")
+      throw Failure(
+        "the checkpoint has no classifier head (\(model.layout.rawValue) backbone): use '--features <dir>' instead of '--output' or '--top'"
+      )
     }
     // An image prints its top 5 classes unless told otherwise.
     let top = requestedTop ?? (imagePath != nil && hasHead ? 5 : nil)
@@ -61,7 +64,8 @@ enum RunCommand {
       for (stage, blocks) in output.windowUsage.enumerated() {
         for (block, usage) in blocks.enumerated() {
           printError(
-            "stage \(stage) block \(block): ratio \(ratios.ratios[stage][block]), kept \(usage.kept)/\(usage.total) windows")
+            "stage \(stage) block \(block): ratio \(ratios.ratios[stage][block]), kept \(usage.kept)/\(usage.total) windows"
+          )
         }
       }
       printError(
@@ -93,7 +97,8 @@ enum RunCommand {
       print("rank  class  probability     logit  name")
       for (rank, prediction) in classes.enumerated() {
         print(
-          String(format: "%4d  %5d  %11.4f  %8.3f  ", rank + 1, prediction.index, prediction.probability, prediction.logit)
+          String(
+            format: "%4d  %5d  %11.4f  %8.3f  ", rank + 1, prediction.index, prediction.probability, prediction.logit)
             + prediction.name)
       }
     }
@@ -117,7 +122,9 @@ struct RunOptions {
     if inputPath != nil && imagePath != nil {
       throw arguments.usage("'--input' and '--image' are alternatives: give one of them")
     }
-    guard inputPath != nil || imagePath != nil else { throw arguments.usage("missing '--input <x.npy>' or '--image <file>'") }
+    guard inputPath != nil || imagePath != nil else {
+      throw arguments.usage("missing '--input <x.npy>' or '--image <file>'")
+    }
     outputPath = arguments.string(RunCommand.output)
     featuresPath = arguments.string(RunCommand.features)
     top = try arguments.integer(RunCommand.top, in: 1...100_000)

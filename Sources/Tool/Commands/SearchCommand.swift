@@ -17,7 +17,8 @@ enum SearchCommand {
       "--latency-ms <T> --output <cfg.json> [--size <n>] [--batch <n>] [--threads <n>] [--calibration <x.npy> | --images <dir>] [options]",
     options: [
       latencyMs, minLatencyMs, output, size, batch, ModelOptions.threads, ModelOptions.weights,
-      ModelOptions.modelSeed, ModelOptions.windowSemantics, ModelOptions.precision, calibrationFile, imagesDirectory, calibrationCount, score, population, parents,
+      ModelOptions.modelSeed, ModelOptions.windowSemantics, ModelOptions.precision, calibrationFile, imagesDirectory,
+      calibrationCount, score, population, parents,
       mutation, iterations, seed, plot, latencyModelFile, remeasure, cacheBusy, rounds, recalibrate,
       quietWait, validateCount,
     ],

@@ -200,8 +200,7 @@ struct BenchReport {
         "\(run.size.label) \(run.label): p10–p90 spread is \(Int((run.summary.relativeSpread * 100).rounded()))% of the median (busy machine or few rounds; try a longer --min-time)"
       )
     }
-    for run in runs where !run.isBaseline && abs(run.speedup / run.pairedSpeedup.median - 1) > 0.05
-    {
+    for run in runs where !run.isBaseline && abs(run.speedup / run.pairedSpeedup.median - 1) > 0.05 {
       notes.append(
         "\(run.size.label) \(run.label): speedup from medians (\(String(format: "%.2f", run.speedup))x) and paired (\(String(format: "%.2f", run.pairedSpeedup.median))x) differ by more than 5%: drift during the run"
       )

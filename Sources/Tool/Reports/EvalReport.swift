@@ -72,7 +72,8 @@ struct EvalReport {
   func timingText() -> String {
     let build = BenchEnvironment.isDebugBuild ? "DEBUG build: latencies mean nothing" : "release build"
     guard result.timedBatches > 0 else {
-      return "no batch timed (the first batch is the cold round): give at least \(2 * evaluation.batch) images; \(build)"
+      return
+        "no batch timed (the first batch is the cold round): give at least \(2 * evaluation.batch) images; \(build)"
     }
     return
       "\(result.timedBatches) timed batch\(result.timedBatches == 1 ? "" : "es") of \(evaluation.batch) (first batch cold, not timed; round-robin, rotating start), \(String(format: "%.1f", result.seconds)) s in all; \(build)"

@@ -286,8 +286,7 @@ struct SearchReport {
         "ratio": uniform.ratio, "predicted_latency_ms": ms(uniform.predictedSeconds),
         "score": scoreObject(score),
       ]
-      if let entry = measured.first(where: { $0.label == "uniform \(formatRatio(uniform.ratio))" })
-      {
+      if let entry = measured.first(where: { $0.label == "uniform \(formatRatio(uniform.ratio))" }) {
         baseline["measured_latency_ms"] = ms(entry.median)
       }
       document["uniform_baseline"] = baseline
@@ -420,7 +419,8 @@ struct SearchPlot {
       "Score vs latency", x: (left + right) / 2, y: top - 10, size: 14, weight: "bold",
       anchor: "middle")
     svg.text(
-      "latency per forward (ms): predicted; ▲ measured after the search", x: (left + right) / 2, y: bottom + 38, size: 12,
+      "latency per forward (ms): predicted; ▲ measured after the search", x: (left + right) / 2, y: bottom + 38,
+      size: 12,
       anchor: "middle")
     svg.text(
       "score (1 = dense)", x: left - 58, y: (top + bottom) / 2, size: 12, anchor: "middle",
