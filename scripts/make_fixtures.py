@@ -27,6 +27,9 @@ from safetensors.torch import save_file
 from timm.layers import set_fused_attn
 from timm.models.swin_transformer import SwinTransformer, checkpoint_filter_fn, window_partition, window_reverse
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import semantics_reference as sref  # noqa: E402  (next to this script)
+
 SEED = 20230331  # parameters, mmdet output norms; inputs use their own recorded seeds
 CANONICAL_IMG = 224
 WINDOW = 7
@@ -64,6 +67,37 @@ CASES = {
         ("sparse_cfg2_672x672_b1", (672, 672), 1, [[0.6, 0.6], [0, 0], [0.2, 0.2, 0.4, 0.4, 0.5, 0.5], [0, 0]]),
         ("sparse_uniform50_672x672_b1", (672, 672), 1, [[0.5] * 2, [0.5] * 2, [0.5] * 6, [0.5] * 2]),
         ("sparse_late_448x448_b1", (448, 448), 1, [[0, 0.5], [0, 0], [0, 0.2, 0.2, 0.4, 0.4, 0.4], [0, 0]]),
+    ],
+}
+# Window semantics of the other frameworks (SPARSEVIT.md, "Padding and shift"), in the manifest's
+# `semantics_cases`: (name, semantics, (height, width), batch, ratios or None, case whose input it reuses).
+# torchvision expectations come from torchvision's own forward; mmdet and sparsevit ones from
+# scripts/semantics_reference.py, and are the mmdet backbone's outputs (stage outputs through norm0..3).
+# Sizes of the mmdet/sparsevit cases are multiples of 4, as mmdet pads the input to whole patches.
+# on dense_224x224_b1's input these ratios cut with clear score gaps in sparsevit semantics (min 0.008)
+SPARSEVIT_224 = [[0.3, 0.3], [0, 0.25], [0.25, 0.25], [0, 0]]
+SEMANTICS_CASES = {
+    "tiny": [
+        ("torchvision_dense_224x224_b1", "torchvision", (224, 224), 1, None, "dense_224x224_b1"),
+        ("torchvision_dense_75x100_b2", "torchvision", (75, 100), 2, None, "dense_75x100_b2"),
+        ("torchvision_dense_64x64_b1", "torchvision", (64, 64), 1, None, "dense_64x64_b1"),
+        ("mmdet_dense_224x224_b1", "mmdet", (224, 224), 1, None, "dense_224x224_b1"),
+        ("mmdet_dense_56x80_b2", "mmdet", (56, 80), 2, None, "dense_56x80_b2"),
+        ("mmdet_dense_64x64_b1", "mmdet", (64, 64), 1, None, "dense_64x64_b1"),
+        ("sparsevit_dense_224x224_b1", "sparsevit", (224, 224), 1, None, "dense_224x224_b1"),
+        ("sparsevit_dense_56x80_b2", "sparsevit", (56, 80), 2, None, "dense_56x80_b2"),
+        ("sparsevit_dense_64x64_b1", "sparsevit", (64, 64), 1, None, "dense_64x64_b1"),
+        ("sparsevit_pruned_224x224_b1", "sparsevit", (224, 224), 1, SPARSEVIT_224, "dense_224x224_b1"),
+        ("sparsevit_pruned_56x80_b2", "sparsevit", (56, 80), 2, [[0.3, 0.5], [0, 0.5], [0, 0], [0, 0]],
+         "dense_56x80_b2"),
+        ("sparsevit_pruned_112x112_b2", "sparsevit", (112, 112), 2, [[0.3, 0.5], [0.2, 0.2], [0.25, 0.5], [0, 0]],
+         "sparse_mixed_112x112_b2"),
+    ],
+    "full": [
+        ("torchvision_dense_320x320_b1", "torchvision", (320, 320), 1, None, None),
+        ("sparsevit_dense_224x224_b1", "sparsevit", (224, 224), 1, None, "dense_224x224_b1"),
+        ("sparsevit_pruned_cfg2_480x640_b1", "sparsevit", (480, 640), 1,
+         [[0.6, 0.6], [0, 0], [0.2, 0.2, 0.4, 0.4, 0.5, 0.5], [0, 0]], None),
     ],
 }
 # What each case is there for (written into the manifest as `purpose`); check_purpose asserts the geometry.
@@ -482,6 +516,125 @@ def draw_input(seed, batch, height, width):
     return x.to(torch.bfloat16).float().contiguous()  # bf16 values: the .npy files compress in git
 
 
+# MARK: window semantics of other frameworks
+
+
+def relative_l2(a, b):
+    return ((a - b).norm() / b.norm()).item()
+
+
+def torchvision_model(cfg, tv_sd):
+    from torchvision.models.swin_transformer import SwinTransformer as TVSwin
+    tv = TVSwin(patch_size=[PATCH, PATCH], embed_dim=cfg["embed_dim"], depths=list(cfg["depths"]),
+                num_heads=list(cfg["num_heads"]), window_size=[WINDOW, WINDOW], num_classes=cfg["num_classes"])
+    tv.load_state_dict(tv_sd, strict=True)
+    return tv.eval()
+
+
+def torchvision_forward(tv, x):
+    """Logits and the four stage outputs (NHWC, after features[2s+1]) of torchvision's own forward."""
+    h, stages = x, []
+    for i, layer in enumerate(tv.features):
+        h = layer(h)
+        if i % 2 == 1:
+            stages.append(h)
+    logits = tv(x)
+    assert torch.equal(tv.head(tv.flatten(tv.avgpool(tv.permute(tv.norm(h))))), logits)
+    return logits, stages
+
+
+def semantics_input(name, sem, size, batch, ratios, input_from, seed_base, by_name, run):
+    """The input of a semantics case: the named case's when every cut has a clear score gap in this
+    semantics, else a fresh draw (seed from seed_base on) that has them. Returns (x, seed, source)."""
+    def clear(x):
+        if ratios is None:
+            return True
+        try:
+            run(x, {"gaps": [], "kept": [], "abort_below": MIN_GAP})
+            return True
+        except sref.GapTooSmall as e:
+            log(f"{name}: gap {e.args[0]:.3g} < {MIN_GAP}")
+            return False
+    if input_from is not None:
+        src = by_name[input_from]
+        assert src["img_size"] == list(size) and src["batch"] == batch, name
+        if clear(src["_x"]):
+            return src["_x"], src["input_seed"], src
+        log(f"{name}: input of {input_from} has too small score gaps in {sem} semantics, drawing its own")
+    for attempt in range(2000):
+        x = draw_input(seed_base + attempt, batch, *size)
+        if clear(x):
+            return x, seed_base + attempt, None
+    raise AssertionError(f"{name}: no input with clear window-score gaps")
+
+
+def make_semantics_cases(mode, cfg, model224, norms, tv_sd, by_name, get_model, outdir):
+    """The `semantics_cases` of the manifest and the files they wrote (see SEMANTICS_CASES)."""
+    tv = torchvision_model(cfg, tv_sd)
+    entries, written = [], []
+    for ci, (name, sem, size, batch, ratios, input_from) in enumerate(SEMANTICS_CASES[mode]):
+        model = get_model(size)
+
+        def run(x, record, model=model, sem=sem, ratios=ratios):
+            with torch.no_grad():
+                return sref.forward(model, model224, x, sem, ratios, record)
+
+        x, seed, src = semantics_input(name, sem, size, batch, ratios, input_from, 100_000 + 1000 * ci, by_name, run)
+        record = {"gaps": [], "kept": []}
+        stages = run(x, record)
+        with torch.no_grad():
+            _, timm_stages = dense_forward(model, x)
+        entry = dict(name=name, semantics=sem, img_size=list(size), batch=batch, pruning_ratios=ratios,
+                     input_seed=seed, stages_geometry=[list(s.shape[1:3]) for s in stages])
+        if src is not None:
+            entry.update(input=src["input"], shares_input_with=src["name"])
+        else:
+            entry["input"] = to_npy(outdir, f"{name}.input.npy", x)
+            written.append(entry["input"])
+        if sem == "torchvision":
+            with torch.no_grad():
+                logits, expected = torchvision_forward(tv, x)
+                ours = model.forward_head(model.norm(stages[-1]))
+            diff = max((ours - logits).abs().max().item(), *[(a - b).abs().max().item() for a, b in zip(stages, expected)])
+            log(f"{name}: semantics_reference.py vs torchvision's own forward max |diff| {diff:.3g}")
+            assert diff < DENSE_ATOL, diff
+            entry["reference"] = "torchvision SwinTransformer forward (logits; stages after features[2s+1])"
+            entry["logits"] = to_npy(outdir, f"{name}.logits.npy", logits)
+            entry["stages"] = [to_npy(outdir, f"{name}.stage{i}.npy", t) for i, t in enumerate(expected)]
+            entry["normed_stages"] = None
+        else:
+            expected = stages
+            entry["reference"] = "scripts/semantics_reference.py (mmdet backbone outputs: stage s through norm{s})"
+            entry["logits"] = entry["stages"] = None
+            entry["normed_stages"] = [
+                to_npy(outdir, f"{name}.normed_stage{i}.npy", F.layer_norm(t, (t.shape[-1],), w, b, 1e-5))
+                for i, (t, (w, b)) in enumerate(zip(stages, norms))]
+        written += [f for f in [entry["logits"], *(entry["stages"] or []), *(entry["normed_stages"] or [])] if f]
+        if ratios is None:
+            entry["rel_l2_vs_timm"] = [relative_l2(a, b) for a, b in zip(expected, timm_stages)]
+            log(f"{name}: stage rel L2 vs timm semantics {['%.2g' % d for d in entry['rel_l2_vs_timm']]}")
+        if sem == "sparsevit" and ratios is None:
+            # padded tokens hold LN1's bias instead of zero: the only difference from mmdet
+            mmdet = run(x, {"gaps": [], "kept": []}, sem="mmdet")
+            entry["rel_l2_vs_mmdet"] = [relative_l2(a, b) for a, b in zip(expected, mmdet)]
+            log(f"{name}: stage rel L2 vs mmdet semantics {['%.2g' % d for d in entry['rel_l2_vs_mmdet']]}")
+            padded = any(d % WINDOW for t in stages for d in t.shape[1:3])
+            assert (max(entry["rel_l2_vs_mmdet"]) > 1e-4) == padded, entry["rel_l2_vs_mmdet"]
+        if mode == "tiny" and ratios is None:
+            # 224: only the last stage (7x7) may differ, and only where that map is shifted; padded
+            # sizes must differ from timm somewhere, or the case tests nothing.
+            if size == (224, 224):
+                assert all(d < 1e-6 for d in entry["rel_l2_vs_timm"][:3]), entry["rel_l2_vs_timm"]
+                assert (entry["rel_l2_vs_timm"][3] > 1e-3) == (sem != "torchvision"), entry["rel_l2_vs_timm"]
+            else:
+                assert max(entry["rel_l2_vs_timm"]) > 1e-3, entry["rel_l2_vs_timm"]
+        gap = min(record["gaps"]) if record["gaps"] else None
+        assert gap is None or gap >= MIN_GAP, (name, gap)
+        entry.update(min_score_gap=gap, kept_windows=record["kept"] if ratios is not None else None)
+        entries.append(entry)
+    return entries, written
+
+
 # MARK: main
 
 
@@ -731,6 +884,9 @@ def main():
 
     if args.mode == "tiny":
         assert any(e["batch"] == 3 for e in cases)
+    semantics_cases, semantics_files = make_semantics_cases(
+        args.mode, cfg, model224, norms, tv, by_name, get_model, outdir)
+    written.extend(semantics_files)
     for e in cases:
         for k in ("_x", "_logits", "_stages"):
             e.pop(k, None)
@@ -761,10 +917,14 @@ def main():
             "padded map), null when the block runs dense.",
             "min_score_gap: smallest (s[k-1]-s[k])/s[k-1] over every block with 0 < k < nW (null: no cut).",
             "normed_stages: stage i output through mmdet backbone.norm{i} (LayerNorm, eps 1e-5).",
+            "semantics_cases: the same weights run as torchvision, mmdet and the SparseViT repository run "
+            "them (SPARSEVIT.md, 'Padding and shift'); torchvision's from its own forward, the others from "
+            "scripts/semantics_reference.py; rel_l2_vs_timm: per stage, relative L2 distance to timm semantics.",
         ],
         "checkpoints": checkpoints,
         "resized_tables": resized_tables,
         "cases": cases,
+        "semantics_cases": semantics_cases,
     }
     with open(os.path.join(outdir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Full-size Swin-T parity with timm 1.0.31 and the pruning reference (issue figures): generates the
 # seeded full-size fixtures once (PyTorch venv, ~3 min, ~600 MB in $FULL, not committed), runs the
-# release `sparsevit run` on every case and every layout, and compares with numpy: max |Δ| and
-# relative L2 of logits and stage outputs. Fails when a case exceeds max |Δ| 2e-3 or rel L2 2e-4.
+# release `sparsevit run` on every case and every layout (in timm window semantics), then on the
+# torchvision/SparseViT semantics cases with their own checkpoints' default semantics, and compares
+# with numpy: max |Δ| and relative L2 of logits and stage outputs (mmdet layout: stage outputs
+# through norm0..3). Fails when a case exceeds max |Δ| 2e-3 or rel L2 2e-4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FULL=${FULL:-/tmp/sparsevit-full}
@@ -33,7 +35,7 @@ for case in manifest["cases"]:
     layouts = ["timm"] if case.get("pruning_ratios") and any(any(r) for r in case["pruning_ratios"]) else list(checkpoints)
     for layout in layouts:
         args = [binary, "run", "--weights", checkpoints[layout], "--input", os.path.join(full, case["input"]),
-                "--features", os.path.join(out, f"{name}.{layout}")]
+                "--features", os.path.join(out, f"{name}.{layout}"), "--window-semantics", "timm"]
         if layout != "mmdet":
             args += ["--output", os.path.join(out, f"{name}.{layout}.npy")]
         if case.get("pruning_ratios"):
@@ -45,5 +47,24 @@ for case in manifest["cases"]:
             report(name, layout, "logits", np.load(os.path.join(out, f"{name}.{layout}.npy")), np.load(os.path.join(full, case["logits"])))
         for s, stage in enumerate(case.get("stages") or []):
             report(name, layout, f"stage{s}", np.load(os.path.join(out, f"{name}.{layout}", f"stage{s}.npy")), np.load(os.path.join(full, stage)))
+for case in manifest.get("semantics_cases", []):
+    name, semantics = case["name"], case["semantics"]
+    layout = "torchvision" if semantics == "torchvision" else "mmdet"
+    features = os.path.join(out, f"{name}.{semantics}")
+    args = [binary, "run", "--weights", checkpoints[layout], "--input", os.path.join(full, case["input"]),
+            "--features", features, "--window-semantics", semantics]
+    if case.get("logits"):
+        args += ["--output", os.path.join(out, f"{name}.{semantics}.npy")]
+    if case.get("pruning_ratios"):
+        cfg = os.path.join(out, f"{name}.json")
+        json.dump({"pruning_ratios": case["pruning_ratios"]}, open(cfg, "w"))
+        args += ["--sparsity", cfg]
+    subprocess.run(args, check=True)
+    if case.get("logits"):
+        report(name, semantics, "logits", np.load(os.path.join(out, f"{name}.{semantics}.npy")), np.load(os.path.join(full, case["logits"])))
+    for s, stage in enumerate(case.get("stages") or []):
+        report(name, semantics, f"stage{s}", np.load(os.path.join(features, f"stage{s}.npy")), np.load(os.path.join(full, stage)))
+    for s, stage in enumerate(case.get("normed_stages") or []):
+        report(name, semantics, f"normed{s}", np.load(os.path.join(features, f"stage{s}.normed.npy")), np.load(os.path.join(full, stage)))
 sys.exit(1 if failed else 0)
 PYEOF

@@ -32,7 +32,7 @@ public final class InferenceServer: @unchecked Sendable {
   private let http: HTTPServer
 
   /// Starts serving `model`. With an SLO, first times each ladder level (batch 1 at the preprocessing
-  /// size: 1 warm-up and 2 timed runs, the faster kept) or takes `latencyModel`'s predictions;
+  /// size: 1 warm-up and 3 timed runs, the fastest kept) or takes `latencyModel`'s predictions;
   /// `progress` receives one line per level.
   public init(
     model: SwinTransformer, configuration: ServerConfiguration, progress: (String) -> Void = { _ in }
@@ -90,17 +90,23 @@ public final class InferenceServer: @unchecked Sendable {
         try configuration.latencyModel.map { $0.predictedSeconds(entry.ratios) / Double($0.key.batch) }
         ?? time(model, entry.ratios, size: width, threads: configuration.batching.threads)
       let source = configuration.latencyModel == nil ? "measured" : "predicted"
-      progress(String(format: "level %@: %.1f ms per image at %d×%d (%@)", entry.label, seconds * 1000, width, height, source))
+      progress(
+        String(
+          format: "level %@: %.1f ms per image at %d×%d (%@)", entry.label, seconds * 1000, width, height, source))
       return SparsityLevel(name: entry.label, ratios: entry.ratios, secondsPerImage: seconds)
     }
-    return SparsityLadder(levels: levels, sloSeconds: slo, calibrationPixels: width * height)
+    let ladder = SparsityLadder(levels: levels, sloSeconds: slo, calibrationPixels: width * height)
+    if !ladder.dropped.isEmpty {
+      progress("left out (not faster than a less sparse level): \(ladder.dropped.joined(separator: ", "))")
+    }
+    return ladder
   }
 
   private static func time(_ model: SwinTransformer, _ ratios: PruningRatios, size: Int, threads: Int) throws -> Double
   {
     let input = Tensor(shape: [1, model.configuration.inputChannels, size, size], repeating: 0)
     var best = Double.infinity
-    for run in 0..<3 {
+    for run in 0..<4 {
       let start = DispatchTime.now().uptimeNanoseconds
       _ = try model.forward(input, sparsity: ratios, options: ForwardOptions(threads: threads))
       if run > 0 { best = min(best, seconds(since: start)) }

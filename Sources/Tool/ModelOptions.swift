@@ -1,4 +1,5 @@
-// Options shared by the commands that run a model: where the weights come from, threads, sparsity.
+// Options shared by the commands that run a model: where the weights come from, threads, sparsity,
+// window semantics.
 import Engine
 import Foundation
 import Models
@@ -18,6 +19,23 @@ enum ModelOptions {
   static let sparsity = OptionSpec(
     name: "sparsity", value: "cfg",
     help: "Pruning ratios: a JSON file, a uniform ratio in [0, 1), 'dense' or a preset (\(PruningRatios.presetNames.joined(separator: ", "))).")
+
+  static let windowSemantics = OptionSpec(
+    name: "window-semantics", value: "name",
+    help: "How blocks pad and shift windows: \(WindowSemantics.allCases.map(\.rawValue).joined(separator: ", ")) "
+      + "(default: the checkpoint's framework; timm and Microsoft: timm, torchvision: torchvision, mmdet: sparsevit).")
+
+  /// `--window-semantics` when the command declares it and it is given; nil: the checkpoint's.
+  static func windowSemantics(_ arguments: Arguments) throws(UsageError) -> WindowSemantics? {
+    guard arguments.spec.options.contains(windowSemantics), let text = arguments.string(windowSemantics) else {
+      return nil
+    }
+    guard let semantics = WindowSemantics(rawValue: text) else {
+      let names = WindowSemantics.allCases.map(\.rawValue).joined(separator: ", ")
+      throw arguments.usage("'--window-semantics' must be one of \(names), got '\(text)'")
+    }
+    return semantics
+  }
 
   /// Usage error unless the file `option` names exists (checked before any work starts).
   static func requireFile(_ arguments: Arguments, _ option: OptionSpec) throws(UsageError) {
@@ -67,15 +85,20 @@ enum ModelOptions {
     return value
   }
 
-  /// Loads `source` in `precision`; with `verbose`, what a checkpoint held and how long it took, on stderr.
-  static func load(_ source: ModelSource, precision: Precision = .f32, verbose: Bool = false) throws -> SwinTransformer {
+  /// Loads `source` in `precision`, to run in `windowSemantics` (nil: the checkpoint's,
+  /// `WeightLayout.windowSemantics`); with `verbose`, what a checkpoint held and how long it took,
+  /// on stderr.
+  static func load(
+    _ source: ModelSource, precision: Precision = .f32, windowSemantics: WindowSemantics?, verbose: Bool = false
+  ) throws -> SwinTransformer {
     let start = monotonicSeconds()
-    let model = try source.load(precision: precision)
+    let model = try source.load(precision: precision, windowSemantics: windowSemantics)
     if verbose, case .file(let path) = source {
       printError(
         String(
-          format: "Loaded %@ (%@, %@ layout, %.1fM parameters) in %.2f s", path, model.configuration.name,
-          model.layout.rawValue, Double(model.parameterCount) / 1e6, monotonicSeconds() - start))
+          format: "Loaded %@ (%@, %@ layout, %@ window semantics, %.1fM parameters) in %.2f s", path,
+          model.configuration.name, model.layout.rawValue, model.windowSemantics.rawValue,
+          Double(model.parameterCount) / 1e6, monotonicSeconds() - start))
     }
     return model
   }

@@ -62,15 +62,25 @@ struct RandomBlock {
     return result
   }
 
-  /// Naive timm block in double precision on `x [batch, H, W, C]`, only on `kept` window ids (nil: all).
-  func reference(_ x: [Float], batch: Int, height: Int, width: Int, shifted: Bool, kept: Set<Int>?) -> [Float] {
+  /// Naive block in double precision on `x [batch, H, W, C]`, only on `kept` window ids (nil: all), in
+  /// `semantics` (SPARSEVIT.md's table): timm clamps and rolls the map before padding it; the others
+  /// pad to a whole window, then roll the padded map; mmdet and SparseViT shift one-window axes too;
+  /// SparseViT's padded tokens are zeros before LN1.
+  func reference(
+    _ x: [Float], batch: Int, height: Int, width: Int, shifted: Bool, kept: Set<Int>?,
+    semantics: WindowSemantics = .timm
+  ) -> [Float] {
     let c = channels, t = tensors.mapValues { $0.values.map(Double.init) }
-    let wh = height <= window ? height : window, ww = width <= window ? width : window
-    let sh = shifted && height > window ? window / 2 : 0, sw = shifted && width > window ? window / 2 : 0
+    let timm = semantics == .timm, shiftAlways = semantics == .mmdet || semantics == .sparsevit
+    let wh = timm && height <= window ? height : window, ww = timm && width <= window ? width : window
     let hp = (height + wh - 1) / wh * wh, wp = (width + ww - 1) / ww * ww
+    let sh = shifted && (shiftAlways || hp > wh) ? window / 2 : 0
+    let sw = shifted && (shiftAlways || wp > ww) ? window / 2 : 0
     let down = hp / wh, across = wp / ww, windows = down * across, n = wh * ww
     let headDim = c / heads, scale = 1 / Double(headDim).squareRoot()
-    let tableTokens = table(for: WindowGrid(height: height, width: width, window: window, shifted: shifted)).map(Double.init)
+    let tableTokens = table(
+      for: WindowGrid(height: height, width: width, window: window, shifted: shifted, semantics: semantics)
+    ).map(Double.init)
     func layerNorm(_ v: [Double], _ prefix: String) -> [Double] {
       let mean = v.reduce(0, +) / Double(v.count)
       let variance = v.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(v.count)
@@ -104,12 +114,15 @@ struct RandomBlock {
           for j in 0..<ww {
             let r = wy * wh + i, q = wx * ww + j
             labels.append(region(r, hp, wh, sh) * 3 + region(q, wp, ww, sw))
-            if r < height && q < width {
-              let h = (r + sh) % height, w = (q + sw) % width
+            // timm: rows past the map are padding added after the roll; the others roll the
+            // padded map, so padding can land anywhere.
+            let h = timm ? (r + sh) % height : (r + sh) % hp, w = timm ? (q + sw) % width : (q + sw) % wp
+            if (!timm || (r < height && q < width)) && h < height && w < width {
               tokens.append(normed[h * width + w])
               sources.append(pixel(h, w))
             } else {
-              tokens.append([Double](repeating: 0, count: c))
+              let zero = [Double](repeating: 0, count: c)
+              tokens.append(semantics == .sparsevit ? layerNorm(zero, "norm1") : zero)
               sources.append(nil)
             }
           }
@@ -171,6 +184,39 @@ final class WindowBlockTests: XCTestCase {
           runWindowBlock(&y, weights: weights, grid: grid, bias: bias, keptWindows: ids, keptCount: ids.count, scratch: scratch, threads: threads)
           let result = compare(y.values, expected, atol: 2e-5, rtol: 2e-5, label: "\(kernel): \(height)x\(width) shifted \(shifted) threads \(threads)")
           XCTAssertTrue(result.passed, result.description)
+        }
+      }
+    }
+  }
+
+  /// The other semantics' gather rules against the naive block: padding before the roll, no clamp,
+  /// one-window axes shifted (mmdet, SparseViT), padded tokens as LN1's bias (SparseViT); all
+  /// windows and every other window.
+  func testMatchesNaiveBlockInEverySemantics() throws {
+    let block = RandomBlock(channels: 16, heads: 2, hidden: 40, seed: 3)
+    let weights = try block.weights(kernel: .preferred)
+    for semantics in [WindowSemantics.torchvision, .mmdet, .sparsevit] {
+      for (height, width, shifted) in [(9, 13, true), (5, 7, true), (7, 7, true), (3, 4, true), (8, 16, false)] {
+        let grid = WindowGrid(height: height, width: width, window: 7, shifted: shifted, semantics: semantics)
+        let bias = WindowAttentionBias(table: block.table(for: grid), heads: 2, grid: grid)
+        let batch = 2
+        let x = randomTensor([batch, height, width, 16], seed: UInt64(height * 100 + width))
+        for everyOther in [false, true] {
+          let ids = (0..<(batch * grid.windowCount)).filter { !everyOther || $0 % 2 == 0 }.map(Int32.init)
+          let expected = block.reference(
+            x.values, batch: batch, height: height, width: width, shifted: shifted,
+            kept: Set(ids.map(Int.init)), semantics: semantics)
+          for threads in [1, 2] {
+            var y = x
+            let scratch = BlockScratch(
+              workers: threads, rowCapacity: 8 * 49, channels: 16, wideChannels: 48, tokens: 49, headDim: 8)
+            runWindowBlock(
+              &y, weights: weights, grid: grid, bias: bias, keptWindows: ids, keptCount: ids.count, scratch: scratch,
+              threads: threads)
+            let label = "\(semantics) \(height)x\(width) shifted \(shifted) every other \(everyOther) threads \(threads)"
+            let result = compare(y.values, expected, atol: 2e-5, rtol: 2e-5, label: label)
+            XCTAssertTrue(result.passed, result.description)
+          }
         }
       }
     }

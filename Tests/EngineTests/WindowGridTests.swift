@@ -1,17 +1,29 @@
-// Window geometry against an explicit roll → pad → partition of an index map, and the shift mask
-// against timm's slice labelling of the padded map.
+// Window geometry against an explicit roll → pad → partition (timm) or pad → roll → partition (the
+// other semantics) of an index map, and the shift mask against the frameworks' slice labelling of
+// the padded map.
 import TestSupport
 import XCTest
 
 @testable import Engine
 
 final class WindowGridTests: XCTestCase {
-  /// torch.roll by (−sh, −sw), F.pad bottom/right, window_partition, on a map of pixel indices.
+  /// timm: torch.roll by (−sh, −sw), F.pad bottom/right, window_partition, on a map of pixel
+  /// indices; the others: F.pad first, then torch.roll on the padded map.
   private func explicitPartition(_ grid: WindowGrid) -> [[Int?]] {
-    let h = grid.height, w = grid.width
-    var rolled = [Int](repeating: 0, count: h * w)
-    for r in 0..<h {
-      for c in 0..<w { rolled[r * w + c] = ((r + grid.shiftHeight) % h) * w + (c + grid.shiftWidth) % w }
+    let h = grid.height, w = grid.width, hp = grid.paddedHeight, wp = grid.paddedWidth
+    // What each position of the padded map holds before the roll, then after it.
+    var padded = [Int?](repeating: nil, count: hp * wp)
+    if grid.semantics == .timm {
+      for r in 0..<h {
+        for c in 0..<w { padded[r * wp + c] = ((r + grid.shiftHeight) % h) * w + (c + grid.shiftWidth) % w }
+      }
+    } else {
+      for r in 0..<hp {
+        for c in 0..<wp {
+          let sr = (r + grid.shiftHeight) % hp, sc = (c + grid.shiftWidth) % wp
+          padded[r * wp + c] = sr < h && sc < w ? sr * w + sc : nil
+        }
+      }
     }
     var windows: [[Int?]] = []
     for wy in 0..<grid.windowsDown {
@@ -19,8 +31,7 @@ final class WindowGridTests: XCTestCase {
         var tokens: [Int?] = []
         for i in 0..<grid.windowHeight {
           for j in 0..<grid.windowWidth {
-            let r = wy * grid.windowHeight + i, c = wx * grid.windowWidth + j
-            tokens.append(r < h && c < w ? rolled[r * w + c] : nil)
+            tokens.append(padded[(wy * grid.windowHeight + i) * wp + wx * grid.windowWidth + j])
           }
         }
         windows.append(tokens)
@@ -30,20 +41,47 @@ final class WindowGridTests: XCTestCase {
   }
 
   func testPartitionMatchesRollPadPartition() {
-    for (h, w) in [(14, 14), (9, 13), (5, 7), (7, 7), (8, 8), (1, 30), (56, 56), (21, 10)] {
-      for shifted in [false, true] {
-        let grid = WindowGrid(height: h, width: w, window: 7, shifted: shifted)
-        let expected = explicitPartition(grid)
-        XCTAssertEqual(grid.windowCount, expected.count)
-        for window in 0..<grid.windowCount {
-          for token in 0..<grid.windowTokens {
-            XCTAssertEqual(grid.sourcePixel(window: window, token: token), expected[window][token], "\(h)x\(w) shifted \(shifted) window \(window) token \(token)")
+    for semantics in WindowSemantics.allCases {
+      for (h, w) in [(14, 14), (9, 13), (5, 7), (7, 7), (8, 8), (1, 30), (56, 56), (21, 10), (3, 4)] {
+        for shifted in [false, true] {
+          let grid = WindowGrid(height: h, width: w, window: 7, shifted: shifted, semantics: semantics)
+          let expected = explicitPartition(grid)
+          let label = "\(semantics) \(h)x\(w) shifted \(shifted)"
+          XCTAssertEqual(grid.windowCount, expected.count, label)
+          for window in 0..<grid.windowCount {
+            for token in 0..<grid.windowTokens {
+              XCTAssertEqual(
+                grid.sourcePixel(window: window, token: token), expected[window][token],
+                "\(label) window \(window) token \(token)")
+            }
           }
+          // Every pixel is read by exactly one window token (scatter ∘ gather is the identity).
+          let pixels = expected.joined().compactMap { $0 }
+          XCTAssertEqual(pixels.sorted(), Array(0..<(h * w)), label)
         }
-        // Every pixel is read by exactly one window token (scatter ∘ gather is the identity).
-        let pixels = expected.joined().compactMap { $0 }
-        XCTAssertEqual(pixels.sorted(), Array(0..<(h * w)))
       }
+    }
+  }
+
+  /// SPARSEVIT.md's table: clamp only in timm; a one-window axis shifts only in mmdet and SparseViT;
+  /// the roll wraps around the map (timm) or the padded map; window counts agree in all four.
+  func testSemanticsRules() {
+    let expected: [WindowSemantics: [Int]] = [
+      // 5×12 shifted: window h, window w, shift h, shift w, rolled h, rolled w, windows
+      .timm: [5, 7, 0, 3, 5, 12, 2],
+      .torchvision: [7, 7, 0, 3, 7, 14, 2],
+      .mmdet: [7, 7, 3, 3, 7, 14, 2],
+      .sparsevit: [7, 7, 3, 3, 7, 14, 2],
+    ]
+    for semantics in WindowSemantics.allCases {
+      let grid = WindowGrid(height: 5, width: 12, window: 7, shifted: true, semantics: semantics)
+      XCTAssertEqual(
+        [grid.windowHeight, grid.windowWidth, grid.shiftHeight, grid.shiftWidth, grid.rolledHeight, grid.rolledWidth,
+         grid.windowCount], expected[semantics], "\(semantics)")
+      let seven = WindowGrid(height: 7, width: 7, window: 7, shifted: true, semantics: semantics)
+      XCTAssertEqual(seven.isShifted, semantics == .mmdet || semantics == .sparsevit, "\(semantics) 7x7")
+      XCTAssertEqual(seven.maskClassCount, seven.isShifted ? 4 : 1)
+      XCTAssertEqual(semantics.normalizesPadding, semantics == .sparsevit)
     }
   }
 
@@ -57,11 +95,13 @@ final class WindowGridTests: XCTestCase {
     XCTAssertEqual([padded.paddedHeight, padded.windowCount, padded.shiftHeight], [14, 4, 3])
   }
 
-  /// timm's get_attn_mask: label the padded map by row slices (0,−wh), (−wh,−sh), (−sh,None) and
+  /// timm's get_attn_mask (torchvision's and mmdet's alike, on their grids): label the padded map by
+  /// row slices (0,−wh), (−wh,−sh), (−sh,None) and
   /// the same for columns (later slices overwrite), partition, −100 where labels differ.
   func testShiftMaskMatchesTimmLabels() {
-    for (h, w) in [(14, 14), (9, 13), (5, 12), (12, 5), (21, 28), (8, 8)] {
-      let grid = WindowGrid(height: h, width: w, window: 7, shifted: true)
+    for semantics in WindowSemantics.allCases {
+    for (h, w) in [(14, 14), (9, 13), (5, 12), (12, 5), (21, 28), (8, 8), (7, 7), (3, 10)] {
+      let grid = WindowGrid(height: h, width: w, window: 7, shifted: true, semantics: semantics)
       let hp = grid.paddedHeight, wp = grid.paddedWidth
       // Python slicing a[lower:upper] on an axis of `size` (negative indices count from the end).
       func slices(_ size: Int, _ window: Int, _ shift: Int) -> [Range<Int>] {
@@ -88,10 +128,11 @@ final class WindowGridTests: XCTestCase {
         let mask = grid.shiftMask(forClass: grid.maskClass(ofWindow: window))
         for a in 0..<grid.windowTokens {
           for b in 0..<grid.windowTokens {
-            XCTAssertEqual(mask[a * grid.windowTokens + b], tokenLabels[a] == tokenLabels[b] ? 0 : -100, "\(h)x\(w) window \(window) (\(a), \(b))")
+            XCTAssertEqual(mask[a * grid.windowTokens + b], tokenLabels[a] == tokenLabels[b] ? 0 : -100, "\(semantics) \(h)x\(w) window \(window) (\(a), \(b))")
           }
         }
       }
+    }
     }
   }
 }

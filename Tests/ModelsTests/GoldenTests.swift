@@ -80,15 +80,20 @@ final class GoldenTests: XCTestCase {
     }
   }
 
-  /// The same weights in F16, BF16 and every other layout give bit-identical outputs (the values
-  /// are exactly representable in all dtypes, and loading maps them to the same model).
+  /// The same weights in F16, BF16 and every other layout give bit-identical outputs in timm
+  /// semantics (the values are exactly representable in all dtypes, and loading maps them to the
+  /// same model).
   func testEveryLayoutAndDTypeGivesIdenticalOutputs() throws {
     let manifest = try loadManifest(directory)
     let reference = try model("tiny.timm.f32.safetensors")
-    let options = ForwardOptions(threads: 2, collectStages: true)
+    let options = ForwardOptions(threads: 2, collectStages: true, windowSemantics: .timm)
+    let defaults: [String: WindowSemantics] = [
+      "timm": .timm, "microsoft": .timm, "torchvision": .torchvision, "mmdet": .sparsevit,
+    ]
     for checkpoint in manifest.checkpoints where checkpoint.file != "tiny.timm.f32.safetensors" {
       let candidate = try model(checkpoint.file)
       XCTAssertEqual(candidate.layout.rawValue, checkpoint.layout, checkpoint.file)
+      XCTAssertEqual(candidate.windowSemantics, defaults[checkpoint.layout], checkpoint.file)
       for fixture in manifest.cases where fixture.pruningRatios == nil || fixture.name.hasPrefix("sparse_mixed") {
         let input = try array(fixture.input)
         let sparsity = try fixture.pruningRatios.map { try PruningRatios($0, depths: reference.configuration.depths) }

@@ -254,9 +254,13 @@ final class LatencyModelTests: XCTestCase {
     XCTAssertEqual(base.fileName.count, "latency-".count + 16 + ".json".count)
     XCTAssertNotEqual(base.fileName, try key(threads: 1).fileName)
     XCTAssertNotEqual(base.fileName, try key(batch: 2).fileName)
+    let sparsevit = try LatencyModelKey(
+      cpu: base.cpu, threads: base.threads, height: base.height, width: base.width, batch: base.batch,
+      architecture: base.architecture, engine: base.engine, windowSemantics: .sparsevit)
+    XCTAssertNotEqual(base.fileName, sparsevit.fileName)
     XCTAssertEqual(
       base.description,
-      "cpu=Test CPU (2 processors) threads=2 size=672x672 batch=1 model=Swin-T engine=0.1.0 release"
+      "cpu=Test CPU (2 processors) threads=2 size=672x672 batch=1 model=Swin-T engine=0.1.0 release windows=timm"
     )
     XCTAssertThrowsError(
       try LatencyModelKey(

@@ -31,7 +31,8 @@ final class ResourceGuardTests: XCTestCase {
 
   /// Whether the model's pool holds an idle workspace for this shape (left in place).
   private func hasWorkspace(batch: Int, height: Int, width: Int, threads: Int = 1) -> Bool {
-    let key = WorkspaceKey(batch: batch, height: height, width: width, threads: threads)
+    let key = WorkspaceKey(
+      batch: batch, height: height, width: width, threads: threads, semantics: model.windowSemantics)
     guard let workspace = model.workspaces.checkout(key) else { return false }
     model.workspaces.giveBack(workspace)
     return true
@@ -91,22 +92,25 @@ final class ResourceGuardTests: XCTestCase {
   }
 
   func testTheEstimateCoversWhatTheWorkspaceHolds() throws {
-    // Padded, shifted, clamped and batched shapes; 1 and 2 workers.
+    // Padded, shifted, clamped and batched shapes; 1 and 2 workers; every window semantics.
     for (batch, height, width, threads) in [
       (1, 32, 32, 1), (2, 75, 100, 2), (1, 224, 224, 1), (3, 56, 80, 2), (1, 33, 250, 1),
     ] {
-      let key = WorkspaceKey(batch: batch, height: height, width: width, threads: threads)
-      let estimate = model.workspaceBytes(batch: batch, height: height, width: width, threads: threads)
+      for semantics in WindowSemantics.allCases {
+      let key = WorkspaceKey(batch: batch, height: height, width: width, threads: threads, semantics: semantics)
+      let estimate = model.workspaceBytes(
+        batch: batch, height: height, width: width, threads: threads, semantics: semantics)
       let before = residentBytes()
       let workspace = Workspace(model: model, key: key)
       let grown = residentBytes() - before
-      XCTAssertEqual(estimate, workspace.bytes, "\(batch)×\(height)×\(width), \(threads) threads")
+      XCTAssertEqual(estimate, workspace.bytes, "\(batch)×\(height)×\(width), \(threads) threads, \(semantics)")
       // The heap also holds array headers and the window geometry: allow a little on top. (Not under
       // a sanitizer: its redzones and shadow memory count as resident too.)
       if isSanitized { continue }
       XCTAssertLessThanOrEqual(
         grown, estimate + estimate / 4 + 256 * 1024, "\(batch)×\(height)×\(width): heap grew \(grown)")
       withExtendedLifetime(workspace) {}
+      }
     }
   }
 

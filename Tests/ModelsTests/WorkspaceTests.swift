@@ -1,5 +1,6 @@
 // The workspace estimate (what the memory budget is checked against) equals the bytes a workspace
-// actually holds, counted from its buffers, for the published architectures.
+// actually holds, counted from its buffers, for the published architectures and every window
+// semantics.
 import Engine
 import XCTest
 
@@ -9,8 +10,8 @@ final class WorkspaceTests: XCTestCase {
   func testTheEstimateEqualsTheBytesAllocated() {
     for configuration in [SwinConfiguration.swinTiny, .swinSmall, .swinBase] {
       for (batch, height, width) in [(1, 224, 224), (2, 75, 100), (1, 33, 250), (3, 56, 80), (1, 384, 512)] {
-        for threads in [1, 3, 9] {
-          let key = WorkspaceKey(batch: batch, height: height, width: width, threads: threads)
+        for (threads, semantics) in zip([1, 3, 9, 2], WindowSemantics.allCases) {
+          let key = WorkspaceKey(batch: batch, height: height, width: width, threads: threads, semantics: semantics)
           // Zero bias tables of the trained size: only their shape matters here.
           let side = 2 * configuration.window - 1
           let workspace = Workspace(configuration: configuration, key: key) { stage, _ in
@@ -18,7 +19,7 @@ final class WorkspaceTests: XCTestCase {
           }
           XCTAssertEqual(
             Workspace.estimatedBytes(configuration, key: key), workspace.bytes,
-            "\(configuration.name) \(batch)×\(height)×\(width), \(threads) threads")
+            "\(configuration.name) \(batch)×\(height)×\(width), \(threads) threads, \(semantics)")
         }
       }
     }

@@ -75,20 +75,40 @@ final class BatchingTests: ServerTestCase {
       SparsityLevel(
         name: "r\(ratio)", ratios: try .uniform(ratio, depths: depths), secondsPerImage: [0.1, 0.06, 0.03][index])
     }
-    // Given out of order: sorted by latency, dense first.
+    // A level slower than a less sparse one buys no time: left out.
+    let slow = SparsityLevel(name: "slow", ratios: try .uniform(0.2, depths: depths), secondsPerImage: 0.2)
+    // Given out of order: sorted by sparsity, dense first. Target 0.8 s, 2 calm batches to step down.
     let ladder = SparsityLadder(
-      levels: levels.reversed(), sloSeconds: 1, calibrationPixels: 100, upFraction: 0.8, downFraction: 0.5)
+      levels: levels.reversed() + [slow], sloSeconds: 1, calibrationPixels: 100, targetFraction: 0.8, calmBatches: 2)
     XCTAssertEqual(ladder.levels.map(\.name), ["r0.0", "r0.4", "r0.8"])
+    XCTAssertEqual(ladder.dropped, ["slow"])
     XCTAssertEqual(ladder.choose(images: 4, pixels: 100, waited: 0), 0)  // 0.4 s ≤ 0.8
     XCTAssertEqual(ladder.choose(images: 12, pixels: 100, waited: 0), 1)  // dense 1.2 > 0.8, r0.4 0.72
     XCTAssertEqual(ladder.choose(images: 20, pixels: 100, waited: 0.2), 2)  // r0.4 1.4; r0.8 0.8
     XCTAssertEqual(ladder.choose(images: 40, pixels: 100, waited: 0), 2)  // nothing meets it: the sparsest
-    // Down: r0.4 must predict ≤ 0.5 s; 10 images → 0.6 s: stay.
-    XCTAssertEqual(ladder.choose(images: 10, pixels: 100, waited: 0), 2)
-    XCTAssertEqual(ladder.choose(images: 8, pixels: 100, waited: 0), 1)  // r0.4 0.48 ≤ 0.5: one level down
+    // Down: r0.4 must meet the target for 2 batches in a row; a busy batch between resets the count.
+    XCTAssertEqual(ladder.choose(images: 10, pixels: 100, waited: 0), 2)  // r0.4 0.6 s: calm 1
+    XCTAssertEqual(ladder.choose(images: 20, pixels: 100, waited: 0), 2)  // r0.4 1.2 s: calm 0
+    XCTAssertEqual(ladder.choose(images: 10, pixels: 100, waited: 0), 2)  // calm 1
+    XCTAssertEqual(ladder.choose(images: 10, pixels: 100, waited: 0), 1)  // calm 2: one level down
+    XCTAssertEqual(ladder.choose(images: 1, pixels: 100, waited: 0), 1)  // dense 0.1 s: calm 1
+    XCTAssertEqual(ladder.choose(images: 1, pixels: 100, waited: 0), 0)  // back to dense
     XCTAssertEqual(ladder.choose(images: 1, pixels: 100, waited: 0), 0)
     // Pixels scale the prediction: 4 images at 4× the pixels is 16 images' work.
     XCTAssertEqual(ladder.choose(images: 4, pixels: 400, waited: 0), 2)
+  }
+
+  func testAtTheSLOsDenseLatencyTheLadderReturnsToDense() throws {
+    // The BENCHMARKS setting: SLO = 1.5 × dense latency. One image at a time predicts 0.67 SLO.
+    let depths = model.configuration.depths
+    let levels = try [0.0, 0.5].enumerated().map { index, ratio in
+      SparsityLevel(name: "r\(ratio)", ratios: try .uniform(ratio, depths: depths), secondsPerImage: [1.0, 0.5][index])
+    }
+    let ladder = SparsityLadder(levels: levels, sloSeconds: 1.5, calibrationPixels: 1)
+    XCTAssertEqual(ladder.choose(images: 3, pixels: 1, waited: 0), 1)
+    let after = (0..<ladder.calmBatches).map { _ in ladder.choose(images: 1, pixels: 1, waited: 0) }
+    XCTAssertEqual(after.last, 0)
+    XCTAssertEqual(ladder.choose(images: 1, pixels: 1, waited: 0), 0)
   }
 
   func testLadderFollowsMeasuredTimes() throws {

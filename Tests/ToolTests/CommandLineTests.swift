@@ -158,6 +158,24 @@ final class CommandLineTests: CommandTestCase {
       status: 64, contains: "absent")
   }
 
+  /// Every command that runs a model takes `--window-semantics`; an unknown name is a usage error;
+  /// `info` prints the semantics in use: the layout's by default, the one asked for otherwise.
+  func testWindowSemanticsOption() throws {
+    for command in ["run", "bench", "search", "mask", "info", "eval", "serve"] {
+      XCTAssertTrue(try sparsevit([command, "--help"]).stdout.contains("--window-semantics"), command)
+    }
+    for command in ["info", "bench"] {
+      try assertFailure(
+        [command, "--window-semantics", "detectron"], status: 64, contains: "'--window-semantics' must be one of")
+    }
+    let mmdet = fixtures.appendingPathComponent("tiny.mmdet.f16.safetensors").path
+    let byLayout = try sparsevit(["info", "--weights", mmdet])
+    XCTAssertEqual(byLayout.status, 0, byLayout.stderr)
+    XCTAssertTrue(byLayout.stdout.contains("windows:      sparsevit semantics"), byLayout.stdout)
+    let asked = try sparsevit(["info", "--weights", mmdet, "--window-semantics", "mmdet"])
+    XCTAssertTrue(asked.stdout.contains("windows:      mmdet semantics"), asked.stdout)
+  }
+
   func testBadInputsFailWithOneLine() throws {
     let good = fixtures.appendingPathComponent("dense_64x64_b1.input.npy").path
     // Wrong rank, wrong channel count, too small, non-finite.

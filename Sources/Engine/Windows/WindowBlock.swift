@@ -253,6 +253,7 @@ struct BlockKernel {
 
   let channels: Int, heads: Int, headDim: Int, hidden: Int
   let tokens: Int, paddedTokens: Int, classStride: Int, windowCount: Int
+  let normalizesPadding: Bool
   let wideStride: Int, slotFloats: Int, rowCapacity: Int, attentionCapacity: Int
   let threads: Int
   /// Tiles of at most `windowsPerTile` windows, a multiple of `threads` of them; 1 for the
@@ -292,6 +293,7 @@ struct BlockKernel {
     paddedTokens = biasLayout.paddedTokens
     classStride = heads * tokens * paddedTokens
     windowCount = grid.windowCount
+    normalizesPadding = grid.semantics.normalizesPadding
     wideStride = max(3 * channels, hidden)
     slotFloats = scratchLayout.slotFloats
     rowCapacity = scratchLayout.rowCapacity
@@ -350,19 +352,12 @@ struct BlockKernel {
   }
 
   /// The offset (in floats) of the pixel token `token` of kept window `windowId` reads, or −1 for
-  /// padding: roll and padding folded into the index arithmetic.
+  /// padding (`WindowGrid.sourcePixel`).
   @inline(__always)
   func source(_ windowId: Int, _ token: Int) -> Int {
     let image = windowId / windowCount
-    let window = windowId - image * windowCount
-    let row = window / grid.windowsAcross * grid.windowHeight + token / grid.windowWidth
-    let column = window % grid.windowsAcross * grid.windowWidth + token % grid.windowWidth
-    if row >= grid.height || column >= grid.width { return -1 }
-    var sourceRow = row + grid.shiftHeight
-    if sourceRow >= grid.height { sourceRow -= grid.height }
-    var sourceColumn = column + grid.shiftWidth
-    if sourceColumn >= grid.width { sourceColumn -= grid.width }
-    return ((image * grid.height + sourceRow) * grid.width + sourceColumn) * channels
+    guard let pixel = grid.sourcePixel(window: windowId - image * windowCount, token: token) else { return -1 }
+    return (image * grid.height * grid.width + pixel) * channels
   }
 
   // MARK: Schedules
@@ -454,7 +449,9 @@ struct BlockKernel {
     }
   }
 
-  /// Gathers the tile's tokens into `residual` and LN1 of them into `normed` (padding: zeros).
+  /// Gathers the tile's tokens into `residual` and LN1 of them into `normed`. A padding token is
+  /// zero in `residual`; in `normed` it is zero, or LN1 of zero (its bias β) when the semantics pads
+  /// before LN1.
   func gatherNorm(first: Int, count: Int, slot: Int, part: Int, parts: Int) {
     let rows = partRange(count * tokens, part: part, parts: parts)
     let r = residual(slot), y = normed(slot)
@@ -463,7 +460,11 @@ struct BlockKernel {
       let residualRow = r + row * channels, normedRow = y + row * channels
       if offset < 0 {
         residualRow.update(repeating: 0, count: channels)
-        normedRow.update(repeating: 0, count: channels)
+        if normalizesPadding {
+          normedRow.update(from: p + weights.norm1Bias, count: channels)
+        } else {
+          normedRow.update(repeating: 0, count: channels)
+        }
       } else {
         residualRow.update(from: x + offset, count: channels)
         layerNormRow(

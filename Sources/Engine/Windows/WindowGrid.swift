@@ -1,10 +1,13 @@
-// How a feature map is cut into (shifted) windows, exactly as timm's SwinTransformerBlock does it:
-// window clamp for small maps, cyclic roll by (−shift, −shift), zero padding at the bottom/right to a
-// multiple of the window, then row-major windows. The roll and padding are never materialized: the
-// gather and scatter kernels map each window token straight to its source pixel.
+// How a feature map is cut into (shifted) windows in each framework's semantics: window clamp for
+// small maps (timm), cyclic roll by (−shift, −shift) and zero padding at the bottom/right to a
+// multiple of the window, in either order, then row-major windows. The roll and padding are never
+// materialized: the gather, scatter and scoring kernels map each window token straight to its
+// source pixel with `sourcePixel`, the one place that index arithmetic lives.
 
-/// The partition of a `height × width` map into windows of one block (timm semantics).
+/// The partition of a `height × width` map into windows of one block.
 package struct WindowGrid: Sendable, Equatable, Hashable {
+  /// Whose padding, roll and clamp rules the grid follows.
+  package let semantics: WindowSemantics
   /// Map height and width (tokens).
   package let height: Int
   package let width: Int
@@ -14,18 +17,30 @@ package struct WindowGrid: Sendable, Equatable, Hashable {
   /// Cyclic shift on each axis (0 when the block is unshifted or the side fits in one window).
   package let shiftHeight: Int
   package let shiftWidth: Int
+  /// Rows and columns of the map the roll wraps around: the map itself when it rolls before padding
+  /// (timm), the padded map when it pads first.
+  package let rolledHeight: Int
+  package let rolledWidth: Int
 
   /// A grid for `height × width` with square `window` windows, shifted by `window / 2` when
-  /// `shifted`. As timm: an axis no longer than `window` uses the whole side as its window and is
-  /// not shifted.
-  package init(height: Int, width: Int, window: Int, shifted: Bool) {
+  /// `shifted`. In timm semantics an axis no longer than `window` uses the whole side as its window;
+  /// the others pad it to one window. An axis whose padded map is one window is not shifted, except
+  /// in mmdet and SparseViT semantics.
+  package init(height: Int, width: Int, window: Int, shifted: Bool, semantics: WindowSemantics = .timm) {
     precondition(height > 0 && width > 0 && window > 0, "WindowGrid: height \(height) width \(width) window \(window)")
+    self.semantics = semantics
     self.height = height
     self.width = width
-    windowHeight = height <= window ? height : window
-    windowWidth = width <= window ? width : window
-    shiftHeight = (shifted && height > window) ? window / 2 : 0
-    shiftWidth = (shifted && width > window) ? window / 2 : 0
+    let clamp = semantics.clampsWindow
+    windowHeight = clamp && height <= window ? height : window
+    windowWidth = clamp && width <= window ? width : window
+    let paddedHeight = (height + windowHeight - 1) / windowHeight * windowHeight
+    let paddedWidth = (width + windowWidth - 1) / windowWidth * windowWidth
+    let shiftAlways = semantics.shiftsSingleWindow
+    shiftHeight = shifted && (shiftAlways || paddedHeight > windowHeight) ? window / 2 : 0
+    shiftWidth = shifted && (shiftAlways || paddedWidth > windowWidth) ? window / 2 : 0
+    rolledHeight = semantics.padsBeforeRoll ? paddedHeight : height
+    rolledWidth = semantics.padsBeforeRoll ? paddedWidth : width
   }
 
   /// Height and width after zero padding to whole windows.
@@ -83,10 +98,21 @@ package struct WindowGrid: Sendable, Equatable, Hashable {
 
   /// The pixel of the (unrolled, unpadded) map that token `token` of window `window` reads, as
   /// `row * width + column`, or nil for a padding token.
+  ///
+  /// Token (r, c) of the rolled, padded map: rows at or past `rolledHeight` are the padding added
+  /// after a roll (timm); otherwise it reads rolled row (r + shift) mod `rolledHeight`, which is
+  /// padding when at or past `height` (padding rolled in with the map). Columns alike.
+  @inline(__always)
   package func sourcePixel(window: Int, token: Int) -> Int? {
-    let row = window / windowsAcross * windowHeight + token / windowWidth
-    let column = window % windowsAcross * windowWidth + token % windowWidth
-    guard row < height, column < width else { return nil }
-    return (row + shiftHeight) % height * width + (column + shiftWidth) % width
+    let windowRow = window / windowsAcross, windowColumn = window - windowRow * windowsAcross
+    let tokenRow = token / windowWidth, tokenColumn = token - tokenRow * windowWidth
+    let row = windowRow * windowHeight + tokenRow, column = windowColumn * windowWidth + tokenColumn
+    if row >= rolledHeight || column >= rolledWidth { return nil }
+    var sourceRow = row + shiftHeight
+    if sourceRow >= rolledHeight { sourceRow -= rolledHeight }
+    var sourceColumn = column + shiftWidth
+    if sourceColumn >= rolledWidth { sourceColumn -= rolledWidth }
+    if sourceRow >= height || sourceColumn >= width { return nil }
+    return sourceRow * width + sourceColumn
   }
 }

@@ -15,6 +15,17 @@ public enum WeightLayout: String, Sendable, CaseIterable, CustomStringConvertibl
   case mmdet
 
   public var description: String { rawValue }
+
+  /// The window semantics of the framework checkpoints in this layout come from: timm for timm and
+  /// Microsoft files, torchvision for torchvision's, and SparseViT for the mmdet detector layout
+  /// (SparseViT checkpoints are the ones this engine exists for; plain mmdet is one option away).
+  public var windowSemantics: WindowSemantics {
+    switch self {
+    case .timm, .microsoft: .timm
+    case .torchvision: .torchvision
+    case .mmdet: .sparsevit
+    }
+  }
 }
 
 /// Why a set of named tensors could not become a model.

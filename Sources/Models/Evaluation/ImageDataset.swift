@@ -170,7 +170,8 @@ private func listDirectory(_ path: String) throws(DatasetError) -> (folders: [St
   var files: [String] = []
   for name in names {
     var isDirectory: ObjCBool = false
-    _ = FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent(name), isDirectory: &isDirectory)
+    let full = (path as NSString).appendingPathComponent(name)
+    _ = FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory)
     if isDirectory.boolValue { folders.append(name) } else { files.append(name) }
   }
   return (folders, files)

@@ -61,8 +61,8 @@ extension SwinTransformer {
     let output = try forward(preprocessing.normalized(picture), sparsity: sparsity, options: options)
     // `forward` validated `sparsity` against this model, so its shape matches the kept windows.
     let (rendered, panels) = renderPruningMask(
-      picture: picture, keptWindows: output.keptWindows, ratios: sparsity, configuration: configuration, image: 0,
-      caption: caption)
+      picture: picture, keptWindows: output.keptWindows, ratios: sparsity, configuration: configuration,
+      semantics: options.windowSemantics ?? windowSemantics, image: 0, caption: caption)
     return PruningMask(picture: rendered, panels: panels, output: output)
   }
 }
@@ -88,7 +88,8 @@ private enum Style {
 /// Draws the mask of image `image` of a batch. `keptWindows[stage][block]` holds per image the kept
 /// window indices of a pruned block, or nil for a block that ran on every window (`SwinOutput`).
 func renderPruningMask(
-  picture: RGBImage, keptWindows: [[[[Int]]?]], ratios: PruningRatios, configuration: SwinConfiguration, image: Int,
+  picture: RGBImage, keptWindows: [[[[Int]]?]], ratios: PruningRatios, configuration: SwinConfiguration,
+  semantics: WindowSemantics = .timm, image: Int,
   caption: String = ""
 ) -> (RGBImage, [PruningMask.Panel]) {
   let sizes = configuration.stageSizes(height: picture.height, width: picture.width)
@@ -112,7 +113,8 @@ func renderPruningMask(
     for (block, ratio) in stageRatios.enumerated() where !seen.contains(ratio) {
       seen.append(ratio)
       let grid = WindowGrid(
-        height: sizes[stage].height, width: sizes[stage].width, window: configuration.window, shifted: block % 2 == 1)
+        height: sizes[stage].height, width: sizes[stage].width, window: configuration.window, shifted: block % 2 == 1,
+        semantics: semantics)
       let kept = keptWindows.indices.contains(stage) && keptWindows[stage].indices.contains(block)
         ? keptWindows[stage][block]?[image] : nil
       column.append(

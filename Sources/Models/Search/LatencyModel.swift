@@ -53,11 +53,13 @@ public struct LatencyModelKey: Codable, Sendable, Hashable, CustomStringConverti
   public let architecture: String
   /// Engine version and build (a faster engine invalidates old timings).
   public let engine: String
+  /// How the blocks padded their windows (semantics without clamp compute 49 tokens per window).
+  public let windowSemantics: WindowSemantics
 
   /// Validates the sizes.
   public init(
     cpu: String, threads: Int, height: Int, width: Int, batch: Int, architecture: String,
-    engine: String
+    engine: String, windowSemantics: WindowSemantics = .timm
   ) throws(LatencyModelError) {
     guard threads >= 1 else {
       throw .invalidParameter(what: "threads", value: String(threads), expected: "≥ 1")
@@ -76,11 +78,13 @@ public struct LatencyModelKey: Codable, Sendable, Hashable, CustomStringConverti
     self.batch = batch
     self.architecture = architecture
     self.engine = engine
+    self.windowSemantics = windowSemantics
   }
 
   /// Every field on one line, in a fixed order (what the file name hashes).
   public var description: String {
     "cpu=\(cpu) threads=\(threads) size=\(height)x\(width) batch=\(batch) model=\(architecture) engine=\(engine)"
+      + " windows=\(windowSemantics)"
   }
 
   /// `latency-<16 hex digits>.json`: a 64-bit FNV-1a hash of `description`, stable across runs and
@@ -381,7 +385,7 @@ public struct LatencyModel: Codable, Sendable, Equatable {
     let configurations = design ?? LatencyModel.design(depths: model.configuration.depths)
     let runs = try timeConfigurations(
       model, input: input, configurations: configurations,
-      options: ForwardOptions(threads: key.threads), rounds: rounds,
+      options: ForwardOptions(threads: key.threads, windowSemantics: key.windowSemantics), rounds: rounds,
       time: time, progress: progress)
     let polished = polishRounds(runs)
     let samples = configurations.indices.map {

@@ -5,7 +5,7 @@ import Foundation
 
 extension LatencyModelKey {
   /// The key of `model` timed on this machine: the CPU as /proc/cpuinfo names it, the engine version,
-  /// the build (debug or release, FMA) and a fingerprint of the running binary.
+  /// the build (debug or release, FMA), a fingerprint of the running binary and the window semantics.
   public static func current(
     model: SwinTransformer, threads: Int, height: Int, width: Int, batch: Int
   ) throws(LatencyModelError) -> LatencyModelKey {
@@ -13,7 +13,8 @@ extension LatencyModelKey {
       cpu: CPUInfo.current.description, threads: threads, height: height, width: width, batch: batch,
       architecture: model.configuration.description,
       engine: "\(engineVersion) \(LatencyModelCache.build)\(LatencyModelCache.fusedMultiplyAdd ? " fma" : "")"
-        + " \(model.kernelDescription)" + (buildFingerprint().map { " build \($0)" } ?? ""))
+        + " \(model.kernelDescription)" + (buildFingerprint().map { " build \($0)" } ?? ""),
+      windowSemantics: model.windowSemantics)
   }
 }
 

@@ -86,15 +86,18 @@ public struct SwinConfiguration: Codable, Sendable, Equatable, CustomStringConve
   }
 
   /// Multiply–accumulates of the dense model at `height × width`, batch 1 (linear layers, convolution
-  /// and attention products, as `torch.utils.flop_counter` counts them; FLOPs are twice this).
-  public func denseMACs(height: Int, width: Int) -> Int {
+  /// and attention products, as `torch.utils.flop_counter` counts them; FLOPs are twice this), with
+  /// windows as `semantics` pads them.
+  public func denseMACs(height: Int, width: Int, semantics: WindowSemantics = .timm) -> Int {
     let sizes = stageSizes(height: height, width: width)
     var macs = sizes[0].height * sizes[0].width * embedDim * inputChannels * patchSize * patchSize
     for stage in 0..<stageCount {
       let c = channels(stage: stage), tokens = sizes[stage].height * sizes[stage].width
       if stage > 0 { macs += tokens * 4 * channels(stage: stage - 1) * c }
       for block in 0..<depths[stage] {
-        macs += blockMACs(stage: stage, block: block, height: sizes[stage].height, width: sizes[stage].width, keptWindows: nil)
+        macs += blockMACs(
+          stage: stage, block: block, height: sizes[stage].height, width: sizes[stage].width, keptWindows: nil,
+          semantics: semantics)
       }
     }
     macs += featureChannels * classes
@@ -104,7 +107,9 @@ public struct SwinConfiguration: Codable, Sendable, Equatable, CustomStringConve
   /// Multiply–accumulates actually computed by a forward at `height × width` whose blocks computed
   /// `keptWindows[stage][block]` windows summed over a batch of `batch` images (stem, merges and
   /// head are dense). FLOPs are twice this.
-  public func computedMACs(height: Int, width: Int, batch: Int, keptWindows: [[Int]]) -> Int {
+  public func computedMACs(
+    height: Int, width: Int, batch: Int, keptWindows: [[Int]], semantics: WindowSemantics = .timm
+  ) -> Int {
     let sizes = stageSizes(height: height, width: width)
     var macs = batch * sizes[0].height * sizes[0].width * embedDim * inputChannels * patchSize * patchSize
     for stage in 0..<stageCount {
@@ -113,16 +118,19 @@ public struct SwinConfiguration: Codable, Sendable, Equatable, CustomStringConve
       for block in 0..<depths[stage] {
         macs += blockMACs(
           stage: stage, block: block, height: sizes[stage].height, width: sizes[stage].width,
-          keptWindows: keptWindows[stage][block])
+          keptWindows: keptWindows[stage][block], semantics: semantics)
       }
     }
     return macs + batch * featureChannels * classes
   }
 
   /// Multiply–accumulates of one block on a `height × width` map when `keptWindows` of its windows
-  /// are computed (nil: all). Padding tokens count, as they are computed.
-  public func blockMACs(stage: Int, block: Int, height: Int, width: Int, keptWindows: Int?) -> Int {
-    let grid = WindowGrid(height: height, width: width, window: window, shifted: block % 2 == 1)
+  /// are computed (nil: all), with windows as `semantics` pads them. Padding tokens count, as they
+  /// are computed.
+  public func blockMACs(
+    stage: Int, block: Int, height: Int, width: Int, keptWindows: Int?, semantics: WindowSemantics = .timm
+  ) -> Int {
+    let grid = WindowGrid(height: height, width: width, window: window, shifted: block % 2 == 1, semantics: semantics)
     let c = channels(stage: stage), hidden = hiddenChannels[stage]
     let windows = keptWindows ?? grid.windowCount
     let tokens = grid.windowTokens

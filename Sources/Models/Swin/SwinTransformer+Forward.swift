@@ -16,17 +16,21 @@ public struct ForwardOptions: Sendable {
   public var profiler: Profiler?
   /// Refuse shapes whose workspace would need more bytes than this (default: half of physical memory).
   public var memoryBudget: Int
+  /// How blocks pad, roll and clamp their windows; nil: the model's `windowSemantics`.
+  public var windowSemantics: WindowSemantics?
 
   /// Options with defaults: all cores, logits only, no profiling, half of physical memory.
   public init(
     threads: Int = defaultThreadCount, collectStages: Bool = false, collectWindows: Bool = false,
-    profiler: Profiler? = nil, memoryBudget: Int = ForwardOptions.defaultMemoryBudget
+    profiler: Profiler? = nil, memoryBudget: Int = ForwardOptions.defaultMemoryBudget,
+    windowSemantics: WindowSemantics? = nil
   ) {
     self.threads = threads
     self.collectStages = collectStages
     self.collectWindows = collectWindows
     self.profiler = profiler
     self.memoryBudget = memoryBudget
+    self.windowSemantics = windowSemantics
   }
 
   /// Half of the machine's physical memory.
@@ -116,9 +120,14 @@ extension SwinTransformer {
     try forward(images, sparsity: sparsity)
   }
 
-  /// Bytes of working memory a forward at this shape allocates (on top of the weights).
-  public func workspaceBytes(batch: Int, height: Int, width: Int, threads: Int = defaultThreadCount) -> Int {
-    Workspace.estimatedBytes(configuration, key: WorkspaceKey(batch: batch, height: height, width: width, threads: threads))
+  /// Bytes of working memory a forward at this shape allocates (on top of the weights), in the
+  /// model's window semantics unless `semantics` is given.
+  public func workspaceBytes(
+    batch: Int, height: Int, width: Int, threads: Int = defaultThreadCount, semantics: WindowSemantics? = nil
+  ) -> Int {
+    let key = WorkspaceKey(
+      batch: batch, height: height, width: width, threads: threads, semantics: semantics ?? windowSemantics)
+    return Workspace.estimatedBytes(configuration, key: key)
   }
 
   /// Checks a forward's arguments without allocating anything.
@@ -144,7 +153,9 @@ extension SwinTransformer {
     }
     let nonFinite = images.values.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
     if nonFinite > 0 { throw .nonFiniteInput(count: nonFinite) }
-    return WorkspaceKey(batch: images.shape[0], height: height, width: width, threads: options.threads)
+    return WorkspaceKey(
+      batch: images.shape[0], height: height, width: width, threads: options.threads,
+      semantics: options.windowSemantics ?? windowSemantics)
   }
 
   func checkoutWorkspace(_ key: WorkspaceKey, budget: Int) throws(InferenceError) -> Workspace {

@@ -27,6 +27,9 @@ public struct SwinTransformer: Sendable {
   public let layout: WeightLayout
   /// Where the weights came from (a path, or "seeded(…)").
   public let source: String
+  /// How the blocks pad, roll and clamp their windows unless a forward asks otherwise: by default
+  /// the semantics of the framework the layout comes from (`WeightLayout.windowSemantics`).
+  public private(set) var windowSemantics: WindowSemantics
   /// How the blocks' linear layers are multiplied.
   package var blockKernel: BlockMatrixKernel { stages.first?.blocks.first?.weights.kernel ?? .preferred }
   /// The arithmetic of the blocks' linear layers, chosen at load.
@@ -52,8 +55,19 @@ public struct SwinTransformer: Sendable {
   /// Loading is strict: every tensor the architecture needs must be present with the right shape,
   /// and every tensor present must be used, except the `relative_position_index`/`attn_mask`
   /// buffers (recomputed) and, in mmdet detector checkpoints, tensors outside `backbone.`.
-  public init(tensors: [String: Tensor], source: String = "tensors") throws(WeightLoadError) {
+  /// `windowSemantics` nil: the layout's (`WeightLayout.windowSemantics`).
+  public init(
+    tensors: [String: Tensor], source: String = "tensors", windowSemantics: WindowSemantics? = nil
+  ) throws(WeightLoadError) {
     try self.init(tensors: tensors, source: source, kernel: .preferred)
+    if let windowSemantics { self.windowSemantics = windowSemantics }
+  }
+
+  /// The same model (sharing its weights) run in `semantics` by default.
+  public func withWindowSemantics(_ semantics: WindowSemantics) -> SwinTransformer {
+    var model = self
+    model.windowSemantics = semantics
+    return model
   }
 
   /// The same, with the blocks' matrix kernel chosen (tests and kernel comparisons).
@@ -86,6 +100,7 @@ public struct SwinTransformer: Sendable {
     self.configuration = configuration
     self.layout = layout
     self.source = source
+    windowSemantics = layout.windowSemantics
     let stem = configuration.embedDim
     embedding = try PatchEmbedWeights(
       weight: bag["patch_embed.proj.weight"], bias: bag["patch_embed.proj.bias"],
@@ -310,8 +325,11 @@ public enum ModelLoadError: Error, Equatable, CustomStringConvertible {
 
 extension SwinTransformer {
   /// Loads a safetensors checkpoint (F32, F16 or BF16) in any supported layout, its blocks' linear
-  /// layers packed for `precision` (bf16 needs a CPU with AVX512_BF16; checked before reading).
-  public static func load(path: String, precision: Precision = .f32) throws(ModelLoadError) -> SwinTransformer {
+  /// layers packed for `precision` (bf16 needs a CPU with AVX512_BF16; checked before reading), to
+  /// run in `windowSemantics` (nil: the layout's, see `WeightLayout.windowSemantics`).
+  public static func load(
+    path: String, precision: Precision = .f32, windowSemantics: WindowSemantics? = nil
+  ) throws(ModelLoadError) -> SwinTransformer {
     let kernel: BlockMatrixKernel
     do {
       kernel = try BlockMatrixKernel.preferred(for: precision)
@@ -331,7 +349,8 @@ extension SwinTransformer {
       throw .weights(path: path, .dtype(tensor: name, dtype: stored.dtype))
     }
     do {
-      return try SwinTransformer(tensors: file.tensors, source: path, kernel: kernel)
+      let model = try SwinTransformer(tensors: file.tensors, source: path, kernel: kernel)
+      return windowSemantics.map { model.withWindowSemantics($0) } ?? model
     } catch {
       throw .weights(path: path, error)
     }

@@ -10,6 +10,8 @@ struct WorkspaceKey: Hashable, Sendable {
   let height: Int
   let width: Int
   let threads: Int
+  /// How the blocks pad, roll and clamp their windows.
+  let semantics: WindowSemantics
 }
 
 /// Windows a worker's tile can hold (rows = windows · tokens per window): the longest tile any
@@ -120,7 +122,7 @@ struct WorkspacePlan {
       [false, true].map {
         WindowGrid(
           height: max(size.height, 1), width: max(size.width, 1), window: configuration.window,
-          shifted: $0)
+          shifted: $0, semantics: key.semantics)
       }
     }
     maxWindows = grids.joined().map(\.windowCount).max() ?? 1

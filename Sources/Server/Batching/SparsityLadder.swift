@@ -5,6 +5,12 @@ import Models
 
 /// One rung: a configuration and its measured seconds per image at the calibration size.
 public struct SparsityLevel: Sendable {
+  /// Mean of the per-block ratios: how sparse the level is (0 for dense).
+  var meanRatio: Double {
+    let all = ratios.ratios.joined()
+    return all.isEmpty ? 0 : all.reduce(0, +) / Double(all.count)
+  }
+
   public let name: String
   public let ratios: PruningRatios
   /// Seconds per image of a batch-1 forward at `SparsityLadder.calibrationPixels`.
@@ -20,32 +26,52 @@ public struct SparsityLevel: Sendable {
 /// Chooses the level of each batch so that the predicted completion of the queue meets the SLO.
 ///
 /// Predicted completion at level `l` = the oldest queued request's wait so far + (images in the batch
-/// + images queued behind it) × seconds per image at `l` × (pixels / calibration pixels) × a
-/// correction (running mean of measured / predicted at `l`). The batch runs at the least sparse level
-/// whose prediction is ≤ `upFraction` × SLO. Going back toward dense needs the prediction at the
-/// denser level to be ≤ `downFraction` × SLO, one level per batch (hysteresis: no flapping).
+/// + images queued behind it) × seconds per image at `l` × (pixels / calibration pixels) × the machine's
+/// correction (running mean of measured / predicted over every batch: one factor for all levels, so
+/// a level that has not run lately is not judged by the load of its last run). The target is
+/// `targetFraction` × SLO.
+/// When the current level misses it, the batch runs at the least sparse level that meets it (the
+/// sparsest if none does). Going back toward dense is one level at a time, once the denser level has
+/// met the target for `calmBatches` batches in a row (hysteresis: a brief lull does not flap).
 public final class SparsityLadder: @unchecked Sendable {
+  /// Least sparse first; each faster than every level before it.
   public let levels: [SparsityLevel]
+  /// Names of the levels left out: not faster than a less sparse level, so they buy no time.
+  public let dropped: [String]
   public let sloSeconds: Double
   public let calibrationPixels: Int
-  public let upFraction: Double
-  public let downFraction: Double
+  public let targetFraction: Double
+  public let calmBatches: Int
   private let lock = NSLock()
   private var current = 0
-  private var correction: [Double]
+  private var calm = 0
+  private var correction = 1.0
 
-  /// `levels` are sorted here by decreasing measured latency (dense first).
+  /// `levels` are ordered here by mean pruning ratio (dense first); a level not faster than every
+  /// less sparse one is dropped (timing noise, or pruning that does not pay at this size).
   public init(
-    levels: [SparsityLevel], sloSeconds: Double, calibrationPixels: Int, upFraction: Double = 0.8,
-    downFraction: Double = 0.5
+    levels: [SparsityLevel], sloSeconds: Double, calibrationPixels: Int, targetFraction: Double = 0.8,
+    calmBatches: Int = 3
   ) {
     precondition(!levels.isEmpty, "SparsityLadder: at least one level")
-    self.levels = levels.sorted { $0.secondsPerImage > $1.secondsPerImage }
+    var kept: [SparsityLevel] = []
+    var dropped: [String] = []
+    let ordered = levels.enumerated().sorted {
+      ($0.element.meanRatio, $0.offset) < ($1.element.meanRatio, $1.offset)
+    }
+    for (_, level) in ordered {
+      if let last = kept.last, level.secondsPerImage >= last.secondsPerImage {
+        dropped.append(level.name)
+      } else {
+        kept.append(level)
+      }
+    }
+    self.levels = kept
+    self.dropped = dropped
     self.sloSeconds = sloSeconds
     self.calibrationPixels = max(1, calibrationPixels)
-    self.upFraction = upFraction
-    self.downFraction = downFraction
-    correction = Array(repeating: 1, count: levels.count)
+    self.targetFraction = targetFraction
+    self.calmBatches = max(1, calmBatches)
   }
 
   /// The level in use now (index into `levels`).
@@ -57,7 +83,7 @@ public final class SparsityLadder: @unchecked Sendable {
   }
 
   private func predicted(level: Int, images: Int, pixels: Int, waited: Double) -> Double {
-    waited + Double(images) * levels[level].secondsPerImage * correction[level]
+    waited + Double(images) * levels[level].secondsPerImage * correction
       * Double(pixels) / Double(calibrationPixels)
   }
 
@@ -65,19 +91,22 @@ public final class SparsityLadder: @unchecked Sendable {
   /// `waited` = the oldest request's time in the queue.
   public func choose(images: Int, pixels: Int, waited: Double) -> Int {
     lock.withLock {
-      let up = upFraction * sloSeconds
-      let down = downFraction * sloSeconds
-      if predicted(level: current, images: images, pixels: pixels, waited: waited) > up {
+      let target = targetFraction * sloSeconds
+      func meets(_ level: Int) -> Bool {
+        predicted(level: level, images: images, pixels: pixels, waited: waited) <= target
+      }
+      if !meets(current) {
         // Sparser: the least sparse level that meets the target, else the sparsest.
-        var level = current
-        while level + 1 < levels.count,
-          predicted(level: level, images: images, pixels: pixels, waited: waited) > up
-        {
-          level += 1
+        while current + 1 < levels.count && !meets(current) { current += 1 }
+        calm = 0
+      } else if current > 0 && meets(current - 1) {
+        calm += 1
+        if calm >= calmBatches {
+          current -= 1
+          calm = 0
         }
-        current = level
-      } else if current > 0, predicted(level: current - 1, images: images, pixels: pixels, waited: waited) <= down {
-        current -= 1
+      } else {
+        calm = 0
       }
       return current
     }
@@ -89,7 +118,7 @@ public final class SparsityLadder: @unchecked Sendable {
       let base = Double(images) * levels[level].secondsPerImage * Double(pixels) / Double(calibrationPixels)
       guard base > 0, seconds.isFinite, seconds > 0 else { return }
       let ratio = min(max(seconds / base, 0.25), 8)
-      correction[level] = 0.8 * correction[level] + 0.2 * ratio
+      correction = 0.8 * correction + 0.2 * ratio
     }
   }
 }

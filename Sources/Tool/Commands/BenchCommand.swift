@@ -58,7 +58,7 @@ enum BenchCommand {
       "[--sizes <list>] [--sparsity <list>] [--batch <n>] [--threads <n>] [--iterations <n> | --min-time <s>] [options]",
     options: [
       sizes, sparsity, batch, ModelOptions.threads, warmup, iterations, minTime,
-      ModelOptions.weights, ModelOptions.modelSeed, inputSeed, ModelOptions.seed, ModelOptions.precision,
+      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.windowSemantics, inputSeed, ModelOptions.seed, ModelOptions.precision,
       json, csv, markdown, profile, plot,
     ],
     discussion: """
@@ -77,7 +77,8 @@ enum BenchCommand {
       """)
 
   static func run(_ options: BenchOptions) throws {
-    let model = try ModelOptions.load(options.model, precision: options.precision)
+    let model = try ModelOptions.load(
+      options.model, precision: options.precision, windowSemantics: options.windowSemantics)
     let configurations = try options.configurations(for: model)
     try options.checkSizes(for: model)
     if BenchEnvironment.isDebugBuild {
@@ -98,13 +99,14 @@ enum BenchCommand {
       sizes.append(measurement)
       runner.progress.finish()
       let runs = BenchRun.runs(
-        measurement, configuration: model.configuration, threads: options.threads)
+        measurement, configuration: model.configuration, threads: options.threads, semantics: model.windowSemantics)
       emit(report.table(measurement, runs: runs))
       if options.profile { emit(report.profileTable(measurement, runs: runs)) }
     }
     runner.progress.finish()
     let runs = sizes.flatMap {
-      BenchRun.runs($0, configuration: model.configuration, threads: options.threads)
+      BenchRun.runs(
+        $0, configuration: model.configuration, threads: options.threads, semantics: model.windowSemantics)
     }
     emit(report.footer(runs))
 
@@ -142,6 +144,8 @@ struct BenchOptions {
   let spec: CommandSpec
   let model: ModelSource
   let precision: Precision
+  /// `--window-semantics`; nil: the checkpoint's.
+  let windowSemantics: WindowSemantics?
   let sizes: [BenchSize]
   /// Raw `--sparsity` items, nil when the option was not given.
   let sparsityItems: [String]?
@@ -186,6 +190,7 @@ struct BenchOptions {
     }
     model = try ModelOptions.source(arguments)
     precision = try ModelOptions.precision(arguments)
+    windowSemantics = try ModelOptions.windowSemantics(arguments)
     // The deprecated `--seed` seeded the weights and the input alike.
     let oldSeed = try arguments.seed(ModelOptions.seed)
     let seed = try arguments.seed(BenchCommand.inputSeed)

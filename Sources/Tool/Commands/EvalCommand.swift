@@ -48,7 +48,8 @@ enum EvalCommand {
     usage:
       "--images <dir> [--labels <file.csv>] [--classes <file>] [--weights <file>] [--sparsity <list>] [--size <n>] [--batch <n>] [options]",
     options: [
-      images, labels, classes, ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.seed, sparsity,
+      images, labels, classes, ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.seed, ModelOptions.precision,
+      ModelOptions.windowSemantics, sparsity,
       ImageOptions.size, ImageOptions.resize, cropFraction, batch, ModelOptions.threads, limit, json, csv, plot,
     ],
     discussion: """
@@ -79,7 +80,8 @@ enum EvalCommand {
     // Everything that can be refused (weights, labels, configurations) is checked before a line
     // is printed, so that a refusal is the one `Error:` line.
     let start = monotonicSeconds()
-    let model = try ModelOptions.load(options.model)
+    let model = try ModelOptions.load(
+      options.model, precision: options.precision, windowSemantics: options.windowSemantics)
     let loadSeconds = monotonicSeconds() - start
     let dataset = try options.dataset(for: model)
     let evaluation: Evaluation
@@ -138,6 +140,9 @@ enum EvalCommand {
 struct EvalOptions {
   let spec: CommandSpec
   let model: ModelSource
+  let precision: Precision
+  /// `--window-semantics`; nil: the checkpoint's.
+  let windowSemantics: WindowSemantics?
   let imagesPath: String
   let labelsPath: String?
   let classesPath: String?
@@ -201,6 +206,8 @@ struct EvalOptions {
       throw arguments.usage("'--json', '--csv' and '--plot' must name different files")
     }
     model = try ModelOptions.source(arguments)
+    precision = try ModelOptions.precision(arguments)
+    windowSemantics = try ModelOptions.windowSemantics(arguments)
   }
 
   /// The images and their labels: every label is resolved here, before any image is decoded.

@@ -8,13 +8,18 @@ enum InfoCommand {
     name: "info",
     summary: "Describe a checkpoint (architecture, layout, parameters) and the machine.",
     usage: "[--weights <file>]",
-    options: [ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.seed, ModelOptions.precision])
+    options: [
+      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.windowSemantics, ModelOptions.seed,
+      ModelOptions.precision,
+    ])
 
   static func run(_ options: InfoOptions) throws {
-    let model = try ModelOptions.load(options.model, precision: options.precision, verbose: true)
+    let model = try ModelOptions.load(
+      options.model, precision: options.precision, windowSemantics: options.windowSemantics, verbose: true)
     let c = model.configuration
     print("weights:      \(model.source)")
     print("layout:       \(model.layout.rawValue)")
+    print("windows:      \(model.windowSemantics.rawValue) semantics (padding, shift and clamp of the windows)")
     print("architecture: \(c.name): embed \(c.embedDim), depths \(c.depths), heads \(c.heads), window \(c.window), patch \(c.patchSize)")
     print("classes:      \(c.classes == 0 ? "none (backbone)" : String(c.classes))")
     print(String(format: "parameters:   %.3fM (%d)", Double(model.parameterCount) / 1e6, model.parameterCount))
@@ -30,9 +35,12 @@ enum InfoCommand {
 struct InfoOptions {
   let model: ModelSource
   let precision: Precision
+  /// `--window-semantics`; nil: the checkpoint's.
+  let windowSemantics: WindowSemantics?
 
   init(_ arguments: Arguments) throws(UsageError) {
     model = try ModelOptions.source(arguments)
     precision = try ModelOptions.precision(arguments)
+    windowSemantics = try ModelOptions.windowSemantics(arguments)
   }
 }

@@ -16,7 +16,7 @@ enum MaskCommand {
       ImageOptions.image,
       ModelOptions.sparsity,
       output,
-      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.seed, ModelOptions.precision, ImageOptions.size, ImageOptions.resize, ModelOptions.threads,
+      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.windowSemantics, ModelOptions.seed, ModelOptions.precision, ImageOptions.size, ImageOptions.resize, ModelOptions.threads,
     ],
     discussion: """
       Each stage is a column. A stage gets one panel per distinct pruning ratio of its blocks, drawn
@@ -32,7 +32,8 @@ enum MaskCommand {
 
   static func run(_ options: MaskOptions) throws {
     let image = try RGBImage.load(path: options.imagePath)
-    let model = try ModelOptions.load(options.model, precision: options.precision)
+    let model = try ModelOptions.load(
+      options.model, precision: options.precision, windowSemantics: options.windowSemantics)
     let sparsity = try ModelOptions.resolveSparsity(options.sparsity, model: model, spec: spec)
     let preprocessing = options.preprocessing
     let mask = try model.pruningMask(
@@ -59,6 +60,8 @@ struct MaskOptions {
   let outputPath: String
   let model: ModelSource
   let precision: Precision
+  /// `--window-semantics`; nil: the checkpoint's.
+  let windowSemantics: WindowSemantics?
   let threads: Int
   let preprocessing: ImagePreprocessing
 
@@ -71,6 +74,7 @@ struct MaskOptions {
     try ModelOptions.requireFile(arguments, ImageOptions.image)
     model = try ModelOptions.source(arguments)
     precision = try ModelOptions.precision(arguments)
+    windowSemantics = try ModelOptions.windowSemantics(arguments)
     sparsity = try ModelOptions.sparsityArgument(arguments)!
   }
 }

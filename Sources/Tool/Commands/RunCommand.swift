@@ -23,7 +23,7 @@ enum RunCommand {
     usage: "(--input <x.npy> | --image <file>) [--output <y.npy>] [--weights <file>] [--sparsity <cfg>] [options]",
     options: [
       input, ImageOptions.image, output, features,
-      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.seed, ModelOptions.precision, ModelOptions.sparsity, ModelOptions.threads,
+      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.windowSemantics, ModelOptions.seed, ModelOptions.precision, ModelOptions.sparsity, ModelOptions.threads,
       ImageOptions.size, ImageOptions.resize, top, verbose,
     ],
     discussion: """
@@ -56,7 +56,8 @@ enum RunCommand {
         )
       }
     }
-    let model = try ModelOptions.load(options.model, precision: options.precision, verbose: verbose)
+    let model = try ModelOptions.load(
+      options.model, precision: options.precision, windowSemantics: options.windowSemantics, verbose: verbose)
     let sparsity = try options.sparsity.map { try ModelOptions.resolveSparsity($0, model: model, spec: spec) }
     let hasHead = model.configuration.classes > 0
     if !hasHead && (outputPath != nil || requestedTop != nil || featuresPath == nil) {
@@ -76,7 +77,10 @@ enum RunCommand {
             "stage \(stage) block \(block): ratio \(ratios.ratios[stage][block]), kept \(usage.kept)/\(usage.total) windows")
         }
       }
-      printError(String(format: "forward: %.1f ms (batch %d, %dx%d, %d threads, first run)", elapsed * 1000, images.shape[0], images.shape[2], images.shape[3], threads))
+      printError(
+        String(
+          format: "forward: %.1f ms (batch %d, %dx%d, %d threads, %@ window semantics, first run)", elapsed * 1000,
+          images.shape[0], images.shape[2], images.shape[3], threads, model.windowSemantics.rawValue))
     }
     if let top {
       printTop(output.topClasses(top), batch: images.shape[0])
@@ -120,6 +124,8 @@ struct RunOptions {
   let verbose: Bool
   let model: ModelSource
   let precision: Precision
+  /// `--window-semantics`; nil: the checkpoint's.
+  let windowSemantics: WindowSemantics?
   let sparsity: String?
   let threads: Int
   let preprocessing: ImagePreprocessing
@@ -149,6 +155,7 @@ struct RunOptions {
     try ModelOptions.requireFile(arguments, ImageOptions.image)
     model = try ModelOptions.source(arguments)
     precision = try ModelOptions.precision(arguments)
+    windowSemantics = try ModelOptions.windowSemantics(arguments)
     sparsity = try ModelOptions.sparsityArgument(arguments)
     verbose = arguments.flag(RunCommand.verbose)
   }

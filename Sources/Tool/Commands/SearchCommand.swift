@@ -110,7 +110,7 @@ enum SearchCommand {
       "--latency-ms <T> --output <cfg.json> [--size <n>] [--batch <n>] [--threads <n>] [--calibration <x.npy> | --images <dir>] [options]",
     options: [
       latencyMs, minLatencyMs, output, size, batch, ModelOptions.threads, ModelOptions.weights,
-      ModelOptions.modelSeed, ModelOptions.precision, calibrationFile, imagesDirectory, calibrationCount, score, population, parents,
+      ModelOptions.modelSeed, ModelOptions.windowSemantics, ModelOptions.precision, calibrationFile, imagesDirectory, calibrationCount, score, population, parents,
       mutation, iterations, seed, plot, latencyModelFile, remeasure, cacheBusy, rounds, recalibrate,
       quietWait, validateCount,
     ],
@@ -159,7 +159,8 @@ enum SearchCommand {
         "WARNING: this sparsevit is a DEBUG build: its latency model means nothing. Build with 'swift build -c release'."
       )
     }
-    let model = try ModelOptions.load(options.model, precision: options.precision, verbose: true)
+    let model = try ModelOptions.load(
+      options.model, precision: options.precision, windowSemantics: options.windowSemantics, verbose: true)
     let calibration = try options.calibrationImages(for: model)
     let size = calibration.size
     let environment = BenchEnvironment.current(model: model, threads: options.threads)
@@ -436,6 +437,8 @@ struct SearchOptions {
   let spec: CommandSpec
   let model: ModelSource
   let precision: Precision
+  /// `--window-semantics`; nil: the checkpoint's.
+  let windowSemantics: WindowSemantics?
   let latencySeconds: Double?
   let minLatencySeconds: Double?
   let outputPath: String?
@@ -477,6 +480,7 @@ struct SearchOptions {
     threads = try ModelOptions.threads(arguments)
     model = try ModelOptions.source(arguments)
     precision = try ModelOptions.precision(arguments)
+    windowSemantics = try ModelOptions.windowSemantics(arguments)
     calibrationPath = arguments.string(SearchCommand.calibrationFile)
     imagesPath = arguments.string(SearchCommand.imagesDirectory)
     if calibrationPath != nil && imagesPath != nil {

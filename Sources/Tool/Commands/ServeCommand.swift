@@ -42,8 +42,9 @@ enum ServeCommand {
     summary: "Serve the model over HTTP (KServe v2 / Open Inference Protocol), optionally holding a latency SLO.",
     usage: "[--weights <file>] [--host 127.0.0.1] [--port 8000] [--max-batch 4] [--slo-ms T] [options]",
     options: [
-      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.threads, host, port, modelName, maxBatch, batchWindow,
-      ModelOptions.sparsity, slo, ladder, latencyModel, ImageOptions.size, ImageOptions.resize, apiKeyFile, maxBody, maxConnections,
+      ModelOptions.weights, ModelOptions.modelSeed, ModelOptions.windowSemantics, ModelOptions.threads, host, port,
+      modelName, maxBatch, batchWindow, ModelOptions.sparsity, slo, ladder, latencyModel, ImageOptions.size,
+      ImageOptions.resize, apiKeyFile, maxBody, maxConnections,
       timeout,
       httpThreads, memoryBudget, quiet,
     ],
@@ -63,7 +64,7 @@ enum ServeCommand {
     if case .seeded = options.model {
       printError("serve: no '--weights': serving seeded random Swin-T weights (predictions are meaningless)")
     }
-    let model = try ModelOptions.load(options.model, verbose: true)
+    let model = try ModelOptions.load(options.model, windowSemantics: options.windowSemantics, verbose: true)
     var configuration = options.configuration
     configuration.batching.defaultSparsity = try options.sparsity.map {
       ($0, try ModelOptions.resolveSparsity($0, model: model, spec: spec))
@@ -106,6 +107,8 @@ enum ServeCommand {
 /// The options of `serve`, parsed once.
 struct ServeOptions {
   let model: ModelSource
+  /// `--window-semantics`; nil: the checkpoint's.
+  let windowSemantics: WindowSemantics?
   /// `--sparsity` as given (resolved once the model is loaded).
   let sparsity: String?
   /// `--ladder` entries (the uniform ratios 0…0.8 by default); used with `--slo-ms`.
@@ -116,6 +119,7 @@ struct ServeOptions {
   init(_ arguments: Arguments) throws(UsageError) {
     typealias S = ServeCommand
     model = try ModelOptions.source(arguments)
+    windowSemantics = try ModelOptions.windowSemantics(arguments)
     sparsity = try ModelOptions.sparsityArgument(arguments)
     var configuration = ServerConfiguration()
     configuration.host = arguments.string(S.host) ?? "127.0.0.1"

@@ -45,7 +45,8 @@ struct BenchReport {
     rows.append(
       (
         "weights",
-        "\(e.weights): \(e.modelName), \(String(format: "%.2f", Double(e.parameters) / 1e6))M parameters"
+        "\(e.weights): \(e.modelName), \(String(format: "%.2f", Double(e.parameters) / 1e6))M parameters, "
+          + "\(e.windowSemantics) window semantics"
       ))
     rows.append(
       (

@@ -23,6 +23,8 @@ struct BenchEnvironment {
   let threads: Int
   let weights: String
   let modelName: String
+  /// How the blocks pad, roll and clamp their windows (`WindowSemantics`).
+  let windowSemantics: String
   let parameters: Int
   let date: String
   let command: [String]
@@ -50,7 +52,7 @@ struct BenchEnvironment {
       operatingSystem: operatingSystemName(), blasVersion: blasVersion,
       blasConfiguration: blasConfiguration,
       blasCore: BLAS.coreName, blockKernel: model.blockKernel.description, threads: threads, weights: model.source,
-      modelName: model.configuration.name,
+      modelName: model.configuration.name, windowSemantics: model.windowSemantics.rawValue,
       parameters: model.parameterCount, date: formatter.string(from: Date()),
       command: CommandLine.arguments)
   }
@@ -91,9 +93,10 @@ struct BenchRun {
   let peakResidentBytes: Int?
   let profile: ProfileMeasurement?
 
-  static func runs(_ measurement: SizeMeasurement, configuration: SwinConfiguration, threads: Int)
-    -> [BenchRun]
-  {
+  static func runs(
+    _ measurement: SizeMeasurement, configuration: SwinConfiguration, threads: Int,
+    semantics: WindowSemantics = .timm
+  ) -> [BenchRun] {
     let size = measurement.size
     let stageSizes = configuration.stageSizes(height: size.height, width: size.width)
     let baselineIndex =
@@ -101,22 +104,22 @@ struct BenchRun {
     let baseline = measurement.configurations[baselineIndex]
     let baselineMedian = SampleSummary(baseline.samples).median
     let denseMACs =
-      configuration.denseMACs(height: size.height, width: size.width) * measurement.batch
+      configuration.denseMACs(height: size.height, width: size.width, semantics: semantics) * measurement.batch
     return measurement.configurations.enumerated().map { index, measured in
       let summary = SampleSummary(measured.samples)
       let kept = measured.usage.map { $0.map(\.kept) }
       let total = measured.usage.map { $0.map(\.total) }
       let macs = configuration.computedMACs(
-        height: size.height, width: size.width, batch: measurement.batch, keptWindows: kept)
+        height: size.height, width: size.width, batch: measurement.batch, keptWindows: kept, semantics: semantics)
       var blockComputed = 0
       var blockDense = 0
       for stage in kept.indices {
         for block in kept[stage].indices {
           let (h, w) = stageSizes[stage]
           blockComputed += configuration.blockMACs(
-            stage: stage, block: block, height: h, width: w, keptWindows: kept[stage][block])
+            stage: stage, block: block, height: h, width: w, keptWindows: kept[stage][block], semantics: semantics)
           blockDense += configuration.blockMACs(
-            stage: stage, block: block, height: h, width: w, keptWindows: total[stage][block])
+            stage: stage, block: block, height: h, width: w, keptWindows: total[stage][block], semantics: semantics)
         }
       }
       let gflop = 2 * Double(macs) / 1e9

@@ -34,10 +34,14 @@ struct EvalPlot {
     }
     let xAxis = Axis.linear(
       0, points.map(\.1).max()! * 1.08, pixels: PixelRange(lowerBound: left + 10, upperBound: right - 10))
-    let lowY = points.map(\.2).min()!, highY = points.map(\.2).max()!
-    let yAxis = Axis.linear(
-      max(0, lowY - max(1e-3, (highY - lowY) * 0.15)), highY,
-      pixels: PixelRange(lowerBound: bottom - 10, upperBound: top + 24))
+    // Percentages stay within 0…100, and equal values (e.g. all 0% on unrelated labels) get a
+    // 10-point band instead of an axis around zero.
+    let percent = yTitle.hasSuffix("(%)")
+    var lowY = points.map(\.2).min()!, highY = points.map(\.2).max()!
+    if percent && highY - lowY < 1 { (lowY, highY) = (lowY - 5, highY + 5) }
+    lowY = max(0, lowY - (highY - lowY) * 0.15)
+    if percent { highY = min(100, highY) }
+    let yAxis = Axis.linear(lowY, highY, pixels: PixelRange(lowerBound: bottom - 10, upperBound: top + 24))
     drawTicks(&svg, x: xAxis, y: yAxis, box: (left, right, top, bottom))
     svg.text(xTitle, x: (left + right) / 2, y: bottom + 40, size: 12, anchor: "middle")
     svg.text(yTitle, x: 24, y: (top + bottom) / 2, size: 12, anchor: "middle", rotate: true)

@@ -56,7 +56,7 @@ struct EvalReport {
   func text() -> String {
     let model = evaluation.model.configuration.name
     var lines = [
-      "model     \(model), weights \(weights)",
+      "model     \(model), weights \(weights), \(evaluation.model.precision.rawValue)",
       "input     \(sizeLabel), batch \(evaluation.batch), \(threads) thread\(threads == 1 ? "" : "s")",
       "images    \(dataset.directory) (\(dataset.layout.rawValue)): \(result.images) evaluated, \(result.labelled) labelled, \(result.unreadable.count) unreadable",
       "timing    " + timingText(),
@@ -120,7 +120,8 @@ struct EvalReport {
     let front = paretoRecords
     let document = EvalDocument(
       schema: "sparsevit-eval/1", command: CommandLine.arguments, weights: weights,
-      model: evaluation.model.configuration.name, size: evaluation.preprocessing.size,
+      model: evaluation.model.configuration.name, precision: evaluation.model.precision.rawValue,
+      size: evaluation.preprocessing.size,
       resize: evaluation.preprocessing.resize.rawValue, cropFraction: evaluation.preprocessing.cropFraction,
       interpolation: evaluation.preprocessing.interpolation.rawValue, batch: evaluation.batch, threads: threads,
       build: BenchEnvironment.isDebugBuild ? "debug" : "release", directory: dataset.directory,
@@ -218,6 +219,7 @@ private struct EvalDocument: Encodable {
   let command: [String]
   let weights: String
   let model: String
+  let precision: String
   let size: Int
   let resize: String
   let cropFraction: Double

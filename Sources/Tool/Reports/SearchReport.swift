@@ -22,7 +22,7 @@ struct SearchReport {
     let residuals = m.residuals.map(abs)
     var text =
       "Latency model: \(m.key.cpu), \(m.key.threads) threads, \(m.key.height)x\(m.key.width), batch \(m.key.batch), "
-    text += "engine \(m.key.engine), measured \(m.measured)\n"
+    text += "engine \(m.key.engine), \(m.key.windowSemantics) window semantics, measured \(m.measured)\n"
     text += String(
       format: "fit to %d configurations (%d outliers left out): residual median %.2f%%, max %.2f%%",
       m.samples.count, m.outliers.count, quantile(residuals, 0.5) * 100, (residuals.max() ?? 0) * 100)
