@@ -52,7 +52,6 @@ final class PatchOpsTests: XCTestCase {
       weight: randomTensor([4 * channels], in: 0.5...1.5, seed: 7), bias: randomTensor([4 * channels], seed: 8),
       channels: 4 * channels, name: "n")
     let reduction = randomTensor([outChannels, 4 * channels], in: -0.3...0.3, seed: 9)
-    let weights = try PatchMergeWeights(inputChannels: channels, norm: norm, reduction: reduction, name: "downsample")
     let oh = (height + 1) / 2, ow = (width + 1) / 2
     // timm: pad, reshape (B, H/2, 2, W/2, 2, C), permute (0,1,3,4,2,5) → channel (dw·2 + dh)·C + c.
     var gathered = Tensor(shape: [batch, oh, ow, 4 * channels])
@@ -74,13 +73,19 @@ final class PatchOpsTests: XCTestCase {
     let normed = layerNorm(gathered, norm)
     var expected = Tensor(shape: [batch * oh * ow, outChannels])
     linear(normed.reshaped([batch * oh * ow, 4 * channels]), weight: reduction, bias: nil, into: &expected)
-    for threads in [1, 2] {
-      var output = Tensor(shape: [batch, oh, ow, outChannels])
-      mergePatches(
-        x, weights: weights, into: &output,
-        scratch: RowScratch(workers: threads, floatsPerWorker: weights.scratchFloats), threads: threads)
-      let result = compare(output.values, expected.values, atol: 1e-5, rtol: 1e-5, label: "merge threads \(threads)")
-      XCTAssertTrue(result.passed, result.description)
+    // OpenBLAS (nil) and every packed kernel this CPU runs; the others are named as skipped.
+    for isa in PanelISA.allCases where !isa.isSupported { print("merge: skipping the \(isa) kernel (not on this CPU)") }
+    for isa in [nil] + PanelISA.allCases.filter(\.isSupported) {
+      let weights = try PatchMergeWeights(
+        inputChannels: channels, norm: norm, reduction: reduction, name: "downsample", isa: isa)
+      for threads in [1, 2] {
+        var output = Tensor(shape: [batch, oh, ow, outChannels])
+        let scratch = RowScratch(workers: threads, floatsPerWorker: weights.scratchFloats)
+        mergePatches(x, weights: weights, into: &output, scratch: scratch, threads: threads)
+        let label = "merge \(isa.map(\.rawValue) ?? "OpenBLAS") threads \(threads)"
+        let result = compare(output.values, expected.values, atol: 1e-5, rtol: 1e-5, label: label)
+        XCTAssertTrue(result.passed, result.description)
+      }
     }
   }
 

@@ -10,7 +10,9 @@ import XCTest
 final class WindowAttentionTests: XCTestCase {
   /// Runs `attendWindowHead` on seeded rows `[tokens, rowStride]` holding q, k, v at columns 0,
   /// `channels` and `2·channels`, and compares with the Double reference.
-  func check(tokens: Int, headDim: Int, seed: UInt64, file: StaticString = #filePath, line: UInt = #line) {
+  func check(
+    tokens: Int, headDim: Int, seed: UInt64, isa: AttentionISA, file: StaticString = #filePath, line: UInt = #line
+  ) {
     let channels = headDim + 3  // the head's columns do not start the rows' other heads
     let rowStride = 3 * channels + 5
     let padded = (tokens + 7) / 8 * 8
@@ -37,7 +39,8 @@ final class WindowAttentionTests: XCTestCase {
                 query: base, key: base + channels, value: base + 2 * channels, rowStride: rowStride,
                 queryBias: b.baseAddress!, keyBias: b.baseAddress! + headDim, valueBias: b.baseAddress! + 2 * headDim,
                 tokens: tokens, paddedTokens: padded, headDim: headDim, bias: table.baseAddress!,
-                scratch: s.baseAddress!, into: o.baseAddress! + outputStride, outputStride: outputStride)
+                scratch: s.baseAddress!, into: o.baseAddress! + outputStride, outputStride: outputStride,
+                isa: isa)
             }
           }
         }
@@ -67,21 +70,62 @@ final class WindowAttentionTests: XCTestCase {
         expected[(i + 1) * outputStride + d] = Float(value)
       }
     }
-    let result = compare(output, expected, atol: 2e-6, rtol: 2e-5, label: "attention n=\(tokens) d=\(headDim)")
+    let result = compare(output, expected, atol: 2e-6, rtol: 2e-5, label: "attention \(isa) n=\(tokens) d=\(headDim)")
     XCTAssert(result.passed, result.description, file: file, line: line)
   }
 
+  /// The kernels this CPU runs; the others are named as skipped.
+  func supportedISAs() -> [AttentionISA] {
+    for isa in AttentionISA.allCases where !isa.isSupported {
+      print("WindowAttentionTests: skipping the \(isa) kernel: this CPU lacks AVX2+FMA")
+    }
+    return AttentionISA.allCases.filter(\.isSupported)
+  }
+
   func testSwinShape() {
-    check(tokens: 49, headDim: 32, seed: 1)
+    for isa in supportedISAs() { check(tokens: 49, headDim: 32, seed: 1, isa: isa) }
   }
 
   func testEveryBlockEdge() {
     // tokens: one 6-row block short, partial 16- and 8-column score blocks, a single token;
     // headDim: 16-column blocks only, then an 8-column block, then 1–7 leftover columns.
-    for tokens in [1, 5, 6, 7, 9, 16, 25, 49, 50] {
-      for headDim in [1, 3, 8, 12, 16, 20, 24, 32, 40] {
-        check(tokens: tokens, headDim: headDim, seed: UInt64(tokens * 100 + headDim))
+    for isa in supportedISAs() {
+      for tokens in [1, 5, 6, 7, 9, 16, 25, 49, 50] {
+        for headDim in [1, 3, 8, 12, 16, 20, 24, 32, 40] {
+          check(tokens: tokens, headDim: headDim, seed: UInt64(tokens * 100 + headDim), isa: isa)
+        }
       }
     }
+  }
+
+  /// The C kernel gives the same bits as the Swift one built with FMA (`-DSPARSEVIT_FMA`, as
+  /// scripts/build.sh builds): same blocks, summation order and exp polynomial.
+  func testCKernelMatchesFusedSwiftBits() throws {
+    try XCTSkipUnless(AttentionISA.avx2.isSupported, "this CPU lacks AVX2+FMA: only the Swift kernel runs")
+    #if SPARSEVIT_FMA
+      let fused = true
+    #else
+      let fused = false
+    #endif
+    try XCTSkipUnless(fused, "no -DSPARSEVIT_FMA: the Swift kernel is unfused; both met the Double reference")
+    let tokens = 49, headDim = 32, padded = 56, stride = 3 * headDim
+    var random = SplitMix64(seed: 7)
+    let rows = randomValues(tokens * stride, in: -3...3, using: &random)
+    let biases = randomValues(3 * headDim, in: -0.5...0.5, using: &random)
+    var bias = [Float](repeating: -1e30, count: tokens * padded)
+    for i in 0..<tokens {
+      for j in 0..<tokens { bias[i * padded + j] = Float.random(in: -4...4, using: &random) }
+    }
+    func run(_ isa: AttentionISA) -> [Float] {
+      var output = [Float](repeating: 0, count: tokens * headDim)
+      var scratch = [Float](repeating: 0, count: WindowAttentionBias.scratchFloats(tokens: tokens, headDim: headDim))
+      attendWindowHead(
+        query: rows, key: Array(rows[headDim...]), value: Array(rows[(2 * headDim)...]), rowStride: stride,
+        queryBias: biases, keyBias: Array(biases[headDim...]), valueBias: Array(biases[(2 * headDim)...]),
+        tokens: tokens, paddedTokens: padded, headDim: headDim, bias: bias,
+        scratch: &scratch, into: &output, outputStride: headDim, isa: isa)
+      return output
+    }
+    XCTAssertEqual(run(.avx2), run(.swift), "the C kernel and the fused Swift kernel differ")
   }
 }

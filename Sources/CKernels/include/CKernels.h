@@ -48,4 +48,20 @@ void ck_amx_bf16_panels(
   long rows, long cols, long depth, const uint32_t *a, long lda, const uint32_t *w, long padded_outputs,
   long first, int accumulate, float *c, long ldc);
 
+/// WindowAttention.swift's scoreHead on AVX2+FMA: scores[n, np] = bias + queries[n, head_dim] ·
+/// keys_t[head_dim, np], in 6 × 16 blocks (np a multiple of 8).
+void ck_attention_scores_avx2(
+  const float *queries, const float *keys_t, const float *bias, long n, long np, long head_dim,
+  float *scores);
+
+/// WindowAttention.swift's softmaxNumerators on AVX2+FMA: each row of scores[n, np] becomes its
+/// softmax numerators (exp8), inverse_sums[i] = 1 / their sum.
+void ck_softmax_numerators_avx2(float *scores, long n, long np, float *inverse_sums);
+
+/// WindowAttention.swift's weighValues on AVX2+FMA: output[i, :head_dim] = (Σ_j scores[i, j] ·
+/// values[j]) · inverse_sums[i] + value_bias, rows `output_stride` apart.
+void ck_weigh_values_avx2(
+  const float *scores, const float *inverse_sums, const float *values, const float *value_bias, long n,
+  long np, long head_dim, float *output, long output_stride);
+
 #endif

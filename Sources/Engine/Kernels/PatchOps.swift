@@ -178,10 +178,16 @@ package struct PatchMergeWeights: Sendable {
   /// Channels of the output map.
   package let outputChannels: Int
   let norm: LayerNormWeights  // [4·inputChannels]
-  let reduction: [Float]  // [outputChannels, 4·inputChannels]
+  /// `[outputChannels, 4·inputChannels]` as loaded (OpenBLAS), or packed (`PackedPanels`) for `isa`.
+  let reduction: [Float]
+  /// The packed kernel of the reduction, nil for OpenBLAS (whose x86 kernels it may not know the CPU for).
+  package let isa: PanelISA?
 
-  /// Checks `norm` is over `4·inputChannels` and `reduction` is `[outputChannels, 4·inputChannels]`.
-  package init(inputChannels: Int, norm: LayerNormWeights, reduction: Tensor, name: String) throws(ShapeError) {
+  /// Checks `norm` is over `4·inputChannels` and `reduction` is `[outputChannels, 4·inputChannels]`;
+  /// packs `reduction` for `isa` (which must be supported) unless it is nil.
+  package init(
+    inputChannels: Int, norm: LayerNormWeights, reduction: Tensor, name: String, isa: PanelISA? = PanelISA.best
+  ) throws(ShapeError) {
     try ShapeError.check(name + ".norm.weight", [norm.channels], expected: [4 * inputChannels])
     guard reduction.rank == 2, reduction.shape[0] > 0 else {
       throw ShapeError(
@@ -192,7 +198,11 @@ package struct PatchMergeWeights: Sendable {
     self.inputChannels = inputChannels
     self.outputChannels = reduction.shape[0]
     self.norm = norm
-    self.reduction = reduction.values
+    if let isa { precondition(isa.isSupported, "PatchMergeWeights: this CPU cannot run the \(isa) kernel") }
+    self.isa = isa
+    self.reduction =
+      isa == nil
+      ? reduction.values : PackedPanels.pack(reduction.values, outputs: reduction.shape[0], inner: 4 * inputChannels)
   }
 
   /// Floats of `RowScratch` one worker needs.
@@ -223,7 +233,7 @@ package func mergePatches(
               beta: beta, epsilon: weights.norm.epsilon, scratch: scratchBase,
               floatsPerWorker: scratch.floatsPerWorker, height: height, width: width, channels: channels,
               outHeight: outHeight, outWidth: outWidth, outChannels: outChannels, rows: rows, chunks: chunks,
-              parts: min(threads, chunks), clock: clock)
+              parts: min(threads, chunks), isa: weights.isa, clock: clock)
             parallelParts(kernel.parts, &kernel) { raw, worker in
               forkContext(raw, as: MergeKernel.self).pointee.run(worker: worker)
             }
@@ -238,7 +248,7 @@ package func mergePatches(
 struct MergeKernel {
   let x: UnsafePointer<Float>  // [batch, height, width, channels]
   let out: UnsafeMutablePointer<Float>  // [batch, outHeight, outWidth, outChannels]
-  let reduction: UnsafePointer<Float>  // [outChannels, 4·channels]
+  let reduction: UnsafePointer<Float>  // [outChannels, 4·channels], packed for `isa` unless nil
   let gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>  // [4·channels]
   let epsilon: Float
   let scratch: UnsafeMutablePointer<Float>
@@ -246,6 +256,7 @@ struct MergeKernel {
   let height: Int, width: Int, channels: Int
   let outHeight: Int, outWidth: Int, outChannels: Int
   let rows: Int, chunks: Int, parts: Int
+  let isa: PanelISA?
   let clock: WorkerClock
 
   /// Worker `worker` takes every `parts`-th chunk of output rows: 2×2 gather (zeros past the edge)
@@ -274,9 +285,15 @@ struct MergeKernel {
         }
         layerNormRow(row, count: inner, gamma: gamma, beta: beta, epsilon: epsilon, into: row)
       }
-      BLAS.multiplyTransposed(
-        rows: count, columns: outChannels, inner: inner, gathered, lda: inner,
-        reduction, ldb: inner, beta: 0, into: out + first * outChannels, ldc: outChannels)
+      if let isa {
+        multiplyPanels(
+          rows: count, columns: outChannels, inner: inner, gathered, lda: inner, packed: reduction,
+          outputs: outChannels, first: 0, beta: 0, into: out + first * outChannels, ldc: outChannels, isa: isa)
+      } else {
+        BLAS.multiplyTransposed(
+          rows: count, columns: outChannels, inner: inner, gathered, lda: inner,
+          reduction, ldb: inner, beta: 0, into: out + first * outChannels, ldc: outChannels)
+      }
       chunk += parts
     }
     clock.lap(.merge, worker: worker, since: start)

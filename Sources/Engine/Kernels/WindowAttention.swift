@@ -2,6 +2,21 @@
 // register-blocked micro-kernel over 8-lane vectors. Windows are small (49 tokens, head dim 32), so
 // one window-head lives in L1 and an OpenBLAS call per product would cost more than the arithmetic.
 // Only four shift-mask patterns exist, so relative position bias and mask are pre-added per pattern.
+import CKernels
+
+/// Which copy of the score, softmax and weighting loops runs.
+package enum AttentionISA: String, Sendable, CaseIterable {
+  /// The C copies compiled for AVX2+FMA (CKernels/attention_kernels.c), whatever the build flags.
+  case avx2
+  /// The Swift `SIMD8` code (fused only in `-DSPARSEVIT_FMA` builds).
+  case swift
+
+  /// Whether this CPU runs it.
+  package var isSupported: Bool { self == .swift || CPUFeatures.current.contains(.avx2FMA) }
+
+  /// The C kernel where the CPU has AVX2+FMA (same bits as the Swift code built with FMA).
+  package static let best: AttentionISA = AttentionISA.avx2.isSupported ? .avx2 : .swift
+}
 
 /// Relative position bias plus shift mask of one block at one grid, laid out for the kernel:
 /// `[maskClasses, heads, windowTokens, paddedTokens]`, padding columns set to −1e30 so that they
@@ -75,7 +90,7 @@ package struct WindowAttentionBias: Sendable {
 /// `q`, `k` and `v` are the head's columns of rows with stride `rowStride` and no bias yet; the
 /// query scale is already folded into `q`'s weights. Since each softmax row sums to one, the value
 /// bias is added once to the output instead of to every value row. Four steps, each its own
-/// function, so that each is compiled (and profiled) on its own.
+/// function, so that each is compiled (and profiled) on its own; `isa` must be supported.
 @inline(__always)
 func attendWindowHead(
   query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>,
@@ -84,7 +99,8 @@ func attendWindowHead(
   tokens: Int, paddedTokens: Int, headDim: Int,
   bias: UnsafePointer<Float>,
   scratch: UnsafeMutablePointer<Float>,
-  into output: UnsafeMutablePointer<Float>, outputStride: Int
+  into output: UnsafeMutablePointer<Float>, outputStride: Int,
+  isa: AttentionISA = .best
 ) {
   let n = tokens, np = paddedTokens
   let keysT = scratch  // [headDim, np]
@@ -95,6 +111,12 @@ func attendWindowHead(
   packHead(
     query: query, key: key, value: value, rowStride: rowStride, queryBias: queryBias, keyBias: keyBias,
     tokens: n, paddedTokens: np, headDim: headDim, queries: queries, keysT: keysT, values: values)
+  if isa == .avx2 {
+    ck_attention_scores_avx2(queries, keysT, bias, n, np, headDim, scores)
+    ck_softmax_numerators_avx2(scores, n, np, inverseSums)
+    ck_weigh_values_avx2(scores, inverseSums, values, valueBias, n, np, headDim, output, outputStride)
+    return
+  }
   scoreHead(queries: queries, keysT: keysT, bias: bias, tokens: n, paddedTokens: np, headDim: headDim, into: scores)
   softmaxNumerators(scores, tokens: n, paddedTokens: np, inverseSums: inverseSums)
   weighValues(

@@ -1,0 +1,183 @@
+// The three hot loops of WindowAttention.swift (scores, softmax numerators, weighted values) for
+// AVX2+FMA, so a plain build runs them fused on 256-bit vectors. Same blocks, same summation order
+// and the same exp polynomial as the Swift code built with FMA (scripts/build.sh), hence the same bits.
+#include "CKernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+// Rows of a block of `rows` ≤ 6 starting at `base`; missing rows repeat the first (never stored).
+#define ROW(base, stride, r, rows) ((rows) > (r) ? (base) + (r) * (stride) : (base))
+
+INLINE AVX2 __m256i lane_mask(long count) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+AVX2 void ck_attention_scores_avx2(
+  const float *queries, const float *keys_t, const float *bias, long n, long np, long head_dim,
+  float *scores) {
+  for (long i = 0; i < n;) {
+    const long rows = n - i < 6 ? n - i : 6;
+    const float *q[6], *b[6];
+    for (int r = 0; r < 6; r++) {
+      q[r] = ROW(queries + i * head_dim, head_dim, r, rows);
+      b[r] = ROW(bias + i * np, np, r, rows);
+    }
+    float *s0 = scores + i * np;
+    long c = 0;
+    for (; c + 16 <= np; c += 16) {
+      __m256 a[6][2];
+      for (int r = 0; r < 6; r++) {
+        a[r][0] = _mm256_loadu_ps(b[r] + c);
+        a[r][1] = _mm256_loadu_ps(b[r] + c + 8);
+      }
+      for (long d = 0; d < head_dim; d++) {
+        __m256 k0 = _mm256_loadu_ps(keys_t + d * np + c), k1 = _mm256_loadu_ps(keys_t + d * np + c + 8);
+        for (int r = 0; r < 6; r++) {
+          __m256 x = _mm256_broadcast_ss(q[r] + d);
+          a[r][0] = _mm256_fmadd_ps(x, k0, a[r][0]);
+          a[r][1] = _mm256_fmadd_ps(x, k1, a[r][1]);
+        }
+      }
+      for (int r = 0; r < rows; r++) {
+        _mm256_storeu_ps(s0 + r * np + c, a[r][0]);
+        _mm256_storeu_ps(s0 + r * np + c + 8, a[r][1]);
+      }
+    }
+    if (c < np) {
+      __m256 a[6];
+      for (int r = 0; r < 6; r++) a[r] = _mm256_loadu_ps(b[r] + c);
+      for (long d = 0; d < head_dim; d++) {
+        __m256 k = _mm256_loadu_ps(keys_t + d * np + c);
+        for (int r = 0; r < 6; r++) a[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(q[r] + d), k, a[r]);
+      }
+      for (int r = 0; r < rows; r++) _mm256_storeu_ps(s0 + r * np + c, a[r]);
+    }
+    i += rows;
+  }
+}
+
+// exp8 of VectorMath.swift. Swift's maximum(a, b) is `b > a ? b : a`, which is _mm256_max_ps(b, a).
+INLINE AVX2 __m256 exp8(__m256 x) {
+  const __m256 lowest = _mm256_set1_ps(-87.33654f);
+  __m256 clamped = _mm256_min_ps(_mm256_set1_ps(88.0f), _mm256_max_ps(lowest, x));
+  const __m256 magic = _mm256_set1_ps(12582912.0f);
+  __m256 shifted = _mm256_fmadd_ps(clamped, _mm256_set1_ps(1.44269504f), magic);
+  __m256 n = _mm256_sub_ps(shifted, magic);
+  __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-0.69314575f), clamped);
+  r = _mm256_fmadd_ps(n, _mm256_set1_ps(-1.4286068e-6f), r);
+  __m256 p = _mm256_set1_ps(1.3843636e-3f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3741536e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1668002e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666432e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.9999994e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  __m256i integer = _mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_castps_si256(magic));
+  __m256 two_to_n = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(integer, _mm256_set1_epi32(127)), 23));
+  __m256 below = _mm256_cmp_ps(x, lowest, _CMP_LT_OQ);
+  return _mm256_andnot_ps(below, _mm256_mul_ps(p, two_to_n));
+}
+
+// horizontalMaximum and horizontalSum of VectorMath.swift: halves, then quarters, then the pair.
+INLINE AVX2 float horizontal_max(__m256 v) {
+  __m128 low = _mm256_castps256_ps128(v), high = _mm256_extractf128_ps(v, 1);
+  __m128 four = _mm_max_ps(high, low);
+  __m128 two = _mm_max_ps(_mm_movehl_ps(four, four), four);
+  float t0 = _mm_cvtss_f32(two), t1 = _mm_cvtss_f32(_mm_shuffle_ps(two, two, 1));
+  return t1 >= t0 ? t1 : t0;
+}
+
+INLINE AVX2 float horizontal_sum(__m256 v) {
+  __m128 four = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));
+  return _mm_cvtss_f32(two) + _mm_cvtss_f32(_mm_shuffle_ps(two, two, 1));
+}
+
+AVX2 void ck_softmax_numerators_avx2(float *scores, long n, long np, float *inverse_sums) {
+  for (long i = 0; i < n; i++) {
+    float *row = scores + i * np;
+    __m256 maxima = _mm256_loadu_ps(row);
+    for (long c = 8; c < np; c += 8) maxima = _mm256_max_ps(_mm256_loadu_ps(row + c), maxima);
+    const __m256 row_max = _mm256_set1_ps(horizontal_max(maxima));
+    __m256 sums0 = _mm256_setzero_ps(), sums1 = _mm256_setzero_ps();
+    long c = 0;
+    for (; c + 16 <= np; c += 16) {
+      __m256 e0 = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + c), row_max));
+      __m256 e1 = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + c + 8), row_max));
+      _mm256_storeu_ps(row + c, e0);
+      _mm256_storeu_ps(row + c + 8, e1);
+      sums0 = _mm256_add_ps(sums0, e0);
+      sums1 = _mm256_add_ps(sums1, e1);
+    }
+    if (c < np) {
+      __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + c), row_max));
+      _mm256_storeu_ps(row + c, e);
+      sums0 = _mm256_add_ps(sums0, e);
+    }
+    inverse_sums[i] = 1.0f / horizontal_sum(_mm256_add_ps(sums0, sums1));
+  }
+}
+
+AVX2 void ck_weigh_values_avx2(
+  const float *scores, const float *inverse_sums, const float *values, const float *value_bias, long n,
+  long np, long head_dim, float *output, long output_stride) {
+  for (long i = 0; i < n;) {
+    const long rows = n - i < 6 ? n - i : 6;
+    const float *p[6];
+    for (int r = 0; r < 6; r++) p[r] = ROW(scores + i * np, np, r, rows);
+    float *o0 = output + i * output_stride;
+    long c = 0;
+    for (; c + 16 <= head_dim; c += 16) {
+      __m256 a[6][2];
+      for (int r = 0; r < 6; r++) a[r][0] = a[r][1] = _mm256_setzero_ps();
+      for (long j = 0; j < n; j++) {
+        __m256 v0 = _mm256_loadu_ps(values + j * head_dim + c), v1 = _mm256_loadu_ps(values + j * head_dim + c + 8);
+        for (int r = 0; r < 6; r++) {
+          __m256 w = _mm256_broadcast_ss(p[r] + j);
+          a[r][0] = _mm256_fmadd_ps(w, v0, a[r][0]);
+          a[r][1] = _mm256_fmadd_ps(w, v1, a[r][1]);
+        }
+      }
+      __m256 vb0 = _mm256_loadu_ps(value_bias + c), vb1 = _mm256_loadu_ps(value_bias + c + 8);
+      for (int r = 0; r < rows; r++) {
+        __m256 scale = _mm256_set1_ps(inverse_sums[i + r]);
+        float *o = o0 + r * output_stride + c;
+        _mm256_storeu_ps(o, _mm256_fmadd_ps(a[r][0], scale, vb0));
+        _mm256_storeu_ps(o + 8, _mm256_fmadd_ps(a[r][1], scale, vb1));
+      }
+    }
+    for (; c < head_dim; c += 8) {
+      // 8 columns, or the last 1–7 under a lane mask.
+      const long width = head_dim - c < 8 ? head_dim - c : 8;
+      const __m256i m = lane_mask(width);
+      __m256 a[6];
+      for (int r = 0; r < 6; r++) a[r] = _mm256_setzero_ps();
+      for (long j = 0; j < n; j++) {
+        __m256 v = _mm256_maskload_ps(values + j * head_dim + c, m);
+        for (int r = 0; r < 6; r++) a[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(p[r] + j), v, a[r]);
+      }
+      __m256 vb = _mm256_maskload_ps(value_bias + c, m);
+      for (int r = 0; r < rows; r++) {
+        __m256 result = _mm256_fmadd_ps(a[r], _mm256_set1_ps(inverse_sums[i + r]), vb);
+        _mm256_maskstore_ps(o0 + r * output_stride + c, m, result);
+      }
+    }
+    i += rows;
+  }
+}
+
+#else
+
+void ck_attention_scores_avx2(
+  const float *queries, const float *keys_t, const float *bias, long n, long np, long head_dim,
+  float *scores) { __builtin_trap(); }
+void ck_softmax_numerators_avx2(float *scores, long n, long np, float *inverse_sums) { __builtin_trap(); }
+void ck_weigh_values_avx2(
+  const float *scores, const float *inverse_sums, const float *values, const float *value_bias, long n,
+  long np, long head_dim, float *output, long output_stride) { __builtin_trap(); }
+
+#endif
