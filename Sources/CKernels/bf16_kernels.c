@@ -2,6 +2,7 @@
 // vdpbf16ps on k pairs, accumulated in f32 from zero and then added to c. The Swift scalar model
 // (BFloat16Model in PackedBF16.swift) states the same arithmetic for the tests.
 #include "CKernels.h"
+#include "tile512.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -36,32 +37,8 @@ INLINE BF16 void tile_bf16(
       if (V > 1) acc[r][1] = _mm512_dpbf16_ps(acc[r][1], s, b1);
     }
   }
-  for (int r = 0; r < R; r++) {
-    float *row = c + r * ldc;
-    if (accumulate) acc[r][0] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, row), acc[r][0]);
-    _mm512_mask_storeu_ps(row, m0, acc[r][0]);
-    if (V > 1) {
-      if (accumulate) acc[r][1] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, row + 16), acc[r][1]);
-      _mm512_mask_storeu_ps(row + 16, m1, acc[r][1]);
-    }
-  }
+  store_tile512(R, V, acc, m0, m1, accumulate, c, ldc);
 }
-
-#define ROWS_BF16(V)                                                                       \
-  switch (end - row) {                                                                     \
-  case 12: tile_bf16(12, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;   \
-  case 11: tile_bf16(11, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;   \
-  case 10: tile_bf16(10, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;   \
-  case 9: tile_bf16(9, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
-  case 8: tile_bf16(8, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
-  case 7: tile_bf16(7, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
-  case 6: tile_bf16(6, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
-  case 5: tile_bf16(5, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
-  case 4: tile_bf16(4, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
-  case 3: tile_bf16(3, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
-  case 2: tile_bf16(2, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
-  default: tile_bf16(1, V, pairs, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;    \
-  }
 
 BF16 void ck_bf16_avx512_panels(
   long rows, long cols, long pairs, const uint32_t *a, long lda, const uint32_t *p0,
@@ -74,9 +51,9 @@ BF16 void ck_bf16_avx512_panels(
     const uint32_t *at = a + row * lda;
     float *ct = c + row * ldc;
     if (cols > 16) {
-      ROWS_BF16(2)
+      DISPATCH_ROWS_12(tile_bf16, 2, pairs)
     } else {
-      ROWS_BF16(1)
+      DISPATCH_ROWS_12(tile_bf16, 1, pairs)
     }
     row = end;
   }

@@ -2,6 +2,7 @@
 // summed in k order with one fused multiply-add per k from zero, then added to c, exactly as the
 // Swift kernel does, so every ISA gives the same bits. Rows are split into balanced tiles.
 #include "CKernels.h"
+#include "tile512.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -75,32 +76,8 @@ INLINE AVX512 void tile512(
       if (V > 1) acc[r][1] = _mm512_fmadd_ps(s, b1, acc[r][1]);
     }
   }
-  for (int r = 0; r < R; r++) {
-    float *row = c + r * ldc;
-    if (accumulate) acc[r][0] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, row), acc[r][0]);
-    _mm512_mask_storeu_ps(row, m0, acc[r][0]);
-    if (V > 1) {
-      if (accumulate) acc[r][1] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, row + 16), acc[r][1]);
-      _mm512_mask_storeu_ps(row + 16, m1, acc[r][1]);
-    }
-  }
+  store_tile512(R, V, acc, m0, m1, accumulate, c, ldc);
 }
-
-#define ROWS_512(V)                                                                      \
-  switch (end - row) {                                                                   \
-  case 12: tile512(12, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;   \
-  case 11: tile512(11, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;   \
-  case 10: tile512(10, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;   \
-  case 9: tile512(9, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
-  case 8: tile512(8, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
-  case 7: tile512(7, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
-  case 6: tile512(6, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
-  case 5: tile512(5, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
-  case 4: tile512(4, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
-  case 3: tile512(3, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
-  case 2: tile512(2, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;     \
-  default: tile512(1, V, depth, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;    \
-  }
 
 AVX512 void ck_f32_avx512_panels(
   long rows, long cols, long depth, const float *a, long lda, const float *p0, const float *p1,
@@ -113,9 +90,9 @@ AVX512 void ck_f32_avx512_panels(
     const float *at = a + row * lda;
     float *ct = c + row * ldc;
     if (cols > 16) {
-      ROWS_512(2)
+      DISPATCH_ROWS_12(tile512, 2, depth)
     } else {
-      ROWS_512(1)
+      DISPATCH_ROWS_12(tile512, 1, depth)
     }
     row = end;
   }

@@ -1,0 +1,41 @@
+// What the AVX-512 f32 and bf16 panel kernels share: the masked store of a 12×32 accumulator tile
+// and the switch that turns a tile's row count into a compile-time constant (so the tile function
+// is specialized per row count and its unused accumulators fold away). Internal to CKernels.
+#ifndef CKERNELS_TILE512_H
+#define CKERNELS_TILE512_H
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+// c[R, 16·V] (+)= acc, with the last columns masked by m0 (first vector) and m1 (second).
+static inline __attribute__((always_inline, target("avx512f"))) void store_tile512(
+  int R, int V, __m512 acc[][2], __mmask16 m0, __mmask16 m1, int accumulate, float *c, long ldc) {
+  for (int r = 0; r < R; r++) {
+    float *row = c + r * ldc;
+    if (accumulate) acc[r][0] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, row), acc[r][0]);
+    _mm512_mask_storeu_ps(row, m0, acc[r][0]);
+    if (V > 1) {
+      if (accumulate) acc[r][1] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, row + 16), acc[r][1]);
+      _mm512_mask_storeu_ps(row + 16, m1, acc[r][1]);
+    }
+  }
+}
+
+// Calls TILE(rows, V, DEPTH, …) for the `end - row` rows of the current tile, 1 to 12.
+#define DISPATCH_ROWS_12(TILE, V, DEPTH)                                        \
+  switch (end - row) {                                                          \
+  case 12: TILE(12, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break; \
+  case 11: TILE(11, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break; \
+  case 10: TILE(10, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break; \
+  case 9: TILE(9, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;   \
+  case 8: TILE(8, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;   \
+  case 7: TILE(7, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;   \
+  case 6: TILE(6, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;   \
+  case 5: TILE(5, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;   \
+  case 4: TILE(4, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;   \
+  case 3: TILE(3, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;   \
+  case 2: TILE(2, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;   \
+  default: TILE(1, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;  \
+  }
+
+#endif
+#endif
