@@ -399,8 +399,7 @@ def window_scores(act, window, shift):
     return w.norm(dim=-1)
 
 
-class GapTooSmall(Exception):
-    pass
+GapTooSmall = sref.GapTooSmall
 
 
 def block_forward(blk, x, order, ratio, scores, record):
@@ -422,19 +421,8 @@ def block_forward(blk, x, order, ratio, scores, record):
     out = win.clone()
     kept_per_image = []
     for b in range(B):
-        if order is None:
-            idx = torch.arange(num_windows)
-            kept_per_image.append(None)
-        else:
-            keep = int(num_windows * (1 - ratio))
-            idx = order[b][:keep]
-            kept_per_image.append(sorted(int(i) for i in idx))
-            if 0 < keep < num_windows:
-                s = scores[b][order[b]]
-                gap = ((s[keep - 1] - s[keep]) / s[keep - 1]).item()
-                record["gaps"].append(gap)
-                if gap < record.get("abort_below", -1.0):
-                    raise GapTooSmall(gap)
+        idx, kept = sref.kept_windows(order, scores, b, num_windows, ratio, record)
+        kept_per_image.append(kept)
         if len(idx) == 0:
             continue
         m = None if mask is None else mask[idx]

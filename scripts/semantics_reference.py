@@ -23,6 +23,23 @@ class GapTooSmall(Exception):
     pass
 
 
+def kept_windows(order, scores, b, num_windows, ratio, record):
+    """Image b's kept window indices (all when order is None) and the sorted list to report (None
+    for all). Records the relative score gap at the cut; GapTooSmall when it is under
+    record["abort_below"], so a case whose cut rounding could flip is drawn again."""
+    if order is None:
+        return torch.arange(num_windows), None
+    keep = int(num_windows * (1 - ratio))
+    idx = order[b][:keep]
+    if 0 < keep < num_windows:
+        s = scores[b][order[b]]
+        gap = ((s[keep - 1] - s[keep]) / s[keep - 1]).item()
+        record["gaps"].append(gap)
+        if gap < record.get("abort_below", -1.0):
+            raise GapTooSmall(gap)
+    return idx, sorted(int(i) for i in idx)
+
+
 def geometry(height, width, semantics, shifted):
     """Padded size and per-axis shift of one block: no clamp; torchvision drops the shift of an axis
     whose padded map is one window, mmdet and sparsevit keep it."""
@@ -77,19 +94,8 @@ def block_forward(blk, x, semantics, shifted, order=None, ratio=0.0, scores=None
     out = residual.clone()  # unkept windows pass through as their input
     kept_per_image = []
     for b in range(B):
-        if order is None:
-            idx = torch.arange(num_windows)
-            kept_per_image.append(None)
-        else:
-            keep = int(num_windows * (1 - ratio))
-            idx = order[b][:keep]
-            kept_per_image.append(sorted(int(i) for i in idx))
-            if 0 < keep < num_windows:
-                s = scores[b][order[b]]
-                gap = ((s[keep - 1] - s[keep]) / s[keep - 1]).item()
-                record["gaps"].append(gap)
-                if gap < record.get("abort_below", -1.0):
-                    raise GapTooSmall(gap)
+        idx, kept = kept_windows(order, scores, b, num_windows, ratio, record)
+        kept_per_image.append(kept)
         if len(idx) == 0:
             continue
         h_in = attn_in[b, idx]
