@@ -52,6 +52,26 @@ class CommandTestCase: XCTestCase {
 
   /// `name` inside the scratch directory.
   func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+  /// Runs `sparsevit arguments` and checks it failed cleanly: no crash, exit `status`, a first stderr
+  /// line `Error: …` mentioning `fragment`, exactly that one line for a failure (1), and `usage`
+  /// after a usage error (64).
+  func assertOneLineFailure(
+    _ arguments: [String], status: Int32, contains fragment: String, usage: String,
+    file: StaticString = #filePath, line: UInt = #line
+  ) throws {
+    let result = try sparsevit(arguments)
+    XCTAssertFalse(result.crashed, "crashed: \(arguments)", file: file, line: line)
+    XCTAssertEqual(result.status, status, "\(arguments): \(result.stderr)", file: file, line: line)
+    let lines = result.stderr.split(separator: "\n")
+    let first = lines.first.map(String.init) ?? ""
+    XCTAssertTrue(first.hasPrefix("Error: "), "first stderr line: \(first)", file: file, line: line)
+    XCTAssertTrue(first.contains(fragment), "'\(first)' does not mention '\(fragment)'", file: file, line: line)
+    if status == 1 {
+      XCTAssertEqual(lines.count, 1, "one line for a failure: \(result.stderr)", file: file, line: line)
+    }
+    if status == 64 { XCTAssertTrue(result.stderr.contains(usage), file: file, line: line) }
+  }
 }
 
 final class CommandLineTests: CommandTestCase {

@@ -33,17 +33,8 @@ final class EvalCommandTests: CommandTestCase {
   private func assertFailure(
     _ arguments: [String], status: Int32, contains fragment: String, file: StaticString = #filePath, line: UInt = #line
   ) throws {
-    let result = try sparsevit(arguments)
-    XCTAssertFalse(result.crashed, "crashed: \(arguments)", file: file, line: line)
-    XCTAssertEqual(result.status, status, "\(arguments): \(result.stderr)", file: file, line: line)
-    let lines = result.stderr.split(separator: "\n")
-    let first = lines.first.map(String.init) ?? ""
-    XCTAssertTrue(first.hasPrefix("Error: "), "first stderr line: \(first)", file: file, line: line)
-    XCTAssertTrue(first.contains(fragment), "'\(first)' does not mention '\(fragment)'", file: file, line: line)
-    if status == 1 {
-      XCTAssertEqual(lines.count, 1, "one line for a failure: \(result.stderr)", file: file, line: line)
-    }
-    if status == 64 { XCTAssertTrue(result.stderr.contains("Usage: sparsevit eval"), file: file, line: line) }
+    try assertOneLineFailure(
+      arguments, status: status, contains: fragment, usage: "Usage: sparsevit eval", file: file, line: line)
   }
 
   func testClassFoldersWithAClassFileGiveTheTableJSONCSVAndPlot() throws {
