@@ -15,17 +15,24 @@ let tinyFixtures =
   ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
     "Fixtures/tiny")
 
+/// The golden comparison of every framework fixture. The frameworks compute in float32 with other
+/// summation orders: element-wise we allow 1e-4 of the tensor's RMS (cancellation makes some small
+/// values carry the rounding of large terms) or 1e-4 relative, and the whole tensor must agree to
+/// 1e-5 relative L2.
+func checkGolden(
+  _ actual: [Float], _ expected: [Float], _ label: String, file: StaticString = #filePath, line: UInt = #line
+) {
+  let rtol = 1e-4, maxRelativeL2 = 1e-5
+  let rms = (expected.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(expected.count, 1))).squareRoot()
+  let result = compare(actual, expected, atol: 1e-4 * rms, rtol: rtol, label: label)
+  XCTAssertTrue(result.passed && result.relativeL2Error <= maxRelativeL2, result.description, file: file, line: line)
+}
+
 final class GoldenTests: XCTestCase {
   let directory = tinyFixtures
-  // timm computes in float32 with other summation orders: element-wise we allow 1e-4 of the
-  // tensor's RMS (cancellation makes some small values carry the rounding of large terms), and the
-  // whole tensor must agree to 1e-5 relative L2.
-  let rtol = 1e-4, maxRelativeL2 = 1e-5
 
   private func check(_ actual: [Float], _ expected: [Float], _ label: String) {
-    let rms = (expected.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(expected.count, 1))).squareRoot()
-    let result = compare(actual, expected, atol: 1e-4 * rms, rtol: rtol, label: label)
-    XCTAssertTrue(result.passed && result.relativeL2Error <= maxRelativeL2, result.description)
+    checkGolden(actual, expected, label)
   }
 
   private func array(_ name: String) throws -> Tensor {

@@ -11,13 +11,9 @@ import XCTest
 
 final class SemanticsGoldenTests: XCTestCase {
   let directory = tinyFixtures
-  // As GoldenTests: element-wise 1e-4 of the tensor's RMS or 1e-4 relative, 1e-5 relative L2 overall.
-  let rtol = 1e-4, maxRelativeL2 = 1e-5
 
   private func check(_ actual: [Float], _ expected: [Float], _ label: String) {
-    let rms = (expected.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(expected.count, 1))).squareRoot()
-    let result = compare(actual, expected, atol: 1e-4 * rms, rtol: rtol, label: label)
-    XCTAssertTrue(result.passed && result.relativeL2Error <= maxRelativeL2, result.description)
+    checkGolden(actual, expected, label)
   }
 
   private func array(_ name: String) throws -> Tensor {
