@@ -105,6 +105,8 @@ final class PackedBF16Tests: XCTestCase {
     }
     let amxShapes: [(m: Int, n: Int, k: Int)] = [
       (1, 16, 32), (33, 48, 64), (17, 40, 288), (50, 80, 768), (16, 32, 512), (7, 24, 9),
+      // Last 32-row blocks of 2, 15 and 31 rows (each gets its own tile configuration).
+      (98, 64, 96), (47, 32, 64), (63, 16, 32),
     ]
     var identical = 0, total = 0
     for shape in amxShapes {
