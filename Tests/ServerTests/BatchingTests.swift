@@ -111,6 +111,23 @@ final class BatchingTests: ServerTestCase {
     XCTAssertEqual(ladder.choose(images: 1, pixels: 1, waited: 0), 0)
   }
 
+  func testALoneImageIsHeldToTheSLOAndAQueueToTheTarget() throws {
+    // SLO 1.5 s, dense 1 s per image measured 1.3 s: alone it still meets 1.5 s (not the 0.8 target,
+    // 1.2 s); with one image behind it (2.6 s) the ladder goes sparse (0.5 × 1.3 × 2 = 1.3 > 1.2: the sparsest).
+    let depths = model.configuration.depths
+    let levels = try [0.0, 0.5].enumerated().map { index, ratio in
+      SparsityLevel(name: "r\(ratio)", ratios: try .uniform(ratio, depths: depths), secondsPerImage: [1.0, 0.5][index])
+    }
+    let ladder = SparsityLadder(levels: levels, sloSeconds: 1.5, calibrationPixels: 1, targetFraction: 0.8)
+    for _ in 0..<60 { ladder.record(level: 0, images: 1, pixels: 1, seconds: 1.3) }
+    XCTAssertEqual(ladder.predictedSeconds(level: 0, images: 1, pixels: 1, waited: 0), 1.3, accuracy: 1e-3)
+    XCTAssertEqual(ladder.choose(images: 1, pixels: 1, waited: 0), 0)
+    XCTAssertEqual(ladder.choose(images: 2, pixels: 1, waited: 0), 1)
+    // A lone image that has already waited past what the SLO leaves for its run goes sparse too.
+    let fresh = SparsityLadder(levels: levels, sloSeconds: 1.5, calibrationPixels: 1, targetFraction: 0.8)
+    XCTAssertEqual(fresh.choose(images: 1, pixels: 1, waited: 0.6), 1)
+  }
+
   func testLadderFollowsMeasuredTimes() throws {
     let depths = model.configuration.depths
     let ladder = SparsityLadder(

@@ -29,7 +29,9 @@ public struct SparsityLevel: Sendable {
 /// + images queued behind it) × seconds per image at `l` × (pixels / calibration pixels) × the machine's
 /// correction (running mean of measured / predicted over every batch: one factor for all levels, so
 /// a level that has not run lately is not judged by the load of its last run). The target is
-/// `targetFraction` × SLO.
+/// `targetFraction` × SLO while other images are waiting (more arrive while they run), and the SLO
+/// itself for a lone image: it only has its own run to finish, so a machine running 20% slow for a
+/// while does not prune a light load that still meets the SLO.
 /// When the current level misses it, the batch runs at the least sparse level that meets it (the
 /// sparsest if none does). Going back toward dense is one level at a time, once the denser level has
 /// met the target for `calmBatches` batches in a row (hysteresis: a brief lull does not flap).
@@ -91,7 +93,7 @@ public final class SparsityLadder: @unchecked Sendable {
   /// `waited` = the oldest request's time in the queue.
   public func choose(images: Int, pixels: Int, waited: Double) -> Int {
     lock.withLock {
-      let target = targetFraction * sloSeconds
+      let target = (images > 1 ? targetFraction : 1) * sloSeconds
       func meets(_ level: Int) -> Bool {
         predicted(level: level, images: images, pixels: pixels, waited: waited) <= target
       }
