@@ -2,19 +2,19 @@
 // 16 AVX2 vector registers (15 with the two multiplied vectors and the broadcast). The packed GEMM's
 // Swift kernel and the attention's scores and weighted values run on it, as their C copies do.
 
-/// Row pointers of a block of `count` ≤ 6 rows, `stride` apart. Rows from `count` on repeat row 0, so
-/// a block that always computes six rows (no branch in its loop) reads valid memory; those rows are
-/// never stored.
+/// Rows of a block of `count` ≤ 6 rows, `stride` apart from `base`. Rows from `count` on repeat row 0,
+/// so a block that always computes six rows (no branch in its loop) reads valid memory; those rows
+/// are never stored.
 struct BlockRows {
-  let rows: InlineArray<6, UnsafePointer<Float>>
+  let base: UnsafePointer<Float>
+  /// Floats from `base` to each row (loop invariants: the loops advance `base` alone).
+  let offsets: InlineArray<6, Int>
 
   @inline(__always)
   init(_ base: UnsafePointer<Float>, stride: Int, count: Int) {
-    rows = InlineArray { row in row < count ? base + row * stride : base }
+    self.base = base
+    offsets = InlineArray { row in row < count ? row * stride : 0 }
   }
-
-  @inline(__always)
-  subscript(row: Int) -> UnsafePointer<Float> { rows[row] }
 }
 
 /// Six rows of one or two 8-lane accumulators: `sums[r][v]` holds row r, columns `8v ..< 8v + 8`.
@@ -26,12 +26,13 @@ struct RegisterBlock {
   @inline(__always)
   init() {}
 
-  /// Sums starting from `start[r] + column ..< + 8·vectors`, for all six rows.
+  /// Sums loaded from columns `column ..< column + 8·vectors` of all six rows of `start`.
   @inline(__always)
   init(loading start: BlockRows, column: Int, vectors: Int) {
     for r in 0..<6 {
-      sums[r][0] = load8(start[r] + column)
-      if vectors > 1 { sums[r][1] = load8(start[r] + column + 8) }
+      let row = start.base + start.offsets[r] + column
+      sums[r][0] = load8(row)
+      if vectors > 1 { sums[r][1] = load8(row + 8) }
     }
   }
 
@@ -43,15 +44,17 @@ struct RegisterBlock {
   mutating func accumulate(
     rows: Int, vectors: Int, width: Int = 8, _ x: BlockRows, _ b: UnsafePointer<Float>, ldb: Int, depth: Int
   ) {
-    for t in 0..<depth {
-      let bt = b + t * ldb
+    var xt = x.base, bt = b
+    for _ in 0..<depth {
       let b0 = width == 8 ? load8(bt) : loadPartial8(bt, count: width)
       let b1 = vectors > 1 ? load8(bt + 8) : b0
       for r in 0..<rows {
-        let s = Vector8(repeating: x[r][t])
+        let s = Vector8(repeating: xt[x.offsets[r]])
         sums[r][0] = multiplyAdd(s, b0, sums[r][0])
         if vectors > 1 { sums[r][1] = multiplyAdd(s, b1, sums[r][1]) }
       }
+      xt += 1
+      bt += ldb
     }
   }
 }
