@@ -14,39 +14,53 @@ final class PatchOpsTests: XCTestCase {
     let norm = try LayerNormWeights(
       weight: randomTensor([channels], in: 0.5...1.5, seed: 4), bias: randomTensor([channels], seed: 5),
       channels: channels, name: "n")
-    let weights = try PatchEmbedWeights(weight: weight, bias: bias, norm: norm, name: "patch_embed")
     let oh = height / patch, ow = width / patch
-    for threads in [1, 3] {
-      var output = Tensor(shape: [batch, oh, ow, channels])
-      embedPatches(
-        images, weights: weights, into: &output,
-        scratch: RowScratch(workers: threads, floatsPerWorker: weights.scratchFloats), threads: threads)
-      var conv = Tensor(shape: [batch, oh, ow, channels])
-      for n in 0..<batch {
-        for i in 0..<oh {
-          for j in 0..<ow {
-            for o in 0..<channels {
-              var sum = Double(bias.values[o])
-              for c in 0..<3 {
-                for kh in 0..<patch {
-                  for kw in 0..<patch {
-                    sum += Double(weight[o, c, kh, kw]) * Double(images[n, c, i * patch + kh, j * patch + kw])
-                  }
+    var conv = Tensor(shape: [batch, oh, ow, channels])
+    for n in 0..<batch {
+      for i in 0..<oh {
+        for j in 0..<ow {
+          for o in 0..<channels {
+            var sum = Double(bias.values[o])
+            for c in 0..<3 {
+              for kh in 0..<patch {
+                for kw in 0..<patch {
+                  sum += Double(weight[o, c, kh, kw]) * Double(images[n, c, i * patch + kh, j * patch + kw])
                 }
               }
-              conv.values[((n * oh + i) * ow + j) * channels + o] = Float(sum)
             }
+            conv.values[((n * oh + i) * ow + j) * channels + o] = Float(sum)
           }
         }
       }
-      let result = compare(
-        output.values, layerNorm(conv, norm).values, atol: 2e-5, rtol: 2e-5, label: "stem threads \(threads)")
-      XCTAssertTrue(result.passed, result.description)
+    }
+    let expected = layerNorm(conv, norm)
+    // Every f32 kernel this CPU runs (the stem stays f32 in bf16 precision).
+    let kernels = BlockMatrixKernel.supported.filter { $0.precision == .f32 }
+    XCTAssertTrue(kernels.contains(.openBLAS))
+    for kernel in kernels {
+      let weights = try PatchEmbedWeights(weight: weight, bias: bias, norm: norm, name: "patch_embed", kernel: kernel)
+      for threads in [1, 3] {
+        var output = Tensor(shape: [batch, oh, ow, channels])
+        embedPatches(
+          images, weights: weights, into: &output,
+          scratch: RowScratch(workers: threads, floatsPerWorker: weights.scratchFloats), threads: threads)
+        let result = compare(
+          output.values, expected.values, atol: 2e-5, rtol: 2e-5, label: "stem \(kernel) threads \(threads)")
+        XCTAssertTrue(result.passed, result.description)
+      }
     }
   }
 
   func testMergePatchesPadsOddSidesAndOrdersChannels() throws {
-    let (batch, height, width, channels, outChannels) = (2, 7, 10, 6, 11)
+    // 4·6 = 24 inner values run AMX's fallback; 4·8 = 32 run the AMX tiles themselves.
+    for channels in [6, 8] { try checkMerge(channels: channels) }
+  }
+
+  /// Every kernel this CPU runs against the loops (the others are named as skipped). bf16 kernels
+  /// are compared with the loops on bf16-rounded operands: the products are exact in f32, so only
+  /// the order of the f32 sums differs.
+  private func checkMerge(channels: Int) throws {
+    let (batch, height, width, outChannels) = (2, 7, 10, 11)
     let x = randomTensor([batch, height, width, channels], seed: 6)
     let norm = try LayerNormWeights(
       weight: randomTensor([4 * channels], in: 0.5...1.5, seed: 7), bias: randomTensor([4 * channels], seed: 8),
@@ -70,19 +84,27 @@ final class PatchOpsTests: XCTestCase {
         }
       }
     }
-    let normed = layerNorm(gathered, norm)
-    var expected = Tensor(shape: [batch * oh * ow, outChannels])
-    linear(normed.reshaped([batch * oh * ow, 4 * channels]), weight: reduction, bias: nil, into: &expected)
-    // OpenBLAS (nil) and every packed kernel this CPU runs; the others are named as skipped.
+    let normed = layerNorm(gathered, norm).reshaped([batch * oh * ow, 4 * channels])
+    func product(_ a: Tensor, _ w: Tensor) -> Tensor {
+      var y = Tensor(shape: [batch * oh * ow, outChannels])
+      linear(a, weight: w, bias: nil, into: &y)
+      return y
+    }
+    func rounded(_ t: Tensor) -> Tensor {
+      Tensor(shape: t.shape, values: t.values.map { Float(bitPattern: UInt32(BFloat16Model.round($0)) << 16) })
+    }
+    let exact = product(normed, reduction), bf16 = product(rounded(normed), rounded(reduction))
     for isa in PanelISA.allCases where !isa.isSupported { print("merge: skipping the \(isa) kernel (not on this CPU)") }
-    for isa in [nil] + PanelISA.allCases.filter(\.isSupported) {
+    for isa in BF16ISA.allCases where !isa.isSupported { print("merge: skipping the \(isa) kernel (not on this CPU)") }
+    for kernel in BlockMatrixKernel.supported {
       let weights = try PatchMergeWeights(
-        inputChannels: channels, norm: norm, reduction: reduction, name: "downsample", isa: isa)
+        inputChannels: channels, norm: norm, reduction: reduction, name: "downsample", kernel: kernel)
+      let expected = kernel.precision == .bf16 ? bf16 : exact
       for threads in [1, 2] {
         var output = Tensor(shape: [batch, oh, ow, outChannels])
         let scratch = RowScratch(workers: threads, floatsPerWorker: weights.scratchFloats)
         mergePatches(x, weights: weights, into: &output, scratch: scratch, threads: threads)
-        let label = "merge \(isa.map(\.rawValue) ?? "OpenBLAS") threads \(threads)"
+        let label = "merge C=\(channels) \(kernel) threads \(threads)"
         let result = compare(output.values, expected.values, atol: 1e-5, rtol: 1e-5, label: label)
         XCTAssertTrue(result.passed, result.description)
       }

@@ -50,12 +50,17 @@ package struct PatchEmbedWeights: Sendable {
   package let patch: Int
   /// Output channels (embedding width).
   package let channels: Int
-  let weight: [Float]  // [channels, inputChannels·patch·patch], columns ordered (c, kh, kw)
+  /// `[channels, inputChannels·patch·patch]`, columns ordered (c, kh, kw), stored for an f32 kernel.
+  let weight: StoredMatrix
   let bias: [Float]  // [channels]
   let norm: LayerNormWeights  // [channels]
 
-  /// Checks `weight` is `[channels, inputChannels, patch, patch]` and the rest `[channels]`.
-  package init(weight: Tensor, bias: Tensor, norm: LayerNormWeights, name: String) throws(ShapeError) {
+  /// Checks `weight` is `[channels, inputChannels, patch, patch]` and the rest `[channels]`; stores
+  /// the weight for `kernel` (an f32 one: the stem's inner size, 3·4·4, is too small to gain from bf16).
+  package init(
+    weight: Tensor, bias: Tensor, norm: LayerNormWeights, name: String, kernel: BlockMatrixKernel = .preferred
+  ) throws(ShapeError) {
+    precondition(kernel.precision == .f32, "PatchEmbedWeights: the stem runs in f32, not on \(kernel)")
     guard weight.rank == 4, weight.shape[2] == weight.shape[3], weight.shape.allSatisfy({ $0 > 0 }) else {
       throw ShapeError(name: name + ".proj.weight", expected: [norm.channels, 3, 4, 4], actual: weight.shape)
     }
@@ -64,7 +69,8 @@ package struct PatchEmbedWeights: Sendable {
     patch = weight.shape[2]
     try ShapeError.check(name + ".proj.bias", bias.shape, expected: [channels])
     try ShapeError.check(name + ".norm.weight", [norm.channels], expected: [channels])
-    self.weight = weight.values
+    self.weight = StoredMatrix(
+      weight.values, outputs: channels, inner: inputChannels * patch * patch, kernel: kernel)
     self.bias = bias.values
     self.norm = norm
   }
@@ -96,19 +102,17 @@ package func embedPatches(
   ) { chunks, scratchBase, clock in
     images.values.withUnsafeBufferPointer { imageBuffer in
       output.values.withUnsafeMutableBufferPointer { outBuffer in
-        weights.weight.withUnsafeBufferPointer { w in
-          weights.bias.withUnsafeBufferPointer { b in
-            weights.norm.withUnsafeParameters { gamma, beta in
-              var kernel = StemKernel(
-                image: imageBuffer.baseAddress!, out: outBuffer.baseAddress!, weight: w.baseAddress!,
-                bias: b.baseAddress!, gamma: gamma, beta: beta, epsilon: weights.norm.epsilon,
-                scratch: scratchBase, floatsPerWorker: scratch.floatsPerWorker,
-                inputChannels: inputChannels, height: height, width: width, patch: patch, outHeight: outHeight,
-                outWidth: outWidth, channels: channels, rows: rows, chunks: chunks, parts: min(threads, chunks),
-                clock: clock)
-              parallelParts(kernel.parts, &kernel) { raw, worker in
-                forkContext(raw, as: StemKernel.self).pointee.run(worker: worker)
-              }
+        weights.bias.withUnsafeBufferPointer { b in
+          weights.norm.withUnsafeParameters { gamma, beta in
+            var kernel = StemKernel(
+              image: imageBuffer.baseAddress!, out: outBuffer.baseAddress!, weight: weights.weight,
+              bias: b.baseAddress!, gamma: gamma, beta: beta, epsilon: weights.norm.epsilon,
+              scratch: scratchBase, floatsPerWorker: scratch.floatsPerWorker,
+              inputChannels: inputChannels, height: height, width: width, patch: patch, outHeight: outHeight,
+              outWidth: outWidth, channels: channels, rows: rows, chunks: chunks, parts: min(threads, chunks),
+              clock: clock)
+            parallelParts(kernel.parts, &kernel) { raw, worker in
+              forkContext(raw, as: StemKernel.self).pointee.run(worker: worker)
             }
           }
         }
@@ -121,7 +125,7 @@ package func embedPatches(
 struct StemKernel {
   let image: UnsafePointer<Float>  // [batch, inputChannels, height, width]
   let out: UnsafeMutablePointer<Float>  // [batch, outHeight, outWidth, channels]
-  let weight: UnsafePointer<Float>  // [channels, inputChannels·patch·patch]
+  let weight: StoredMatrix  // [channels, inputChannels·patch·patch]
   let bias: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>  // [channels]
   let epsilon: Float
   let scratch: UnsafeMutablePointer<Float>
@@ -155,9 +159,7 @@ struct StemKernel {
       }
       let target = out + first * channels
       for r in 0..<count { (target + r * channels).update(from: bias, count: channels) }
-      BLAS.multiplyTransposed(
-        rows: count, columns: channels, inner: inner, columns, lda: inner,
-        weight, ldb: inner, beta: 1, into: target, ldc: channels)
+      weight.multiply(rows: count, columns, lda: inner, beta: 1, into: target, ldc: channels)
       for r in 0..<count {
         let row = target + r * channels
         layerNormRow(row, count: channels, gamma: gamma, beta: beta, epsilon: epsilon, into: row)
@@ -178,15 +180,14 @@ package struct PatchMergeWeights: Sendable {
   /// Channels of the output map.
   package let outputChannels: Int
   let norm: LayerNormWeights  // [4·inputChannels]
-  /// `[outputChannels, 4·inputChannels]` as loaded (OpenBLAS), or packed (`PackedPanels`) for `isa`.
-  let reduction: [Float]
-  /// The packed kernel of the reduction, nil for OpenBLAS (whose x86 kernels it may not know the CPU for).
-  package let isa: PanelISA?
+  /// `[outputChannels, 4·inputChannels]`, stored for the blocks' kernel (bf16 in bf16 precision).
+  let reduction: StoredMatrix
 
   /// Checks `norm` is over `4·inputChannels` and `reduction` is `[outputChannels, 4·inputChannels]`;
-  /// packs `reduction` for `isa` (which must be supported) unless it is nil.
+  /// stores `reduction` for `kernel`, which must run on this CPU.
   package init(
-    inputChannels: Int, norm: LayerNormWeights, reduction: Tensor, name: String, isa: PanelISA? = PanelISA.best
+    inputChannels: Int, norm: LayerNormWeights, reduction: Tensor, name: String,
+    kernel: BlockMatrixKernel = .preferred
   ) throws(ShapeError) {
     try ShapeError.check(name + ".norm.weight", [norm.channels], expected: [4 * inputChannels])
     guard reduction.rank == 2, reduction.shape[0] > 0 else {
@@ -198,11 +199,8 @@ package struct PatchMergeWeights: Sendable {
     self.inputChannels = inputChannels
     self.outputChannels = reduction.shape[0]
     self.norm = norm
-    if let isa { precondition(isa.isSupported, "PatchMergeWeights: this CPU cannot run the \(isa) kernel") }
-    self.isa = isa
-    self.reduction =
-      isa == nil
-      ? reduction.values : PackedPanels.pack(reduction.values, outputs: reduction.shape[0], inner: 4 * inputChannels)
+    self.reduction = StoredMatrix(
+      reduction.values, outputs: reduction.shape[0], inner: 4 * inputChannels, kernel: kernel)
   }
 
   /// Floats of `RowScratch` one worker needs.
@@ -226,17 +224,15 @@ package func mergePatches(
   ) { chunks, scratchBase, clock in
     input.values.withUnsafeBufferPointer { inBuffer in
       output.values.withUnsafeMutableBufferPointer { outBuffer in
-        weights.reduction.withUnsafeBufferPointer { w in
-          weights.norm.withUnsafeParameters { gamma, beta in
-            var kernel = MergeKernel(
-              x: inBuffer.baseAddress!, out: outBuffer.baseAddress!, reduction: w.baseAddress!, gamma: gamma,
-              beta: beta, epsilon: weights.norm.epsilon, scratch: scratchBase,
-              floatsPerWorker: scratch.floatsPerWorker, height: height, width: width, channels: channels,
-              outHeight: outHeight, outWidth: outWidth, outChannels: outChannels, rows: rows, chunks: chunks,
-              parts: min(threads, chunks), isa: weights.isa, clock: clock)
-            parallelParts(kernel.parts, &kernel) { raw, worker in
-              forkContext(raw, as: MergeKernel.self).pointee.run(worker: worker)
-            }
+        weights.norm.withUnsafeParameters { gamma, beta in
+          var kernel = MergeKernel(
+            x: inBuffer.baseAddress!, out: outBuffer.baseAddress!, reduction: weights.reduction, gamma: gamma,
+            beta: beta, epsilon: weights.norm.epsilon, scratch: scratchBase,
+            floatsPerWorker: scratch.floatsPerWorker, height: height, width: width, channels: channels,
+            outHeight: outHeight, outWidth: outWidth, outChannels: outChannels, rows: rows, chunks: chunks,
+            parts: min(threads, chunks), clock: clock)
+          parallelParts(kernel.parts, &kernel) { raw, worker in
+            forkContext(raw, as: MergeKernel.self).pointee.run(worker: worker)
           }
         }
       }
@@ -248,7 +244,7 @@ package func mergePatches(
 struct MergeKernel {
   let x: UnsafePointer<Float>  // [batch, height, width, channels]
   let out: UnsafeMutablePointer<Float>  // [batch, outHeight, outWidth, outChannels]
-  let reduction: UnsafePointer<Float>  // [outChannels, 4·channels], packed for `isa` unless nil
+  let reduction: StoredMatrix  // [outChannels, 4·channels]
   let gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>  // [4·channels]
   let epsilon: Float
   let scratch: UnsafeMutablePointer<Float>
@@ -256,7 +252,6 @@ struct MergeKernel {
   let height: Int, width: Int, channels: Int
   let outHeight: Int, outWidth: Int, outChannels: Int
   let rows: Int, chunks: Int, parts: Int
-  let isa: PanelISA?
   let clock: WorkerClock
 
   /// Worker `worker` takes every `parts`-th chunk of output rows: 2×2 gather (zeros past the edge)
@@ -285,15 +280,7 @@ struct MergeKernel {
         }
         layerNormRow(row, count: inner, gamma: gamma, beta: beta, epsilon: epsilon, into: row)
       }
-      if let isa {
-        multiplyPanels(
-          rows: count, columns: outChannels, inner: inner, gathered, lda: inner, packed: reduction,
-          outputs: outChannels, first: 0, beta: 0, into: out + first * outChannels, ldc: outChannels, isa: isa)
-      } else {
-        BLAS.multiplyTransposed(
-          rows: count, columns: outChannels, inner: inner, gathered, lda: inner,
-          reduction, ldb: inner, beta: 0, into: out + first * outChannels, ldc: outChannels)
-      }
+      reduction.multiply(rows: count, gathered, lda: inner, beta: 0, into: out + first * outChannels, ldc: outChannels)
       chunk += parts
     }
     clock.lap(.merge, worker: worker, since: start)

@@ -432,20 +432,11 @@ struct BlockKernel {
     rows m: Int, columns: Range<Int>, inner k: Int, _ a: UnsafePointer<Float>, lda: Int,
     weight: Int, outputs: Int, beta: Float, into c: UnsafeMutablePointer<Float>, ldc: Int
   ) {
-    switch weights.kernel {
-    case .openBLAS:
-      BLAS.multiplyTransposed(
-        rows: m, columns: columns.count, inner: k, a, lda: lda, p + weight + columns.lowerBound * k, ldb: k,
-        beta: beta, into: c + columns.lowerBound, ldc: ldc)
-    case .packedPanels(let isa):
-      multiplyPanels(
-        rows: m, columns: columns.count, inner: k, a, lda: lda, packed: p + weight, outputs: outputs,
-        first: columns.lowerBound, beta: beta, into: c + columns.lowerBound, ldc: ldc, isa: isa)
-    case .packedBF16(let isa):
-      multiplyPanelsBF16(
-        rows: m, columns: columns.count, inner: k, a, lda: lda, packed: weights.bf16Matrices!.base + weight,
-        outputs: outputs, first: columns.lowerBound, beta: beta, into: c + columns.lowerBound, ldc: ldc, isa: isa)
-    }
+    let pairs = weights.bf16Matrices?.base
+    multiplyStored(
+      kernel: weights.kernel, rows: m, columns: columns.count, inner: k, a, lda: lda,
+      floats: pairs == nil ? p + weight : nil, pairs: pairs.map { $0 + weight }, outputs: outputs,
+      first: columns.lowerBound, beta: beta, into: c + columns.lowerBound, ldc: ldc)
   }
 
   /// Gathers the tile's tokens into `residual` and LN1 of them into `normed`. A padding token is

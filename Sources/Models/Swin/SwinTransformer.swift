@@ -107,7 +107,7 @@ public struct SwinTransformer: Sendable {
       norm: LayerNormWeights(
         weight: bag["patch_embed.norm.weight"], bias: bag["patch_embed.norm.bias"], channels: stem,
         name: "patch_embed.norm"),
-      name: "patch_embed")
+      name: "patch_embed", kernel: kernel.precision == .f32 ? kernel : .preferred)
     var stages: [SwinStage] = []
     for stage in 0..<configuration.stageCount {
       let channels = configuration.channels(stage: stage)
@@ -120,7 +120,7 @@ public struct SwinTransformer: Sendable {
           norm: LayerNormWeights(
             weight: bag[prefix + ".norm.weight"], bias: bag[prefix + ".norm.bias"], channels: 4 * input,
             name: prefix + ".norm"),
-          reduction: bag[prefix + ".reduction.weight"], name: prefix)
+          reduction: bag[prefix + ".reduction.weight"], name: prefix, kernel: kernel)
         try ShapeError.check(
           prefix + ".reduction.weight", bag[prefix + ".reduction.weight"].shape, expected: [channels, 4 * input])
       }
