@@ -2,18 +2,35 @@
 // AVX2+FMA, so a plain build runs them fused on 256-bit vectors. Same blocks, same summation order
 // and the same exp polynomial as the Swift code built with FMA (scripts/build.sh), hence the same bits.
 #include "CKernels.h"
+#include "avx2.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#define AVX2 __attribute__((target("avx2,fma")))
-#define INLINE static inline __attribute__((always_inline))
 
 // Rows of a block of `rows` ≤ 6 starting at `base`; missing rows repeat the first (never stored).
-#define ROW(base, stride, r, rows) ((rows) > (r) ? (base) + (r) * (stride) : (base))
+INLINE void block_rows(const float *x[6], const float *base, long stride, long rows) {
+  for (int r = 0; r < 6; r++) x[r] = rows > r ? base + r * stride : base;
+}
 
-INLINE AVX2 __m256i lane_mask(long count) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+// The register block of both products, 6 rows × 16 columns: a[r] += Σ_t x[r][t] · b[t·ldb ..< +16]
+// over t < depth.
+INLINE AVX2 void block6x16(__m256 a[6][2], const float *const x[6], const float *b, long ldb, long depth) {
+  for (long t = 0; t < depth; t++) {
+    __m256 b0 = _mm256_loadu_ps(b + t * ldb), b1 = _mm256_loadu_ps(b + t * ldb + 8);
+    for (int r = 0; r < 6; r++) {
+      __m256 s = _mm256_broadcast_ss(x[r] + t);
+      a[r][0] = _mm256_fmadd_ps(s, b0, a[r][0]);
+      a[r][1] = _mm256_fmadd_ps(s, b1, a[r][1]);
+    }
+  }
+}
+
+// The same for the last 8 columns, or fewer under `mask` when `masked` (a constant after inlining).
+INLINE AVX2 void block6x8(
+  __m256 a[6], const float *const x[6], const float *b, long ldb, long depth, int masked, __m256i mask) {
+  for (long t = 0; t < depth; t++) {
+    __m256 v = masked ? _mm256_maskload_ps(b + t * ldb, mask) : _mm256_loadu_ps(b + t * ldb);
+    for (int r = 0; r < 6; r++) a[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(x[r] + t), v, a[r]);
+  }
 }
 
 AVX2 void ck_attention_scores_avx2(
@@ -22,10 +39,8 @@ AVX2 void ck_attention_scores_avx2(
   for (long i = 0; i < n;) {
     const long rows = n - i < 6 ? n - i : 6;
     const float *q[6], *b[6];
-    for (int r = 0; r < 6; r++) {
-      q[r] = ROW(queries + i * head_dim, head_dim, r, rows);
-      b[r] = ROW(bias + i * np, np, r, rows);
-    }
+    block_rows(q, queries + i * head_dim, head_dim, rows);
+    block_rows(b, bias + i * np, np, rows);
     float *s0 = scores + i * np;
     long c = 0;
     for (; c + 16 <= np; c += 16) {
@@ -34,14 +49,7 @@ AVX2 void ck_attention_scores_avx2(
         a[r][0] = _mm256_loadu_ps(b[r] + c);
         a[r][1] = _mm256_loadu_ps(b[r] + c + 8);
       }
-      for (long d = 0; d < head_dim; d++) {
-        __m256 k0 = _mm256_loadu_ps(keys_t + d * np + c), k1 = _mm256_loadu_ps(keys_t + d * np + c + 8);
-        for (int r = 0; r < 6; r++) {
-          __m256 x = _mm256_broadcast_ss(q[r] + d);
-          a[r][0] = _mm256_fmadd_ps(x, k0, a[r][0]);
-          a[r][1] = _mm256_fmadd_ps(x, k1, a[r][1]);
-        }
-      }
+      block6x16(a, q, keys_t + c, np, head_dim);
       for (int r = 0; r < rows; r++) {
         _mm256_storeu_ps(s0 + r * np + c, a[r][0]);
         _mm256_storeu_ps(s0 + r * np + c + 8, a[r][1]);
@@ -50,10 +58,7 @@ AVX2 void ck_attention_scores_avx2(
     if (c < np) {
       __m256 a[6];
       for (int r = 0; r < 6; r++) a[r] = _mm256_loadu_ps(b[r] + c);
-      for (long d = 0; d < head_dim; d++) {
-        __m256 k = _mm256_loadu_ps(keys_t + d * np + c);
-        for (int r = 0; r < 6; r++) a[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(q[r] + d), k, a[r]);
-      }
+      block6x8(a, q, keys_t + c, np, head_dim, 0, _mm256_setzero_si256());
       for (int r = 0; r < rows; r++) _mm256_storeu_ps(s0 + r * np + c, a[r]);
     }
     i += rows;
@@ -69,13 +74,9 @@ INLINE AVX2 __m256 exp8(__m256 x) {
   __m256 n = _mm256_sub_ps(shifted, magic);
   __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-0.69314575f), clamped);
   r = _mm256_fmadd_ps(n, _mm256_set1_ps(-1.4286068e-6f), r);
-  __m256 p = _mm256_set1_ps(1.3843636e-3f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3741536e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1668002e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666432e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.9999994e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  static const float coefficients[] = {
+    1.3843636e-3f, 8.3741536e-3f, 4.1668002e-2f, 1.6666432e-1f, 4.9999994e-1f, 1.0f, 1.0f};
+  __m256 p = horner8(r, coefficients, 7);
   __m256i integer = _mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_castps_si256(magic));
   __m256 two_to_n = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(integer, _mm256_set1_epi32(127)), 23));
   __m256 below = _mm256_cmp_ps(x, lowest, _CMP_LT_OQ);
@@ -128,20 +129,13 @@ AVX2 void ck_weigh_values_avx2(
   for (long i = 0; i < n;) {
     const long rows = n - i < 6 ? n - i : 6;
     const float *p[6];
-    for (int r = 0; r < 6; r++) p[r] = ROW(scores + i * np, np, r, rows);
+    block_rows(p, scores + i * np, np, rows);
     float *o0 = output + i * output_stride;
     long c = 0;
     for (; c + 16 <= head_dim; c += 16) {
       __m256 a[6][2];
       for (int r = 0; r < 6; r++) a[r][0] = a[r][1] = _mm256_setzero_ps();
-      for (long j = 0; j < n; j++) {
-        __m256 v0 = _mm256_loadu_ps(values + j * head_dim + c), v1 = _mm256_loadu_ps(values + j * head_dim + c + 8);
-        for (int r = 0; r < 6; r++) {
-          __m256 w = _mm256_broadcast_ss(p[r] + j);
-          a[r][0] = _mm256_fmadd_ps(w, v0, a[r][0]);
-          a[r][1] = _mm256_fmadd_ps(w, v1, a[r][1]);
-        }
-      }
+      block6x16(a, p, values + c, head_dim, n);
       __m256 vb0 = _mm256_loadu_ps(value_bias + c), vb1 = _mm256_loadu_ps(value_bias + c + 8);
       for (int r = 0; r < rows; r++) {
         __m256 scale = _mm256_set1_ps(inverse_sums[i + r]);
@@ -156,10 +150,7 @@ AVX2 void ck_weigh_values_avx2(
       const __m256i m = lane_mask(width);
       __m256 a[6];
       for (int r = 0; r < 6; r++) a[r] = _mm256_setzero_ps();
-      for (long j = 0; j < n; j++) {
-        __m256 v = _mm256_maskload_ps(values + j * head_dim + c, m);
-        for (int r = 0; r < 6; r++) a[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(p[r] + j), v, a[r]);
-      }
+      block6x8(a, p, values + c, head_dim, n, 1, m);
       __m256 vb = _mm256_maskload_ps(value_bias + c, m);
       for (int r = 0; r < rows; r++) {
         __m256 result = _mm256_fmadd_ps(a[r], _mm256_set1_ps(inverse_sums[i + r]), vb);

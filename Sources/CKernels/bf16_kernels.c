@@ -17,7 +17,7 @@ BF16 void ck_bf16_round_avx512(long count, const float *x, uint16_t *y) {
     _mm256_storeu_si256((__m256i *)(y + i), (__m256i)h);
   }
   if (i < count) {
-    __mmask16 m = (__mmask16)((1u << (count - i)) - 1);
+    __mmask16 m = first_lanes16(count - i);
     __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x + i));
     _mm256_mask_storeu_epi16(y + i, m, (__m256i)h);
   }
@@ -43,20 +43,7 @@ INLINE BF16 void tile_bf16(
 BF16 void ck_bf16_avx512_panels(
   long rows, long cols, long pairs, const uint32_t *a, long lda, const uint32_t *p0,
   const uint32_t *p1, int accumulate, float *c, long ldc) {
-  __mmask16 m0 = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
-  __mmask16 m1 = cols >= 32 ? 0xFFFF : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1) : 0;
-  long tiles = (rows + 11) / 12, row = 0;
-  for (long t = 0; t < tiles; t++) {
-    long end = (t + 1) * rows / tiles;
-    const uint32_t *at = a + row * lda;
-    float *ct = c + row * ldc;
-    if (cols > 16) {
-      DISPATCH_ROWS_12(tile_bf16, 2, pairs)
-    } else {
-      DISPATCH_ROWS_12(tile_bf16, 1, pairs)
-    }
-    row = end;
-  }
+  PANELS_512(tile_bf16, pairs)
 }
 
 #else

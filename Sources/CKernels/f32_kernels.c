@@ -2,14 +2,12 @@
 // summed in k order with one fused multiply-add per k from zero, then added to c, exactly as the
 // Swift kernel does, so every ISA gives the same bits. Rows are split into balanced tiles.
 #include "CKernels.h"
+#include "avx2.h"
 #include "tile512.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
 
-#define AVX2 __attribute__((target("avx2,fma")))
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
-#define INLINE static inline __attribute__((always_inline))
 
 // MARK: AVX2 + FMA, 6 rows × 16 columns (12 accumulators of the 16 ymm registers)
 
@@ -40,9 +38,7 @@ INLINE AVX2 void tile256(
 AVX2 void ck_f32_avx2_panel(
   long rows, long cols, long depth, const float *a, long lda, const float *panel, int accumulate,
   float *c, long ldc) {
-  __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)cols), lane);
-  __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)cols - 8), lane);
+  __m256i m0 = lane_mask(cols), m1 = lane_mask(cols - 8);
   long tiles = (rows + 5) / 6, row = 0;
   for (long t = 0; t < tiles; t++) {
     long end = (t + 1) * rows / tiles;
@@ -82,20 +78,7 @@ INLINE AVX512 void tile512(
 AVX512 void ck_f32_avx512_panels(
   long rows, long cols, long depth, const float *a, long lda, const float *p0, const float *p1,
   int accumulate, float *c, long ldc) {
-  __mmask16 m0 = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
-  __mmask16 m1 = cols >= 32 ? 0xFFFF : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1) : 0;
-  long tiles = (rows + 11) / 12, row = 0;
-  for (long t = 0; t < tiles; t++) {
-    long end = (t + 1) * rows / tiles;
-    const float *at = a + row * lda;
-    float *ct = c + row * ldc;
-    if (cols > 16) {
-      DISPATCH_ROWS_12(tile512, 2, depth)
-    } else {
-      DISPATCH_ROWS_12(tile512, 1, depth)
-    }
-    row = end;
-  }
+  PANELS_512(tile512, depth)
 }
 
 #else

@@ -1,10 +1,16 @@
-// What the AVX-512 f32 and bf16 panel kernels share: the masked store of a 12×32 accumulator tile
-// and the switch that turns a tile's row count into a compile-time constant (so the tile function
-// is specialized per row count and its unused accumulators fold away). Internal to CKernels.
+// What the AVX-512 f32 and bf16 panel kernels share: the masked store of a 12×32 accumulator tile,
+// the split of the rows into balanced tiles, and the switch that turns a tile's row count into a
+// compile-time constant (so the tile function is specialized per row count and its unused
+// accumulators fold away). Internal to CKernels.
 #ifndef CKERNELS_TILE512_H
 #define CKERNELS_TILE512_H
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+// The first `count` lanes of 16 (none when count ≤ 0, all when count ≥ 16).
+static inline __attribute__((always_inline)) __mmask16 first_lanes16(long count) {
+  return count >= 16 ? 0xFFFF : count > 0 ? (__mmask16)((1u << count) - 1) : 0;
+}
 
 // c[R, 16·V] (+)= acc, with the last columns masked by m0 (first vector) and m1 (second).
 static inline __attribute__((always_inline, target("avx512f"))) void store_tile512(
@@ -35,6 +41,24 @@ static inline __attribute__((always_inline, target("avx512f"))) void store_tile5
   case 3: TILE(3, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;   \
   case 2: TILE(2, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;   \
   default: TILE(1, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc); break;  \
+  }
+
+// The body of a two-panel driver over `a` (`rows` × DEPTH, `lda` apart), panels `p0`, `p1` and
+// `c` (`cols` ≤ 32 columns, `ldc` apart): rows in balanced tiles of ≤ 12, each run by
+// TILE(rows, V, DEPTH, …) with V = 2 panels when cols > 16, the last columns masked.
+#define PANELS_512(TILE, DEPTH)                                    \
+  __mmask16 m0 = first_lanes16(cols), m1 = first_lanes16(cols - 16); \
+  long tiles = (rows + 11) / 12, row = 0;                          \
+  for (long t = 0; t < tiles; t++) {                               \
+    long end = (t + 1) * rows / tiles;                             \
+    __typeof__(a) at = a + row * lda;                              \
+    float *ct = c + row * ldc;                                     \
+    if (cols > 16) {                                               \
+      DISPATCH_ROWS_12(TILE, 2, DEPTH)                             \
+    } else {                                                       \
+      DISPATCH_ROWS_12(TILE, 1, DEPTH)                             \
+    }                                                              \
+    row = end;                                                     \
   }
 
 #endif

@@ -2,32 +2,21 @@
 // runs them on 256-bit vectors with fused multiply-adds. Same operations in the same order as the
 // Swift code built with FMA (scripts/build.sh), hence the same bits.
 #include "CKernels.h"
+#include "avx2.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#define AVX2 __attribute__((target("avx2,fma")))
-#define INLINE static inline __attribute__((always_inline))
 
 // Swift's maximum/minimum (`a.replacing(with: b, where: b .> a)`): a NaN in `a` passes through.
 INLINE AVX2 __m256 gelu8(__m256 x) {
   const __m256 limit = _mm256_set1_ps(5.2f);
   __m256 xc = _mm256_min_ps(limit, _mm256_max_ps(_mm256_set1_ps(-5.2f), x));
   __m256 x2 = _mm256_mul_ps(xc, xc);
-  __m256 p = _mm256_set1_ps(5.0932002e-8f);
-  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(1.2821344e-5f));
-  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(3.0270041e-4f));
-  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(9.1525391e-3f));
-  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(6.3928865e-2f));
-  p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(7.9788458e-1f));
-  p = _mm256_mul_ps(p, xc);
-  __m256 q = _mm256_set1_ps(1.2803538e-6f);
-  q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(6.8932211e-5f));
-  q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(1.7860967e-3f));
-  q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(2.7602784e-2f));
-  q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(2.4678954e-1f));
-  q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(1.0f));
-  __m256 erf = _mm256_div_ps(p, q);
+  static const float numerator[] = {
+    5.0932002e-8f, 1.2821344e-5f, 3.0270041e-4f, 9.1525391e-3f, 6.3928865e-2f, 7.9788458e-1f};
+  static const float denominator[] = {
+    1.2803538e-6f, 6.8932211e-5f, 1.7860967e-3f, 2.7602784e-2f, 2.4678954e-1f, 1.0f};
+  __m256 p = _mm256_mul_ps(horner8(x2, numerator, 6), xc);
+  __m256 erf = _mm256_div_ps(p, horner8(x2, denominator, 6));
   return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(_mm256_set1_ps(1.0f), erf));
 }
 
@@ -38,7 +27,7 @@ AVX2 void ck_bias_gelu_avx2(float *values, const float *bias, long count) {
     _mm256_storeu_ps(values + i, gelu8(v));
   }
   if (i < count) {
-    __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(count - i)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256i m = lane_mask(count - i);
     __m256 v = _mm256_add_ps(_mm256_maskload_ps(values + i, m), _mm256_maskload_ps(bias + i, m));
     _mm256_maskstore_ps(values + i, m, gelu8(v));
   }

@@ -76,6 +76,15 @@ func storePartial8(_ value: Vector8, _ pointer: UnsafeMutablePointer<Float>, cou
   for lane in 0..<count { pointer[lane] = value[lane] }
 }
 
+/// `c[0]·x^(n−1) + … + c[n−1]` per lane by Horner's rule, one `multiplyAdd` per coefficient (the
+/// order the C copies use, hence the same bits). Transparent for the same reason as `exp8`.
+@_transparent
+func polynomial<let n: Int>(_ x: Vector8, _ coefficients: InlineArray<n, Float>) -> Vector8 {
+  var p = Vector8(repeating: coefficients[0])
+  for i in 1..<n { p = multiplyAdd(p, x, coefficients[i]) }
+  return p
+}
+
 /// e^x per lane. Relative error ≤ 2e-7 for x in [-87, 88]; 0 below -87.3 (softmax never needs
 /// subnormal results), values above 88 are clamped to e^88.
 // `@_transparent` (as swift-numerics does): the optimizer kept `@inline(__always)` as a call in the
@@ -92,13 +101,7 @@ func exp8(_ x: Vector8) -> Vector8 {
   // r = x − n·ln 2 in two steps (Cody–Waite) so r keeps full precision; |r| ≤ ln 2 / 2.
   var r = multiplyAdd(n, Vector8(repeating: -0.693_145_75), clamped)
   r = multiplyAdd(n, Vector8(repeating: -1.428_606_8e-6), r)
-  var p = Vector8(repeating: 1.384_363_6e-3)
-  p = multiplyAdd(p, r, 8.374_153_6e-3)
-  p = multiplyAdd(p, r, 4.166_800_2e-2)
-  p = multiplyAdd(p, r, 1.666_643_2e-1)
-  p = multiplyAdd(p, r, 4.999_999_4e-1)
-  p = multiplyAdd(p, r, 1)
-  p = multiplyAdd(p, r, 1)
+  let p = polynomial(r, [1.384_363_6e-3, 8.374_153_6e-3, 4.166_800_2e-2, 1.666_643_2e-1, 4.999_999_4e-1, 1, 1])
   let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
   let twoToN = unsafeBitCast((integer &+ 127) &<< 23, to: Vector8.self)
   return (p * twoToN).replacing(with: 0, where: x .< lowest)
@@ -112,20 +115,10 @@ func gelu8(_ x: Vector8) -> Vector8 {
   let limit: Float = 5.2
   let xc = minimum(maximum(x, Vector8(repeating: -limit)), Vector8(repeating: limit))
   let x2 = xc * xc
-  var p = Vector8(repeating: 5.093_200_2e-8)
-  p = multiplyAdd(p, x2, 1.282_134_4e-5)
-  p = multiplyAdd(p, x2, 3.027_004_1e-4)
-  p = multiplyAdd(p, x2, 9.152_539_1e-3)
-  p = multiplyAdd(p, x2, 6.392_886_5e-2)
-  p = multiplyAdd(p, x2, 7.978_845_8e-1)
-  p = p * xc
-  var q = Vector8(repeating: 1.280_353_8e-6)
-  q = multiplyAdd(q, x2, 6.893_221_1e-5)
-  q = multiplyAdd(q, x2, 1.786_096_7e-3)
-  q = multiplyAdd(q, x2, 2.760_278_4e-2)
-  q = multiplyAdd(q, x2, 2.467_895_4e-1)
-  q = multiplyAdd(q, x2, 1)
-  let erf = p / q
+  let p = polynomial(
+    x2, [5.093_200_2e-8, 1.282_134_4e-5, 3.027_004_1e-4, 9.152_539_1e-3, 6.392_886_5e-2, 7.978_845_8e-1])
+  let q = polynomial(x2, [1.280_353_8e-6, 6.893_221_1e-5, 1.786_096_7e-3, 2.760_278_4e-2, 2.467_895_4e-1, 1])
+  let erf = p * xc / q
   return 0.5 * x * (1 + erf)
 }
 

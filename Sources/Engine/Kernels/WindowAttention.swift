@@ -177,81 +177,23 @@ func scoreHead(
   var i = 0
   while i < n {
     let rows = min(6, n - i)
-    let q0 = queries + i * headDim
-    let q1 = rows > 1 ? q0 + headDim : q0, q2 = rows > 2 ? q0 + 2 * headDim : q0
-    let q3 = rows > 3 ? q0 + 3 * headDim : q0, q4 = rows > 4 ? q0 + 4 * headDim : q0
-    let q5 = rows > 5 ? q0 + 5 * headDim : q0
-    let b0 = bias + i * np
-    let b1 = rows > 1 ? b0 + np : b0, b2 = rows > 2 ? b0 + 2 * np : b0, b3 = rows > 3 ? b0 + 3 * np : b0
-    let b4 = rows > 4 ? b0 + 4 * np : b0, b5 = rows > 5 ? b0 + 5 * np : b0
+    let q = BlockRows(queries + i * headDim, stride: headDim, count: rows)
+    let b = BlockRows(bias + i * np, stride: np, count: rows)
     let s0 = scores + i * np
     var c = 0
     while c + 16 <= np {
-      var a00 = load8(b0 + c), a01 = load8(b0 + c + 8)
-      var a10 = load8(b1 + c), a11 = load8(b1 + c + 8)
-      var a20 = load8(b2 + c), a21 = load8(b2 + c + 8)
-      var a30 = load8(b3 + c), a31 = load8(b3 + c + 8)
-      var a40 = load8(b4 + c), a41 = load8(b4 + c + 8)
-      var a50 = load8(b5 + c), a51 = load8(b5 + c + 8)
-      for d in 0..<headDim {
-        let k0 = load8(keysT + d * np + c), k1 = load8(keysT + d * np + c + 8)
-        let x0 = Vector8(repeating: q0[d]), x1 = Vector8(repeating: q1[d]), x2 = Vector8(repeating: q2[d])
-        a00 = multiplyAdd(x0, k0, a00)
-        a01 = multiplyAdd(x0, k1, a01)
-        a10 = multiplyAdd(x1, k0, a10)
-        a11 = multiplyAdd(x1, k1, a11)
-        a20 = multiplyAdd(x2, k0, a20)
-        a21 = multiplyAdd(x2, k1, a21)
-        let x3 = Vector8(repeating: q3[d]), x4 = Vector8(repeating: q4[d]), x5 = Vector8(repeating: q5[d])
-        a30 = multiplyAdd(x3, k0, a30)
-        a31 = multiplyAdd(x3, k1, a31)
-        a40 = multiplyAdd(x4, k0, a40)
-        a41 = multiplyAdd(x4, k1, a41)
-        a50 = multiplyAdd(x5, k0, a50)
-        a51 = multiplyAdd(x5, k1, a51)
-      }
-      store8(a00, s0 + c)
-      store8(a01, s0 + c + 8)
-      if rows > 1 {
-        store8(a10, s0 + np + c)
-        store8(a11, s0 + np + c + 8)
-      }
-      if rows > 2 {
-        store8(a20, s0 + 2 * np + c)
-        store8(a21, s0 + 2 * np + c + 8)
-      }
-      if rows > 3 {
-        store8(a30, s0 + 3 * np + c)
-        store8(a31, s0 + 3 * np + c + 8)
-      }
-      if rows > 4 {
-        store8(a40, s0 + 4 * np + c)
-        store8(a41, s0 + 4 * np + c + 8)
-      }
-      if rows > 5 {
-        store8(a50, s0 + 5 * np + c)
-        store8(a51, s0 + 5 * np + c + 8)
+      var block = RegisterBlock(loading: b, column: c, vectors: 2)
+      block.accumulate(rows: 6, vectors: 2, q, keysT + c, ldb: np, depth: headDim)
+      for r in 0..<6 where r < rows {
+        store8(block.sums[r][0], s0 + r * np + c)
+        store8(block.sums[r][1], s0 + r * np + c + 8)
       }
       c += 16
     }
     if c < np {
-      var a0 = load8(b0 + c), a1 = load8(b1 + c), a2 = load8(b2 + c)
-      var a3 = load8(b3 + c), a4 = load8(b4 + c), a5 = load8(b5 + c)
-      for d in 0..<headDim {
-        let k = load8(keysT + d * np + c)
-        a0 = multiplyAdd(Vector8(repeating: q0[d]), k, a0)
-        a1 = multiplyAdd(Vector8(repeating: q1[d]), k, a1)
-        a2 = multiplyAdd(Vector8(repeating: q2[d]), k, a2)
-        a3 = multiplyAdd(Vector8(repeating: q3[d]), k, a3)
-        a4 = multiplyAdd(Vector8(repeating: q4[d]), k, a4)
-        a5 = multiplyAdd(Vector8(repeating: q5[d]), k, a5)
-      }
-      store8(a0, s0 + c)
-      if rows > 1 { store8(a1, s0 + np + c) }
-      if rows > 2 { store8(a2, s0 + 2 * np + c) }
-      if rows > 3 { store8(a3, s0 + 3 * np + c) }
-      if rows > 4 { store8(a4, s0 + 4 * np + c) }
-      if rows > 5 { store8(a5, s0 + 5 * np + c) }
+      var block = RegisterBlock(loading: b, column: c, vectors: 1)
+      block.accumulate(rows: 6, vectors: 1, q, keysT + c, ldb: np, depth: headDim)
+      for r in 0..<6 where r < rows { store8(block.sums[r][0], s0 + r * np + c) }
     }
     i += rows
   }
@@ -295,7 +237,7 @@ func softmaxNumerators(
 }
 
 /// `out[i] = (Σ_j e[i, j] · v[j]) · inverseSums[i] + valueBias` in register blocks of 6 rows × 16
-/// columns (then 8, then scalars); a last block of fewer rows repeats its first row, unstored.
+/// columns (then 8, then 1–7); a last block of fewer rows repeats its first row, unstored.
 @inline(never)
 func weighValues(
   _ scores: UnsafePointer<Float>, inverseSums: UnsafePointer<Float>, values: UnsafePointer<Float>,
@@ -305,72 +247,32 @@ func weighValues(
   var i = 0
   while i < n {
     let rows = min(6, n - i)
-    let p0 = scores + i * np
-    let p1 = rows > 1 ? p0 + np : p0, p2 = rows > 2 ? p0 + 2 * np : p0, p3 = rows > 3 ? p0 + 3 * np : p0
-    let p4 = rows > 4 ? p0 + 4 * np : p0, p5 = rows > 5 ? p0 + 5 * np : p0
+    let p = BlockRows(scores + i * np, stride: np, count: rows)
     let o0 = output + i * outputStride
     var c = 0
     while c + 16 <= headDim {
-      var a00 = Vector8(), a01 = Vector8(), a10 = Vector8(), a11 = Vector8()
-      var a20 = Vector8(), a21 = Vector8(), a30 = Vector8(), a31 = Vector8()
-      var a40 = Vector8(), a41 = Vector8(), a50 = Vector8(), a51 = Vector8()
-      for j in 0..<n {
-        let v0 = load8(values + j * headDim + c), v1 = load8(values + j * headDim + c + 8)
-        let w0 = Vector8(repeating: p0[j]), w1 = Vector8(repeating: p1[j]), w2 = Vector8(repeating: p2[j])
-        a00 = multiplyAdd(w0, v0, a00)
-        a01 = multiplyAdd(w0, v1, a01)
-        a10 = multiplyAdd(w1, v0, a10)
-        a11 = multiplyAdd(w1, v1, a11)
-        a20 = multiplyAdd(w2, v0, a20)
-        a21 = multiplyAdd(w2, v1, a21)
-        let w3 = Vector8(repeating: p3[j]), w4 = Vector8(repeating: p4[j]), w5 = Vector8(repeating: p5[j])
-        a30 = multiplyAdd(w3, v0, a30)
-        a31 = multiplyAdd(w3, v1, a31)
-        a40 = multiplyAdd(w4, v0, a40)
-        a41 = multiplyAdd(w4, v1, a41)
-        a50 = multiplyAdd(w5, v0, a50)
-        a51 = multiplyAdd(w5, v1, a51)
-      }
+      var block = RegisterBlock()
+      block.accumulate(rows: 6, vectors: 2, p, values + c, ldb: headDim, depth: n)
       let vb0 = load8(valueBias + c), vb1 = load8(valueBias + c + 8)
-      func store(_ low: Vector8, _ high: Vector8, row: Int) {
-        let scale = Vector8(repeating: inverseSums[i + row])
-        let o = o0 + row * outputStride + c
-        store8(multiplyAdd(low, scale, vb0), o)
-        store8(multiplyAdd(high, scale, vb1), o + 8)
+      for r in 0..<6 where r < rows {
+        let scale = Vector8(repeating: inverseSums[i + r])
+        let o = o0 + r * outputStride + c
+        store8(multiplyAdd(block.sums[r][0], scale, vb0), o)
+        store8(multiplyAdd(block.sums[r][1], scale, vb1), o + 8)
       }
-      store(a00, a01, row: 0)
-      if rows > 1 { store(a10, a11, row: 1) }
-      if rows > 2 { store(a20, a21, row: 2) }
-      if rows > 3 { store(a30, a31, row: 3) }
-      if rows > 4 { store(a40, a41, row: 4) }
-      if rows > 5 { store(a50, a51, row: 5) }
       c += 16
     }
     while c < headDim {
       // 8 columns, or the last 1–7 (padded to 8 in registers, stored partially).
       let width = min(8, headDim - c)
-      var a0 = Vector8(), a1 = Vector8(), a2 = Vector8(), a3 = Vector8(), a4 = Vector8(), a5 = Vector8()
-      for j in 0..<n {
-        let v = width == 8 ? load8(values + j * headDim + c) : loadPartial8(values + j * headDim + c, count: width)
-        a0 = multiplyAdd(Vector8(repeating: p0[j]), v, a0)
-        a1 = multiplyAdd(Vector8(repeating: p1[j]), v, a1)
-        a2 = multiplyAdd(Vector8(repeating: p2[j]), v, a2)
-        a3 = multiplyAdd(Vector8(repeating: p3[j]), v, a3)
-        a4 = multiplyAdd(Vector8(repeating: p4[j]), v, a4)
-        a5 = multiplyAdd(Vector8(repeating: p5[j]), v, a5)
-      }
+      var block = RegisterBlock()
+      block.accumulate(rows: 6, vectors: 1, width: width, p, values + c, ldb: headDim, depth: n)
       let vb = width == 8 ? load8(valueBias + c) : loadPartial8(valueBias + c, count: width)
-      func store(_ sum: Vector8, row: Int) {
-        let result = multiplyAdd(sum, Vector8(repeating: inverseSums[i + row]), vb)
-        let o = o0 + row * outputStride + c
+      for r in 0..<6 where r < rows {
+        let result = multiplyAdd(block.sums[r][0], Vector8(repeating: inverseSums[i + r]), vb)
+        let o = o0 + r * outputStride + c
         if width == 8 { store8(result, o) } else { storePartial8(result, o, count: width) }
       }
-      store(a0, row: 0)
-      if rows > 1 { store(a1, row: 1) }
-      if rows > 2 { store(a2, row: 2) }
-      if rows > 3 { store(a3, row: 3) }
-      if rows > 4 { store(a4, row: 4) }
-      if rows > 5 { store(a5, row: 5) }
       c += width
     }
     i += rows

@@ -232,75 +232,20 @@ private func multiplyRowTiles(
   }
 }
 
-@inline(__always)
-private func load(_ p: UnsafePointer<Float>) -> Vector8 {
-  UnsafeRawPointer(p).loadUnaligned(as: Vector8.self)
-}
-
-@inline(__always)
-private func store(_ v: Vector8, _ p: UnsafeMutablePointer<Float>) {
-  UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector8.self)
-}
-
 /// `c[rows, 16] (+)= a[rows, depth] · panel[depth, 16]`, `rows` ≤ 6 a constant after inlining (the
-/// unused accumulators and their branches fold away).
+/// unused accumulators fold away).
 @inline(__always)
 private func microTile(
   _ rows: Int, _ depth: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ panel: UnsafePointer<Float>,
   _ accumulate: Bool, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
 ) {
-  var c00 = Vector8(), c01 = Vector8(), c10 = Vector8(), c11 = Vector8()
-  var c20 = Vector8(), c21 = Vector8(), c30 = Vector8(), c31 = Vector8()
-  var c40 = Vector8(), c41 = Vector8(), c50 = Vector8(), c51 = Vector8()
-  var column = a, b = panel
-  for _ in 0..<depth {
-    let b0 = load(b), b1 = load(b + 8)
-    var s = Vector8(repeating: column[0])
-    c00 = multiplyAdd(s, b0, c00)
-    c01 = multiplyAdd(s, b1, c01)
-    if rows > 1 {
-      s = Vector8(repeating: column[lda])
-      c10 = multiplyAdd(s, b0, c10)
-      c11 = multiplyAdd(s, b1, c11)
-    }
-    if rows > 2 {
-      s = Vector8(repeating: column[2 * lda])
-      c20 = multiplyAdd(s, b0, c20)
-      c21 = multiplyAdd(s, b1, c21)
-    }
-    if rows > 3 {
-      s = Vector8(repeating: column[3 * lda])
-      c30 = multiplyAdd(s, b0, c30)
-      c31 = multiplyAdd(s, b1, c31)
-    }
-    if rows > 4 {
-      s = Vector8(repeating: column[4 * lda])
-      c40 = multiplyAdd(s, b0, c40)
-      c41 = multiplyAdd(s, b1, c41)
-    }
-    if rows > 5 {
-      s = Vector8(repeating: column[5 * lda])
-      c50 = multiplyAdd(s, b0, c50)
-      c51 = multiplyAdd(s, b1, c51)
-    }
-    column += 1
-    b += PackedPanels.width
+  var block = RegisterBlock()
+  block.accumulate(
+    rows: rows, vectors: 2, BlockRows(a, stride: lda, count: rows), panel, ldb: PackedPanels.width, depth: depth)
+  for r in 0..<rows {
+    let p = c + r * ldc
+    let low = block.sums[r][0], high = block.sums[r][1]
+    store8(accumulate ? load8(p) + low : low, p)
+    store8(accumulate ? load8(p + 8) + high : high, p + 8)
   }
-  @inline(__always)
-  func put(_ row: Int, _ low: Vector8, _ high: Vector8) {
-    let p = c + row * ldc
-    if accumulate {
-      store(load(p) + low, p)
-      store(load(p + 8) + high, p + 8)
-    } else {
-      store(low, p)
-      store(high, p + 8)
-    }
-  }
-  put(0, c00, c01)
-  if rows > 1 { put(1, c10, c11) }
-  if rows > 2 { put(2, c20, c21) }
-  if rows > 3 { put(3, c30, c31) }
-  if rows > 4 { put(4, c40, c41) }
-  if rows > 5 { put(5, c50, c51) }
 }

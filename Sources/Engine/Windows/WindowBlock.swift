@@ -377,57 +377,50 @@ struct BlockKernel {
       let windows = largerFirstPartRange(keptCount, part: tile, parts: tileCount)
       let first = windows.lowerBound, count = windows.count
       var t = clock.start()
-      gatherNorm(first: first, count: count, slot: worker, part: 0, parts: 1)
-      t = clock.lap(.gatherNorm, worker: worker, since: t)
-      queryKeyValue(count: count, slot: worker, part: 0, parts: 1)
-      t = clock.lap(.qkv, worker: worker, since: t)
-      attention(first: first, count: count, slot: worker, part: 0, parts: 1, worker: worker)
-      t = clock.lap(.attention, worker: worker, since: t)
-      projection(count: count, slot: worker, part: 0, parts: 1)
-      t = clock.lap(.projection, worker: worker, since: t)
-      secondNorm(count: count, slot: worker, part: 0, parts: 1)
-      t = clock.lap(.gatherNorm, worker: worker, since: t)
-      mlpUp(count: count, slot: worker, part: 0, parts: 1)
-      t = clock.lap(.mlpUp, worker: worker, since: t)
-      mlpDown(count: count, slot: worker, part: 0, parts: 1)
-      t = clock.lap(.mlpDown, worker: worker, since: t)
-      scatter(first: first, count: count, slot: worker, part: 0, parts: 1)
-      clock.lap(.scatter, worker: worker, since: t)
+      for step in 0..<BlockKernel.steps {
+        let op = runStep(step, first: first, count: count, slot: worker, part: 0, parts: 1, worker: worker)
+        t = clock.lap(op, worker: worker, since: t)
+      }
     }
   }
 
   /// Cooperative mode: this worker's part of operation `step` on the shared tile (slot 0).
   func runCooperativeStep(part: Int) {
     let start = clock.start()
-    let count = keptCount
-    let op: ProfileOperation
+    let op = runStep(step, first: 0, count: keptCount, slot: 0, part: part, parts: threads, worker: part)
+    clock.lap(op, worker: part, since: start)
+  }
+
+  /// Runs operation `step` of the block's `steps`, in order, on `part` of `parts` of the tile of kept
+  /// windows `first ..< first + count` held in `slot`, and returns the label it is profiled under.
+  @inline(__always)
+  func runStep(_ step: Int, first: Int, count: Int, slot: Int, part: Int, parts: Int, worker: Int) -> ProfileOperation {
     switch step {
     case 0:
-      gatherNorm(first: 0, count: count, slot: 0, part: part, parts: threads)
-      op = .gatherNorm
+      gatherNorm(first: first, count: count, slot: slot, part: part, parts: parts)
+      return .gatherNorm
     case 1:
-      queryKeyValue(count: count, slot: 0, part: part, parts: threads)
-      op = .qkv
+      queryKeyValue(count: count, slot: slot, part: part, parts: parts)
+      return .qkv
     case 2:
-      attention(first: 0, count: count, slot: 0, part: part, parts: threads, worker: part)
-      op = .attention
+      attention(first: first, count: count, slot: slot, part: part, parts: parts, worker: worker)
+      return .attention
     case 3:
-      projection(count: count, slot: 0, part: part, parts: threads)
-      op = .projection
+      projection(count: count, slot: slot, part: part, parts: parts)
+      return .projection
     case 4:
-      secondNorm(count: count, slot: 0, part: part, parts: threads)
-      op = .gatherNorm
+      secondNorm(count: count, slot: slot, part: part, parts: parts)
+      return .gatherNorm
     case 5:
-      mlpUp(count: count, slot: 0, part: part, parts: threads)
-      op = .mlpUp
+      mlpUp(count: count, slot: slot, part: part, parts: parts)
+      return .mlpUp
     case 6:
-      mlpDown(count: count, slot: 0, part: part, parts: threads)
-      op = .mlpDown
+      mlpDown(count: count, slot: slot, part: part, parts: parts)
+      return .mlpDown
     default:
-      scatter(first: 0, count: count, slot: 0, part: part, parts: threads)
-      op = .scatter
+      scatter(first: first, count: count, slot: slot, part: part, parts: parts)
+      return .scatter
     }
-    clock.lap(op, worker: part, since: start)
   }
 
   // MARK: The block's operations on one tile, each over its `part` of `parts`
