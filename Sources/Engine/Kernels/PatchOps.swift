@@ -22,23 +22,51 @@ package final class RowScratch: @unchecked Sendable {
   /// Bytes held.
   package var bytes: Int { storage.count * MemoryLayout<Float>.stride }
 
-  /// Runs `body` with the number of `rowChunk`-row chunks of `rows` rows, the scratch and the
-  /// profiler's worker clock, after checking that `threads` workers have `floats` floats each;
-  /// `kernel` names the caller in the message.
+  /// Runs `body` with the number of `rowChunk`-row chunks of `rows` rows, the scratch, the
+  /// profiler's worker clock and the addresses of `input` and `output`, after checking that
+  /// `threads` workers have `floats` floats each; `kernel` names the caller in the message.
   func withChunks(
     rows: Int, floats: Int, threads: Int, kernel: String, profiler: Profiler?,
-    _ body: (_ chunks: Int, _ scratch: UnsafeMutablePointer<Float>, WorkerClock) -> Void
+    input: Tensor, output: inout Tensor,
+    _ body: (
+      _ chunks: Int, _ scratch: UnsafeMutablePointer<Float>, WorkerClock, _ input: UnsafePointer<Float>,
+      _ output: UnsafeMutablePointer<Float>
+    ) -> Void
   ) {
     precondition(floatsPerWorker >= floats && workers >= threads, "\(kernel): scratch too small")
     let chunks = (rows + rowChunk - 1) / rowChunk
     withWorkerClock(profiler) { clock in
-      storage.withUnsafeMutableBufferPointer { body(chunks, $0.baseAddress!, clock) }
+      storage.withUnsafeMutableBufferPointer { scratch in
+        input.values.withUnsafeBufferPointer { inBuffer in
+          output.values.withUnsafeMutableBufferPointer { outBuffer in
+            body(chunks, scratch.baseAddress!, clock, inBuffer.baseAddress!, outBuffer.baseAddress!)
+          }
+        }
+      }
     }
   }
 }
 
 /// Rows a worker handles per chunk in the stem and the merges.
 package let rowChunk = 256
+
+/// Runs `body(first, count)` on the chunks of `rowChunk` rows (of `rows`) that worker `worker` of
+/// `parts` takes: every `parts`-th, from chunk `worker` on.
+@inline(__always)
+func forEachChunk(rows: Int, chunks: Int, worker: Int, parts: Int, _ body: (_ first: Int, _ count: Int) -> Void) {
+  var chunk = worker
+  while chunk < chunks {
+    let first = chunk * rowChunk
+    body(first, min(rowChunk, rows - first))
+    chunk += parts
+  }
+}
+
+/// Image, row and column of output pixel `pixel` of a `[batch, outHeight, outWidth]` map.
+@inline(__always)
+func pixelCoordinates(_ pixel: Int, outHeight: Int, outWidth: Int) -> (n: Int, i: Int, j: Int) {
+  (pixel / (outHeight * outWidth), pixel / outWidth % outHeight, pixel % outWidth)
+}
 
 // MARK: - Patch embedding
 
@@ -98,23 +126,19 @@ package func embedPatches(
     "embedPatches: images \(images.shape), output \(output.shape)")
   let rows = batch * outHeight * outWidth
   scratch.withChunks(
-    rows: rows, floats: weights.scratchFloats, threads: threads, kernel: "embedPatches", profiler: profiler
-  ) { chunks, scratchBase, clock in
-    images.values.withUnsafeBufferPointer { imageBuffer in
-      output.values.withUnsafeMutableBufferPointer { outBuffer in
-        weights.bias.withUnsafeBufferPointer { b in
-          weights.norm.withUnsafeParameters { gamma, beta in
-            var kernel = StemKernel(
-              image: imageBuffer.baseAddress!, out: outBuffer.baseAddress!, weight: weights.weight,
-              bias: b.baseAddress!, gamma: gamma, beta: beta, epsilon: weights.norm.epsilon,
-              scratch: scratchBase, floatsPerWorker: scratch.floatsPerWorker,
-              inputChannels: inputChannels, height: height, width: width, patch: patch, outHeight: outHeight,
-              outWidth: outWidth, channels: channels, rows: rows, chunks: chunks, parts: min(threads, chunks),
-              clock: clock)
-            parallelParts(kernel.parts, &kernel) { raw, worker in
-              forkContext(raw, as: StemKernel.self).pointee.run(worker: worker)
-            }
-          }
+    rows: rows, floats: weights.scratchFloats, threads: threads, kernel: "embedPatches", profiler: profiler,
+    input: images, output: &output
+  ) { chunks, scratchBase, clock, image, out in
+    weights.bias.withUnsafeBufferPointer { b in
+      weights.norm.withUnsafeParameters { gamma, beta in
+        var kernel = StemKernel(
+          image: image, out: out, weight: weights.weight, bias: b.baseAddress!, gamma: gamma, beta: beta,
+          epsilon: weights.norm.epsilon, scratch: scratchBase, floatsPerWorker: scratch.floatsPerWorker,
+          inputChannels: inputChannels, height: height, width: width, patch: patch, outHeight: outHeight,
+          outWidth: outWidth, channels: channels, rows: rows, chunks: chunks, parts: min(threads, chunks),
+          clock: clock)
+        parallelParts(kernel.parts, &kernel) { raw, worker in
+          forkContext(raw, as: StemKernel.self).pointee.run(worker: worker)
         }
       }
     }
@@ -140,14 +164,10 @@ struct StemKernel {
     let start = clock.start()
     let inner = inputChannels * patch * patch
     let columns = scratch + worker * floatsPerWorker
-    var chunk = worker
-    while chunk < chunks {
-      let first = chunk * rowChunk, count = min(rowChunk, rows - first)
+    forEachChunk(rows: rows, chunks: chunks, worker: worker, parts: parts) { first, count in
       // im2col: one row of `inner` values per output pixel, ordered (c, kh, kw).
       for r in 0..<count {
-        let pixel = first + r
-        let n = pixel / (outHeight * outWidth)
-        let i = pixel / outWidth % outHeight, j = pixel % outWidth
+        let (n, i, j) = pixelCoordinates(first + r, outHeight: outHeight, outWidth: outWidth)
         var column = columns + r * inner
         for c in 0..<inputChannels {
           for kh in 0..<patch {
@@ -164,7 +184,6 @@ struct StemKernel {
         let row = target + r * channels
         layerNormRow(row, count: channels, gamma: gamma, beta: beta, epsilon: epsilon, into: row)
       }
-      chunk += parts
     }
     clock.lap(.stem, worker: worker, since: start)
   }
@@ -220,21 +239,17 @@ package func mergePatches(
     "mergePatches: input \(input.shape), output \(output.shape)")
   let rows = batch * outHeight * outWidth
   scratch.withChunks(
-    rows: rows, floats: weights.scratchFloats, threads: threads, kernel: "mergePatches", profiler: profiler
-  ) { chunks, scratchBase, clock in
-    input.values.withUnsafeBufferPointer { inBuffer in
-      output.values.withUnsafeMutableBufferPointer { outBuffer in
-        weights.norm.withUnsafeParameters { gamma, beta in
-          var kernel = MergeKernel(
-            x: inBuffer.baseAddress!, out: outBuffer.baseAddress!, reduction: weights.reduction, gamma: gamma,
-            beta: beta, epsilon: weights.norm.epsilon, scratch: scratchBase,
-            floatsPerWorker: scratch.floatsPerWorker, height: height, width: width, channels: channels,
-            outHeight: outHeight, outWidth: outWidth, outChannels: outChannels, rows: rows, chunks: chunks,
-            parts: min(threads, chunks), clock: clock)
-          parallelParts(kernel.parts, &kernel) { raw, worker in
-            forkContext(raw, as: MergeKernel.self).pointee.run(worker: worker)
-          }
-        }
+    rows: rows, floats: weights.scratchFloats, threads: threads, kernel: "mergePatches", profiler: profiler,
+    input: input, output: &output
+  ) { chunks, scratchBase, clock, x, out in
+    weights.norm.withUnsafeParameters { gamma, beta in
+      var kernel = MergeKernel(
+        x: x, out: out, reduction: weights.reduction, gamma: gamma, beta: beta, epsilon: weights.norm.epsilon,
+        scratch: scratchBase, floatsPerWorker: scratch.floatsPerWorker, height: height, width: width,
+        channels: channels, outHeight: outHeight, outWidth: outWidth, outChannels: outChannels, rows: rows,
+        chunks: chunks, parts: min(threads, chunks), clock: clock)
+      parallelParts(kernel.parts, &kernel) { raw, worker in
+        forkContext(raw, as: MergeKernel.self).pointee.run(worker: worker)
       }
     }
   }
@@ -260,13 +275,9 @@ struct MergeKernel {
     let start = clock.start()
     let inner = 4 * channels
     let gathered = scratch + worker * floatsPerWorker
-    var chunk = worker
-    while chunk < chunks {
-      let first = chunk * rowChunk, count = min(rowChunk, rows - first)
+    forEachChunk(rows: rows, chunks: chunks, worker: worker, parts: parts) { first, count in
       for r in 0..<count {
-        let pixel = first + r
-        let n = pixel / (outHeight * outWidth)
-        let i = pixel / outWidth % outHeight, j = pixel % outWidth
+        let (n, i, j) = pixelCoordinates(first + r, outHeight: outHeight, outWidth: outWidth)
         let row = gathered + r * inner
         for quadrant in 0..<4 {
           let dh = quadrant & 1, dw = quadrant >> 1
@@ -281,7 +292,6 @@ struct MergeKernel {
         layerNormRow(row, count: inner, gamma: gamma, beta: beta, epsilon: epsilon, into: row)
       }
       reduction.multiply(rows: count, gathered, lda: inner, beta: 0, into: out + first * outChannels, ldc: outChannels)
-      chunk += parts
     }
     clock.lap(.merge, worker: worker, since: start)
   }
