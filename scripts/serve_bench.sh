@@ -69,7 +69,7 @@ load dense-1.5x "$(rate 1.5)"
 stop dense
 
 start slo --max-batch 4 --slo-ms "$slo" --quiet
-load slo-1.5x "$(rate 1.5)" --settle 5
+load slo-1.5x "$(rate 1.5)" --settle 15
 load slo-0.5x "$(rate 0.5)"
 stop slo
 grep 'level ' "$out/slo.log" >>"$out/summary.txt" || true
