@@ -36,22 +36,40 @@ package struct StoredMatrix: Sendable {
 
   /// Stores `w [outputs, inner]` for `kernel`, which must run on this CPU.
   package init(_ w: [Float], outputs: Int, inner: Int, kernel: BlockMatrixKernel) {
-    precondition(w.count == outputs * inner, "StoredMatrix: \(w.count) values for \(outputs)×\(inner)")
     self.kernel = kernel
     self.outputs = outputs
     self.inner = inner
+    switch StoredMatrix.storage(w, outputs: outputs, inner: inner, kernel: kernel) {
+    case .floats(let values):
+      floats = values
+      pairs = nil
+    case .pairs(let values):
+      floats = []
+      pairs = PairBuffer(values)
+    }
+  }
+
+  /// A matrix's values as `kernel` reads them.
+  package enum Storage {
+    /// `[outputs, inner]` as loaded (OpenBLAS) or `PackedPanels` (the packed f32 kernels).
+    case floats([Float])
+    /// `PackedBF16` pairs (the bf16 kernels).
+    case pairs([UInt32])
+  }
+
+  /// `w [outputs, inner]` stored for `kernel`, which must run on this CPU; the one packing rule of
+  /// the stem, the merges and the blocks' four matrices.
+  package static func storage(_ w: [Float], outputs: Int, inner: Int, kernel: BlockMatrixKernel) -> Storage {
+    precondition(w.count == outputs * inner, "StoredMatrix: \(w.count) values for \(outputs)×\(inner)")
     switch kernel {
     case .openBLAS:
-      floats = w
-      pairs = nil
+      return .floats(w)
     case .packedPanels(let isa):
       precondition(isa.isSupported, "StoredMatrix: this CPU cannot run the \(isa) kernel")
-      floats = PackedPanels.pack(w, outputs: outputs, inner: inner)
-      pairs = nil
+      return .floats(PackedPanels.pack(w, outputs: outputs, inner: inner))
     case .packedBF16(let isa):
       precondition(isa.isSupported, "StoredMatrix: this CPU cannot run the \(isa) kernel")
-      floats = []
-      pairs = PairBuffer(PackedBF16.pack(w, outputs: outputs, inner: inner))
+      return .pairs(PackedBF16.pack(w, outputs: outputs, inner: inner))
     }
   }
 

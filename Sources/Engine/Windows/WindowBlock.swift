@@ -91,12 +91,11 @@ package struct WindowBlockWeights: Sendable {
       return offset
     }
     func appendMatrix(_ values: [Float], outputs: Int, inner: Int) -> Int {
-      switch kernel {
-      case .openBLAS: return append(values)
-      case .packedPanels: return append(PackedPanels.pack(values, outputs: outputs, inner: inner))
-      case .packedBF16:
+      switch StoredMatrix.storage(values, outputs: outputs, inner: inner, kernel: kernel) {
+      case .floats(let stored): return append(stored)
+      case .pairs(let stored):
         let offset = pairs.count
-        pairs.append(contentsOf: PackedBF16.pack(values, outputs: outputs, inner: inner))
+        pairs.append(contentsOf: stored)
         return offset
       }
     }
