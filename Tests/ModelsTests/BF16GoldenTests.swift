@@ -20,7 +20,7 @@ final class BF16GoldenTests: XCTestCase {
     let bf16 = try SwinTransformer(tensors: weights, source: "seeded", kernel: bf16Kernel)
     XCTAssertEqual(bf16.precision, .bf16)
     for fixture in manifest.cases where fixture.pruningRatios == nil {
-      let input = try readNumPy(path: tinyFixtures.appendingPathComponent(fixture.input).path)
+      let input = try tinyFixture(fixture.input)
       let error = try relativeL2(bf16, f32, input, sparsity: nil).logits
       print("BF16GoldenTests: Swin-T on \(fixture.name): bf16 vs f32 logits rel L2 \(error)")
       XCTAssertGreaterThan(error, 0, "bf16 logits identical to f32: the bf16 kernel did not run")
@@ -36,7 +36,7 @@ final class BF16GoldenTests: XCTestCase {
     let bf16 = try SwinTransformer(tensors: tensors, source: path, kernel: bf16Kernel)
     var sameWindows = 0, windowLists = 0
     for fixture in manifest.cases {
-      let input = try readNumPy(path: tinyFixtures.appendingPathComponent(fixture.input).path)
+      let input = try tinyFixture(fixture.input)
       let sparsity = try fixture.pruningRatios.map { try PruningRatios($0, depths: f32.configuration.depths) }
       let result = try relativeL2(bf16, f32, input, sparsity: sparsity)
       print("BF16GoldenTests: tiny model on \(fixture.name): bf16 vs f32 logits rel L2 \(result.logits)")

@@ -15,6 +15,11 @@ let tinyFixtures =
   ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
     "Fixtures/tiny")
 
+/// The committed tiny fixture array `name` (a `.npy` file in `tinyFixtures`).
+func tinyFixture(_ name: String) throws -> Tensor {
+  try readNumPy(path: tinyFixtures.appendingPathComponent(name).path)
+}
+
 /// The golden comparison of every framework fixture. The frameworks compute in float32 with other
 /// summation orders: element-wise we allow 1e-4 of the tensor's RMS (cancellation makes some small
 /// values carry the rounding of large terms) or 1e-4 relative, and the whole tensor must agree to
@@ -30,14 +35,6 @@ func checkGolden(
 
 final class GoldenTests: XCTestCase {
   let directory = tinyFixtures
-
-  private func check(_ actual: [Float], _ expected: [Float], _ label: String) {
-    checkGolden(actual, expected, label)
-  }
-
-  private func array(_ name: String) throws -> Tensor {
-    try readNumPy(path: directory.appendingPathComponent(name).path)
-  }
 
   private func model(_ file: String) throws -> SwinTransformer {
     try SwinTransformer.load(path: directory.appendingPathComponent(file).path)
@@ -65,19 +62,19 @@ final class GoldenTests: XCTestCase {
 
   private func checkAgainstReference(_ model: SwinTransformer, manifest: FixtureManifest, label: String) throws {
     for fixture in manifest.cases {
-      let input = try array(fixture.input)
+      let input = try tinyFixture(fixture.input)
       let sparsity = try fixture.pruningRatios.map { try PruningRatios($0, depths: model.configuration.depths) }
       for threads in [1, 2] {
         let output = try model.forward(
           input, sparsity: sparsity,
           options: ForwardOptions(threads: threads, collectStages: true, collectWindows: true))
-        let logits = try array(fixture.logits)
-        check(output.logits!.values, logits.values, "\(label): \(fixture.name) logits, \(threads) threads")
+        let logits = try tinyFixture(fixture.logits)
+        checkGolden(output.logits!.values, logits.values, "\(label): \(fixture.name) logits, \(threads) threads")
         XCTAssertEqual(output.logits!.shape, logits.shape)
         for (index, file) in fixture.stages.enumerated() {
-          let expected = try array(file)
+          let expected = try tinyFixture(file)
           XCTAssertEqual(output.stages[index].shape, expected.shape, "\(fixture.name) stage \(index) shape")
-          check(
+          checkGolden(
             output.stages[index].values, expected.values, "\(label): \(fixture.name) stage \(index), \(threads) threads"
           )
         }
@@ -108,7 +105,7 @@ final class GoldenTests: XCTestCase {
       XCTAssertEqual(candidate.layout.rawValue, checkpoint.layout, checkpoint.file)
       XCTAssertEqual(candidate.windowSemantics, defaults[checkpoint.layout], checkpoint.file)
       for fixture in manifest.cases where fixture.pruningRatios == nil || fixture.name.hasPrefix("sparse_mixed") {
-        let input = try array(fixture.input)
+        let input = try tinyFixture(fixture.input)
         let sparsity = try fixture.pruningRatios.map { try PruningRatios($0, depths: reference.configuration.depths) }
         let expected = try reference.forward(input, sparsity: sparsity, options: options)
         let output = try candidate.forward(input, sparsity: sparsity, options: options)
@@ -120,8 +117,9 @@ final class GoldenTests: XCTestCase {
         if checkpoint.layout == "mmdet" {
           XCTAssertNil(output.logits, "an mmdet backbone has no head")
           for (index, file) in (fixture.normedStages ?? []).enumerated() {
-            check(
-              output.normalizedStages[index].values, try array(file).values, "\(fixture.name) normed stage \(index)")
+            checkGolden(
+              output.normalizedStages[index].values, try tinyFixture(file).values,
+              "\(fixture.name) normed stage \(index)")
           }
         } else {
           XCTAssertTrue(
@@ -146,7 +144,7 @@ final class GoldenTests: XCTestCase {
       depths.indices.map { stage in [Double](repeating: stage % 2 == 1 ? 1e-17 : 0, count: depths[stage]) },
       depths: depths)
     for fixture in manifest.cases.prefix(3) {
-      let input = try array(fixture.input)
+      let input = try tinyFixture(fixture.input)
       let dense = try model.forward(input, options: ForwardOptions(threads: 2, collectStages: true))
       for ratios in [allScored, oddStagesScored] {
         let output = try model.forward(

@@ -12,14 +12,6 @@ import XCTest
 final class SemanticsGoldenTests: XCTestCase {
   let directory = tinyFixtures
 
-  private func check(_ actual: [Float], _ expected: [Float], _ label: String) {
-    checkGolden(actual, expected, label)
-  }
-
-  private func array(_ name: String) throws -> Tensor {
-    try readNumPy(path: directory.appendingPathComponent(name).path)
-  }
-
   private func cases() throws -> [FixtureManifest.SemanticsCase] {
     try XCTUnwrap(loadManifest(directory).semanticsCases, "manifest.json has no semantics_cases")
   }
@@ -54,7 +46,7 @@ final class SemanticsGoldenTests: XCTestCase {
       let kernels = BlockMatrixKernel.supported.filter { $0.precision == .f32 }
       for (kernel, threads) in [(kernels[0], 1)] + kernels.map({ ($0, 2) }) {
         let model = try model(for: fixture, kernel: kernel)
-        let input = try array(fixture.input)
+        let input = try tinyFixture(fixture.input)
         let sparsity = try fixture.pruningRatios.map { try PruningRatios($0, depths: model.configuration.depths) }
         do {
           let label = "\(fixture.name) (\(kernel), \(threads) threads)"
@@ -62,17 +54,17 @@ final class SemanticsGoldenTests: XCTestCase {
             input, sparsity: sparsity,
             options: ForwardOptions(threads: threads, collectStages: true, collectWindows: true))
           if let logits = fixture.logits {
-            check(try XCTUnwrap(output.logits, label).values, try array(logits).values, "\(label) logits")
+            checkGolden(try XCTUnwrap(output.logits, label).values, try tinyFixture(logits).values, "\(label) logits")
           }
           for (index, file) in (fixture.stages ?? []).enumerated() {
-            let expected = try array(file)
+            let expected = try tinyFixture(file)
             XCTAssertEqual(output.stages[index].shape, expected.shape, "\(label) stage \(index)")
-            check(output.stages[index].values, expected.values, "\(label) stage \(index)")
+            checkGolden(output.stages[index].values, expected.values, "\(label) stage \(index)")
           }
           for (index, file) in (fixture.normedStages ?? []).enumerated() {
-            let expected = try array(file)
+            let expected = try tinyFixture(file)
             XCTAssertEqual(output.normalizedStages[index].shape, expected.shape, "\(label) normed stage \(index)")
-            check(output.normalizedStages[index].values, expected.values, "\(label) normed stage \(index)")
+            checkGolden(output.normalizedStages[index].values, expected.values, "\(label) normed stage \(index)")
           }
           if let expectedKept = fixture.keptWindows {
             let kept = output.keptWindows.flatMap { $0 }
@@ -92,7 +84,7 @@ final class SemanticsGoldenTests: XCTestCase {
   func testOtherSemanticsMissEachPaddedCase() throws {
     for fixture in try cases() where fixture.batch == 2 && fixture.pruningRatios == nil {
       let model = try model(for: fixture, kernel: .preferred)
-      let input = try array(fixture.input)
+      let input = try tinyFixture(fixture.input)
       let expectedFiles = fixture.normedStages ?? fixture.stages ?? []
       for other in WindowSemantics.allCases where other != model.windowSemantics {
         let output = try model.forward(
@@ -100,7 +92,7 @@ final class SemanticsGoldenTests: XCTestCase {
         let actual = fixture.normedStages == nil ? output.stages : output.normalizedStages
         let worst =
           try zip(actual, expectedFiles).map { stage, file in
-            compare(stage.values, try array(file).values, atol: 0, rtol: 0, label: file).relativeL2Error
+            compare(stage.values, try tinyFixture(file).values, atol: 0, rtol: 0, label: file).relativeL2Error
           }.max() ?? 0
         XCTAssertGreaterThan(worst, 1e-3, "\(fixture.name) run as \(other)")
       }
@@ -113,7 +105,7 @@ final class SemanticsGoldenTests: XCTestCase {
     let timm = try SwinTransformer.load(path: directory.appendingPathComponent("tiny.timm.f32.safetensors").path)
     for fixture in try cases() where fixture.batch == 2 {
       let reference = try model(for: fixture, kernel: .preferred)
-      let input = try array(fixture.input)
+      let input = try tinyFixture(fixture.input)
       let sparsity = try fixture.pruningRatios.map { try PruningRatios($0, depths: timm.configuration.depths) }
       let semantics = reference.windowSemantics
       let expected = try reference.forward(
@@ -137,7 +129,7 @@ final class SemanticsGoldenTests: XCTestCase {
   /// window kept) gives the dense result bit for bit, at a padded size with batch 2.
   func testEveryWindowKeptEqualsDenseInEverySemantics() throws {
     let model = try SwinTransformer.load(path: directory.appendingPathComponent("tiny.timm.f32.safetensors").path)
-    let input = try array("dense_75x100_b2.input.npy")
+    let input = try tinyFixture("dense_75x100_b2.input.npy")
     for semantics in WindowSemantics.allCases {
       let options = ForwardOptions(threads: 2, collectStages: true, windowSemantics: semantics)
       let dense = try model.forward(input, options: options)
