@@ -30,41 +30,35 @@ def report(case, layout, what, actual, expected):
     bad = not (diff <= 2e-3 and rel <= 2e-4)
     failed |= bad
     print(f"{case:32} {layout:12} {what:8} {diff:10.2e} {rel:10.2e}{'  FAIL' if bad else ''}")
-for case in manifest["cases"]:
+def run(case, layout, semantics, tag):
+    """`sparsevit run` on one case with the `layout` checkpoint in `semantics`, then its logits (the
+    case has them and the layout a head) and stage outputs against the case's; returns the features
+    directory."""
     name = case["name"]
-    layouts = ["timm"] if case.get("pruning_ratios") and any(any(r) for r in case["pruning_ratios"]) else list(checkpoints)
-    for layout in layouts:
-        args = [binary, "run", "--weights", checkpoints[layout], "--input", os.path.join(full, case["input"]),
-                "--features", os.path.join(out, f"{name}.{layout}"), "--window-semantics", "timm"]
-        if layout != "mmdet":
-            args += ["--output", os.path.join(out, f"{name}.{layout}.npy")]
-        if case.get("pruning_ratios"):
-            cfg = os.path.join(out, f"{name}.json")
-            json.dump({"pruning_ratios": case["pruning_ratios"]}, open(cfg, "w"))
-            args += ["--sparsity", cfg]
-        subprocess.run(args, check=True)
-        if layout != "mmdet":
-            report(name, layout, "logits", np.load(os.path.join(out, f"{name}.{layout}.npy")), np.load(os.path.join(full, case["logits"])))
-        for s, stage in enumerate(case.get("stages") or []):
-            report(name, layout, f"stage{s}", np.load(os.path.join(out, f"{name}.{layout}", f"stage{s}.npy")), np.load(os.path.join(full, stage)))
-for case in manifest.get("semantics_cases", []):
-    name, semantics = case["name"], case["semantics"]
-    layout = "torchvision" if semantics == "torchvision" else "mmdet"
-    features = os.path.join(out, f"{name}.{semantics}")
+    features = os.path.join(out, f"{name}.{tag}")
     args = [binary, "run", "--weights", checkpoints[layout], "--input", os.path.join(full, case["input"]),
             "--features", features, "--window-semantics", semantics]
-    if case.get("logits"):
-        args += ["--output", os.path.join(out, f"{name}.{semantics}.npy")]
+    logits = os.path.join(out, f"{name}.{tag}.npy") if case.get("logits") and layout != "mmdet" else None
+    if logits:
+        args += ["--output", logits]
     if case.get("pruning_ratios"):
         cfg = os.path.join(out, f"{name}.json")
         json.dump({"pruning_ratios": case["pruning_ratios"]}, open(cfg, "w"))
         args += ["--sparsity", cfg]
     subprocess.run(args, check=True)
-    if case.get("logits"):
-        report(name, semantics, "logits", np.load(os.path.join(out, f"{name}.{semantics}.npy")), np.load(os.path.join(full, case["logits"])))
+    if logits:
+        report(name, tag, "logits", np.load(logits), np.load(os.path.join(full, case["logits"])))
     for s, stage in enumerate(case.get("stages") or []):
-        report(name, semantics, f"stage{s}", np.load(os.path.join(features, f"stage{s}.npy")), np.load(os.path.join(full, stage)))
+        report(name, tag, f"stage{s}", np.load(os.path.join(features, f"stage{s}.npy")), np.load(os.path.join(full, stage)))
+    return features
+for case in manifest["cases"]:
+    pruned = case.get("pruning_ratios") and any(any(r) for r in case["pruning_ratios"])
+    for layout in ["timm"] if pruned else list(checkpoints):
+        run(case, layout, "timm", layout)
+for case in manifest.get("semantics_cases", []):
+    semantics = case["semantics"]
+    features = run(case, "torchvision" if semantics == "torchvision" else "mmdet", semantics, semantics)
     for s, stage in enumerate(case.get("normed_stages") or []):
-        report(name, semantics, f"normed{s}", np.load(os.path.join(features, f"stage{s}.normed.npy")), np.load(os.path.join(full, stage)))
+        report(case["name"], semantics, f"normed{s}", np.load(os.path.join(features, f"stage{s}.normed.npy")), np.load(os.path.join(full, stage)))
 sys.exit(1 if failed else 0)
 PYEOF
