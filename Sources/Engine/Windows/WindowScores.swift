@@ -28,14 +28,17 @@ private struct ActivityJob {
 
   func run(part: Int) {
     let range = partRange(pixels, part: part, parts: parts)
-    meanAbsoluteRows(x + range.lowerBound * channels, rows: range.count, channels: channels, into: out + range.lowerBound)
+    meanAbsoluteRows(
+      x + range.lowerBound * channels, rows: range.count, channels: channels, into: out + range.lowerBound)
   }
 }
 
 /// `out[r] = mean_c |x[r, c]|` for `rows` rows of `channels` floats: the per-pixel activity of the
 /// window scores. The stem and the merges call it on the rows they have just written.
 @inline(__always)
-package func meanAbsoluteRows(_ x: UnsafePointer<Float>, rows: Int, channels: Int, into out: UnsafeMutablePointer<Float>) {
+package func meanAbsoluteRows(
+  _ x: UnsafePointer<Float>, rows: Int, channels: Int, into out: UnsafeMutablePointer<Float>
+) {
   let inverse = 1 / Float(channels)
   for pixel in 0..<rows {
     let row = x + pixel * channels
