@@ -18,6 +18,14 @@ enum {
 /// The features above this CPU and OS provide (computed once, thread-safe).
 unsigned ck_cpu_features(void);
 
+/// A spin-wait hint (x86 PAUSE): a waiting worker leaves the core's resources to an SMT sibling,
+/// or to the vCPU that shares its core, and lets the hypervisor see the spin; nothing elsewhere.
+static inline void ck_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 /// c[rows, cols] (+)= a[rows, depth] · panel[depth, 16], cols ≤ 16, in row tiles of ≤ 6 (AVX2+FMA).
 void ck_f32_avx2_panel(
   long rows, long cols, long depth, const float *a, long lda, const float *panel, int accumulate,
