@@ -49,6 +49,9 @@ void ck_bf16_avx512_panels(
 /// values[i] = GELU(values[i] + bias[i]) (erf form, VectorMath.swift's gelu8) on AVX2+FMA.
 void ck_bias_gelu_avx2(float *values, const float *bias, long count);
 
+/// The same on AVX-512F (16 lanes), bit for bit.
+void ck_bias_gelu_avx512(float *values, const float *bias, long count);
+
 /// AMX-BF16: c[rows, cols] (+)= a · w[first..<first + cols]ᵀ over the whole `depth` (a multiple of
 /// 32) with `w` packed as `PackedBF16` (`padded_outputs` columns) and `a` rounded rows of `lda`
 /// pairs, padded with zero rows to a multiple of 16. Sums every k in the tiles, then adds to c.
