@@ -1,9 +1,8 @@
+import CKernels
 // exp and GELU vector kernels against the double-precision functions over their whole range.
 import Foundation
 import TestSupport
 import XCTest
-
-import CKernels
 
 @testable import Engine
 
