@@ -1,5 +1,6 @@
-import CKernels
 // exp and GELU vector kernels against the double-precision functions over their whole range.
+
+import CKernels
 import Foundation
 import TestSupport
 import XCTest
