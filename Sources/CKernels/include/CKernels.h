@@ -52,6 +52,13 @@ void ck_bias_gelu_avx2(float *values, const float *bias, long count);
 /// The same on AVX-512F (16 lanes), bit for bit.
 void ck_bias_gelu_avx512(float *values, const float *bias, long count);
 
+/// y = LayerNorm(x) over one row of `count` floats (LayerNorm.swift's layerNormRow, same bits as the
+/// Swift code built with FMA); y may be x. AVX2+FMA and AVX-512 copies.
+void ck_layer_norm_avx2(
+  const float *x, long count, const float *gamma, const float *beta, float epsilon, float *y);
+void ck_layer_norm_avx512(
+  const float *x, long count, const float *gamma, const float *beta, float epsilon, float *y);
+
 /// AMX-BF16: c[rows, cols] (+)= a · w[first..<first + cols]ᵀ over the whole `depth` (a multiple of
 /// 32) with `w` packed as `PackedBF16` (`padded_outputs` columns) and `a` rounded rows of `lda`
 /// pairs, padded with zero rows to a multiple of 16. Sums every k in the tiles, then adds to c.

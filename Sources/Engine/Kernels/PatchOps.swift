@@ -184,7 +184,12 @@ struct StemKernel {
         for c in 0..<inputChannels {
           for kh in 0..<patch {
             let source = image + ((n * inputChannels + c) * height + i * patch + kh) * width + j * patch
-            column.update(from: source, count: patch)
+            if patch == 4 {  // Swin's stem: one 16-byte move instead of a memmove call
+              UnsafeMutableRawPointer(column).storeBytes(
+                of: UnsafeRawPointer(source).loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+            } else {
+              column.update(from: source, count: patch)
+            }
             column += patch
           }
         }
