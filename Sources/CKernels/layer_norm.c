@@ -1,5 +1,5 @@
-// LayerNorm of one row (LayerNorm.swift's layerNormRow) for AVX2+FMA and AVX-512, so a plain build
-// runs it on wide vectors. Both copies keep the Swift code's order (built with FMA): per 16 columns
+// LayerNorm of one row (LayerNorm.swift's layerNormRow) and the rows' mean |x| (the window scores'
+// activity) for AVX2+FMA and AVX-512, so a plain build runs them on wide vectors. Both copies keep the Swift code's order (built with FMA): per 16 columns
 // two 8-lane partial sums, an 8-column tail into the first, halves then pairs, then the scalar tail
 // unfused, hence the same bits in every copy. A zmm holds the two 8-lane sums as its halves.
 #include "CKernels.h"
@@ -126,8 +126,42 @@ AVX512F void ck_layer_norm_avx512(
   tail_normalize(x, i, count, mean, inverse, gamma, beta, y);
 }
 
+// WindowScores.swift's meanAbsoluteRows: per row, |x| summed in two 8-lane partial sums per 16
+// columns (no 8-column step), halves then pairs, the scalar tail, times 1/count.
+AVX2 void ck_mean_abs_rows_avx2(const float *x, long rows, long count, float *out) {
+  const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  const float inverse = 1.0f / (float)count;
+  for (long r = 0; r < rows; r++) {
+    const float *row = x + r * count;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    long c = 0;
+    for (; c + 16 <= count; c += 16) {
+      a0 = _mm256_add_ps(a0, _mm256_and_ps(_mm256_loadu_ps(row + c), magnitude));
+      a1 = _mm256_add_ps(a1, _mm256_and_ps(_mm256_loadu_ps(row + c + 8), magnitude));
+    }
+    float sum = sum8(_mm256_add_ps(a0, a1));
+    for (; c < count; c++) sum += fabsf(row[c]);
+    out[r] = sum * inverse;
+  }
+}
+
+AVX512F void ck_mean_abs_rows_avx512(const float *x, long rows, long count, float *out) {
+  const float inverse = 1.0f / (float)count;
+  for (long r = 0; r < rows; r++) {
+    const float *row = x + r * count;
+    __m512 a = _mm512_setzero_ps();
+    long c = 0;
+    for (; c + 16 <= count; c += 16) a = _mm512_add_ps(a, _mm512_abs_ps(_mm512_loadu_ps(row + c)));
+    float sum = sum8(halves_sum(a));
+    for (; c < count; c++) sum += fabsf(row[c]);
+    out[r] = sum * inverse;
+  }
+}
+
 #else
 
+void ck_mean_abs_rows_avx2(const float *x, long rows, long count, float *out) { __builtin_trap(); }
+void ck_mean_abs_rows_avx512(const float *x, long rows, long count, float *out) { __builtin_trap(); }
 void ck_layer_norm_avx2(
   const float *x, long count, const float *gamma, const float *beta, float epsilon, float *y) {
   __builtin_trap();

@@ -158,6 +158,24 @@ final class PatchOpsTests: XCTestCase {
     }
   }
 
+  func testMeanAbsoluteRowsCopiesAgreeBitForBit() {
+    for isa in RowISA.allCases where !isa.isSupported { print("PatchOpsTests: skipping the \(isa) copy of mean |x|") }
+    for channels in [1, 7, 8, 15, 16, 17, 31, 96, 100, 768] {
+      let x = randomTensor([5, channels], in: -3...3, seed: UInt64(channels)).values
+      let expected = (0..<5).map { r in
+        (0..<channels).reduce(Float(0)) { $0 + abs(x[r * channels + $1]) } / Float(channels)
+      }
+      var swift = [Float](repeating: .nan, count: 5)
+      meanAbsoluteRowsSwift(x, rows: 5, channels: channels, into: &swift)
+      for isa in RowISA.allCases where isa.isSupported {
+        var out = [Float](repeating: .nan, count: 5)
+        meanAbsoluteRows(x, rows: 5, channels: channels, into: &out, isa: isa)
+        XCTAssertEqual(out.map(\.bitPattern), swift.map(\.bitPattern), "\(isa), \(channels) channels")
+        for r in 0..<5 { XCTAssertEqual(out[r], expected[r], accuracy: 1e-5, "\(isa), \(channels) channels") }
+      }
+    }
+  }
+
   func testMeanAbsoluteActivationSplitsOverWorkers() {
     let x = randomTensor([1, 48, 50, 21], in: -2...2, seed: 17)  // 2400 pixels: 2 parts
     var one = [Float](repeating: 0, count: 2400), two = one

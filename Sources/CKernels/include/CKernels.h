@@ -59,6 +59,11 @@ void ck_layer_norm_avx2(
 void ck_layer_norm_avx512(
   const float *x, long count, const float *gamma, const float *beta, float epsilon, float *y);
 
+/// out[r] = mean |x[r, :]| for `rows` rows of `count` floats (WindowScores.swift's
+/// meanAbsoluteRows, same bits). AVX2 and AVX-512 copies.
+void ck_mean_abs_rows_avx2(const float *x, long rows, long count, float *out);
+void ck_mean_abs_rows_avx512(const float *x, long rows, long count, float *out);
+
 /// AMX-BF16: c[rows, cols] (+)= a · w[first..<first + cols]ᵀ over the whole `depth` (a multiple of
 /// 32) with `w` packed as `PackedBF16` (`padded_outputs` columns) and `a` rounded rows of `lda`
 /// pairs, padded with zero rows to a multiple of 16. Sums every k in the tiles, then adds to c.

@@ -26,10 +26,10 @@ func sumRow(_ x: UnsafePointer<Float>, count: Int) -> Float {
   return total
 }
 
-/// Which copy of `layerNormRow` runs.
-package enum LayerNormISA: CaseIterable, Sendable {
+/// Which copy of the row kernels (`layerNormRow`, `meanAbsoluteRows`) runs.
+package enum RowISA: CaseIterable, Sendable {
   /// The C copies (CKernels/layer_norm.c), whatever the build flags: same bits as the Swift code
-  /// built with FMA.
+  /// (built with FMA, for the LayerNorm).
   case avx512, avx2
   /// The Swift `SIMD8` code (fused only in `-DSPARSEVIT_FMA` builds).
   case swift
@@ -44,7 +44,7 @@ package enum LayerNormISA: CaseIterable, Sendable {
   }
 
   /// The widest copy this CPU runs.
-  package static let best: LayerNormISA = allCases.first(where: \.isSupported)!
+  package static let best: RowISA = allCases.first(where: \.isSupported)!
 }
 
 /// `y = (x − mean) / sqrt(var + eps) · gamma + beta` over one row of `count` channels; `y` may be `x`.
@@ -52,7 +52,7 @@ package enum LayerNormISA: CaseIterable, Sendable {
 func layerNormRow(
   _ x: UnsafeMutablePointer<Float>, count: Int,
   gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float,
-  into y: UnsafeMutablePointer<Float>, isa: LayerNormISA = .best
+  into y: UnsafeMutablePointer<Float>, isa: RowISA = .best
 ) {
   switch isa {
   case .avx512: ck_layer_norm_avx512(x, count, gamma, beta, epsilon, y)

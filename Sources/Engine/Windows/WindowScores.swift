@@ -1,6 +1,8 @@
 // Window importance for SparseViT pruning: a[b, h, w] = mean over channels of |x[b, h, w, :]|, then
 // per window the L2 norm of its tokens' values of `a` on the rolled, zero-padded map of a grid.
 
+import CKernels
+
 /// `activity[b, h, w] = mean_c |x[b, h, w, c]|` for `x [batch, H, W, C]`; `activity` has
 /// `batch·H·W` elements. Pixels are split over `threads` workers.
 package func meanAbsoluteActivation(_ x: Tensor, into activity: inout [Float], threads: Int = 1) {
@@ -34,9 +36,23 @@ private struct ActivityJob {
 }
 
 /// `out[r] = mean_c |x[r, c]|` for `rows` rows of `channels` floats: the per-pixel activity of the
-/// window scores. The stem and the merges call it on the rows they have just written.
+/// window scores. The stem and the merges call it on the rows they have just written. `isa` picks
+/// the copy (the C ones where the CPU has them; every copy gives the same bits).
 @inline(__always)
 package func meanAbsoluteRows(
+  _ x: UnsafePointer<Float>, rows: Int, channels: Int, into out: UnsafeMutablePointer<Float>,
+  isa: RowISA = .best
+) {
+  switch isa {
+  case .avx512: ck_mean_abs_rows_avx512(x, rows, channels, out)
+  case .avx2: ck_mean_abs_rows_avx2(x, rows, channels, out)
+  case .swift: meanAbsoluteRowsSwift(x, rows: rows, channels: channels, into: out)
+  }
+}
+
+/// `meanAbsoluteRows` in Swift.
+@inline(__always)
+func meanAbsoluteRowsSwift(
   _ x: UnsafePointer<Float>, rows: Int, channels: Int, into out: UnsafeMutablePointer<Float>
 ) {
   let inverse = 1 / Float(channels)
