@@ -68,18 +68,44 @@ AMX void ck_amx_bf16_panels(
           }
         }
       }
-      _tile_stored(0, out[0], 64);
-      _tile_stored(1, out[1], 64);
-      _tile_stored(2, out[2], 64);
-      _tile_stored(3, out[3], 64);
       long r0 = rows - row < 16 ? rows - row : 16, r1 = rows - row - 16;
       long c0 = cols - column < 16 ? cols - column : 16, c1 = cols - column - 16;
+      r1 = r1 < 16 ? r1 : 16;
+      c1 = c1 < 16 ? c1 : 16;
       float *ct = c + row * ldc + column;
-      put_tile(out[0], r0, c0, accumulate, ct, ldc);
-      if (twoColumns) put_tile(out[1], r0, c1 < 16 ? c1 : 16, accumulate, ct + 16, ldc);
+      const long cStride = ldc * 4;
+      // A full 16×16 tile that overwrites c goes straight there; a partial or accumulated one
+      // through `out` (summed from zero, then added: the same bits either way).
+      const int direct = !accumulate;
+      if (direct && r0 == 16 && c0 == 16) {
+        _tile_stored(0, ct, cStride);
+      } else {
+        _tile_stored(0, out[0], 64);
+        put_tile(out[0], r0, c0, accumulate, ct, ldc);
+      }
+      if (twoColumns) {
+        if (direct && r0 == 16 && c1 == 16) {
+          _tile_stored(1, ct + 16, cStride);
+        } else {
+          _tile_stored(1, out[1], 64);
+          put_tile(out[1], r0, c1, accumulate, ct + 16, ldc);
+        }
+      }
       if (twoRows) {
-        put_tile(out[2], r1 < 16 ? r1 : 16, c0, accumulate, ct + 16 * ldc, ldc);
-        if (twoColumns) put_tile(out[3], r1 < 16 ? r1 : 16, c1 < 16 ? c1 : 16, accumulate, ct + 16 * ldc + 16, ldc);
+        if (direct && r1 == 16 && c0 == 16) {
+          _tile_stored(2, ct + 16 * ldc, cStride);
+        } else {
+          _tile_stored(2, out[2], 64);
+          put_tile(out[2], r1, c0, accumulate, ct + 16 * ldc, ldc);
+        }
+        if (twoColumns) {
+          if (direct && r1 == 16 && c1 == 16) {
+            _tile_stored(3, ct + 16 * ldc + 16, cStride);
+          } else {
+            _tile_stored(3, out[3], 64);
+            put_tile(out[3], r1, c1, accumulate, ct + 16 * ldc + 16, ldc);
+          }
+        }
       }
     }
   }
