@@ -296,26 +296,41 @@ struct MergeKernel {
     let inner = 4 * channels
     let gathered = scratch + worker * floatsPerWorker
     forEachChunk(rows: rows, chunks: chunks, worker: worker, parts: parts) { first, count in
-      for r in 0..<count {
-        let (n, i, j) = pixelCoordinates(first + r, outHeight: outHeight, outWidth: outWidth)
-        let row = gathered + r * inner
-        for quadrant in 0..<4 {
-          let dh = quadrant & 1, dw = quadrant >> 1
-          let h = 2 * i + dh, w = 2 * j + dw
-          let target = row + quadrant * channels
-          if h < height && w < width {
-            target.update(from: x + ((n * height + h) * width + w) * channels, count: channels)
-          } else {
-            target.update(repeating: 0, count: channels)
-          }
-        }
-        layerNormRow(row, count: inner, gamma: gamma, beta: beta, epsilon: epsilon, into: row)
-      }
       let target = out + first * outChannels
-      reduction.multiply(rows: count, gathered, lda: inner, beta: 0, into: target, ldc: outChannels)
+      if reduction.takesRoundedRows {
+        // AMX: each row gathered and normalized in L1, then rounded straight into the tiles' rows.
+        let rounded = UnsafeMutableRawPointer(gathered + inner).assumingMemoryBound(to: UInt32.self)
+        for r in 0..<count {
+          gatherNorm(first + r, into: gathered)
+          roundRowToBF16(gathered, count: inner, into: rounded + r * inner / 2)
+        }
+        (rounded + count * inner / 2).update(repeating: 0, count: ((count + 15) / 16 * 16 - count) * inner / 2)
+        reduction.multiplyRounded(rows: count, rounded, beta: 0, into: target, ldc: outChannels)
+      } else {
+        for r in 0..<count { gatherNorm(first + r, into: gathered + r * inner) }
+        reduction.multiply(rows: count, gathered, lda: inner, beta: 0, into: target, ldc: outChannels)
+      }
       if let activity { meanAbsoluteRows(target, rows: count, channels: outChannels, into: activity + first) }
     }
     clock.lap(.merge, worker: worker, since: start)
+  }
+
+  /// Output pixel `pixel`'s 2×2 neighbours (zeros past the edge) into `row [4·channels]`, then
+  /// LayerNorm of it in place.
+  @inline(__always)
+  func gatherNorm(_ pixel: Int, into row: UnsafeMutablePointer<Float>) {
+    let (n, i, j) = pixelCoordinates(pixel, outHeight: outHeight, outWidth: outWidth)
+    for quadrant in 0..<4 {
+      let dh = quadrant & 1, dw = quadrant >> 1
+      let h = 2 * i + dh, w = 2 * j + dw
+      let target = row + quadrant * channels
+      if h < height && w < width {
+        target.update(from: x + ((n * height + h) * width + w) * channels, count: channels)
+      } else {
+        target.update(repeating: 0, count: channels)
+      }
+    }
+    layerNormRow(row, count: 4 * channels, gamma: gamma, beta: beta, epsilon: epsilon, into: row)
   }
 }
 

@@ -140,6 +140,27 @@ private func multiplyAMX(
   }
 }
 
+/// The AMX product on activations the caller already rounded (`roundRowToBF16`): `rounded` holds
+/// `⌈m/16⌉·16` rows of `k/2` pairs, the rows past `m` zero; `k` is a multiple of 32. Same bits as
+/// `multiplyPanelsBF16` with `.amx` on the unrounded rows.
+package func multiplyRoundedAMX(
+  rows m: Int, columns n: Int, inner k: Int, rounded: UnsafePointer<UInt32>,
+  packed w: UnsafePointer<UInt32>, outputs: Int, first: Int, beta: Float, into c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+  checkPanelProduct(
+    "multiplyRoundedAMX", m: m, n: n, k: k, lda: k, ldc: ldc, first: first, outputs: outputs, beta: beta)
+  precondition(k % 32 == 0 && BF16ISA.amx.isSupported, "multiplyRoundedAMX: inner \(k) or no AMX")
+  if m == 0 || n == 0 { return }
+  ck_amx_bf16_panels(
+    m, n, k, rounded, k / 2, w, PackedPanels.paddedOutputs(outputs), first, beta != 0 ? 1 : 0, c, ldc)
+}
+
+/// One row of `count` floats (even) rounded to bf16 pairs, as the bf16 kernels round activations.
+@inline(__always)
+package func roundRowToBF16(_ x: UnsafePointer<Float>, count: Int, into pairs: UnsafeMutablePointer<UInt32>) {
+  roundRows(1, count, x, lda: count, into: pairs, ldr: count / 2, isa: .avx512BF16)
+}
+
 /// `a[m, depth]` rounded to bf16 rows of `ldr` pairs (an odd depth pairs its last value with zero).
 private func roundRows(
   _ m: Int, _ depth: Int, _ a: UnsafePointer<Float>, lda: Int, into r: UnsafeMutablePointer<UInt32>, ldr: Int,

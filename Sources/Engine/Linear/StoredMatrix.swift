@@ -81,6 +81,21 @@ package struct StoredMatrix: Sendable {
     multiply(rows: m, columns: 0..<outputs, a, lda: lda, beta: beta, into: c, ldc: ldc)
   }
 
+  /// Whether `multiplyRounded` applies: AMX with an inner size that is a multiple of 32.
+  package var takesRoundedRows: Bool { kernel == .packedBF16(.amx) && inner % 32 == 0 }
+
+  /// `c[m, outputs] = rounded · wᵀ + beta · c` for activations already rounded to bf16 pairs
+  /// (`roundRowToBF16`, `⌈m/16⌉·16` rows of `inner/2` pairs, the rows past `m` zero); needs
+  /// `takesRoundedRows`.
+  package func multiplyRounded(
+    rows m: Int, _ rounded: UnsafePointer<UInt32>, beta: Float, into c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    precondition(takesRoundedRows, "StoredMatrix.multiplyRounded: \(kernel) with inner \(inner)")
+    multiplyRoundedAMX(
+      rows: m, columns: outputs, inner: inner, rounded: rounded, packed: pairs!.base, outputs: outputs, first: 0,
+      beta: beta, into: c, ldc: ldc)
+  }
+
   /// Output columns `columns` only (starting at a multiple of `PackedPanels.width`), `c` pointing at
   /// the first of them.
   @inline(__always)
