@@ -83,21 +83,6 @@ INLINE AVX2 __m256 exp8(__m256 x) {
   return _mm256_andnot_ps(below, _mm256_mul_ps(p, two_to_n));
 }
 
-// horizontalMaximum and horizontalSum of VectorMath.swift: halves, then quarters, then the pair.
-INLINE AVX2 float horizontal_max(__m256 v) {
-  __m128 low = _mm256_castps256_ps128(v), high = _mm256_extractf128_ps(v, 1);
-  __m128 four = _mm_max_ps(high, low);
-  __m128 two = _mm_max_ps(_mm_movehl_ps(four, four), four);
-  float t0 = _mm_cvtss_f32(two), t1 = _mm_cvtss_f32(_mm_shuffle_ps(two, two, 1));
-  return t1 >= t0 ? t1 : t0;
-}
-
-INLINE AVX2 float horizontal_sum(__m256 v) {
-  __m128 four = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));
-  return _mm_cvtss_f32(two) + _mm_cvtss_f32(_mm_shuffle_ps(two, two, 1));
-}
-
 AVX2 void ck_softmax_numerators_avx2(float *scores, long n, long np, float *inverse_sums) {
   for (long i = 0; i < n; i++) {
     float *row = scores + i * np;

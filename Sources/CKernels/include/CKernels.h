@@ -64,4 +64,17 @@ void ck_weigh_values_avx2(
   const float *scores, const float *inverse_sums, const float *values, const float *value_bias, long n,
   long np, long head_dim, float *output, long output_stride);
 
+/// ck_attention_scores_avx2 on AVX-512 (register tiles of ≤ 12 rows × 32 columns): the same bits.
+void ck_attention_scores_avx512(
+  const float *queries, const float *keys_t, const float *bias, long n, long np, long head_dim,
+  float *scores);
+
+/// ck_softmax_numerators_avx2 on 16 lanes: the same reductions in the same order, the same bits.
+void ck_softmax_numerators_avx512(float *scores, long n, long np, float *inverse_sums);
+
+/// ck_weigh_values_avx2 on AVX-512 (register tiles of ≤ 12 rows × 32 columns): the same bits.
+void ck_weigh_values_avx512(
+  const float *scores, const float *inverse_sums, const float *values, const float *value_bias, long n,
+  long np, long head_dim, float *output, long output_stride);
+
 #endif

@@ -1,0 +1,172 @@
+// The three attention loops of attention_kernels.c for AVX-512: products in register tiles of up to
+// 12 rows × 32 columns (24 of the 32 zmm registers), softmax on 16 lanes. Every element is summed in
+// the same order as the AVX2 kernel, with the same exp polynomial, hence the same bits.
+#include "CKernels.h"
+#include "avx2.h"
+#include "tile512.h"
+
+#if defined(__x86_64__)
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
+
+// acc[r][v] += Σ_t x[r·ldx + t] · b[t·ldb + 16·v ..< +16] over t < depth, in t order (one fused
+// multiply-add per t, as block6x16 of the AVX2 kernel); lanes outside m0, m1 read zeros.
+INLINE AVX512 void product_tile(
+  const int R, const int V, __m512 acc[12][2], const float *x, long ldx, const float *b, long ldb, long depth,
+  __mmask16 m0, __mmask16 m1) {
+  for (long t = 0; t < depth; t++) {
+    __m512 b0 = _mm512_maskz_loadu_ps(m0, b + t * ldb);
+    __m512 b1 = V > 1 ? _mm512_maskz_loadu_ps(m1, b + t * ldb + 16) : b0;
+    for (int r = 0; r < R; r++) {
+      __m512 s = _mm512_set1_ps(x[r * ldx + t]);
+      acc[r][0] = _mm512_fmadd_ps(s, b0, acc[r][0]);
+      if (V > 1) acc[r][1] = _mm512_fmadd_ps(s, b1, acc[r][1]);
+    }
+  }
+}
+
+// scores[R, 16·V] (masked) = bias + queries · keys_t for one tile.
+INLINE AVX512 void scores_tile(
+  const int R, const int V, const float *queries, long head_dim, const float *keys_t, const float *bias, long np,
+  __mmask16 m0, __mmask16 m1, float *scores) {
+  __m512 acc[12][2];
+  for (int r = 0; r < R; r++) {
+    acc[r][0] = _mm512_maskz_loadu_ps(m0, bias + r * np);
+    if (V > 1) acc[r][1] = _mm512_maskz_loadu_ps(m1, bias + r * np + 16);
+  }
+  product_tile(R, V, acc, queries, head_dim, keys_t, np, head_dim, m0, m1);
+  for (int r = 0; r < R; r++) {
+    _mm512_mask_storeu_ps(scores + r * np, m0, acc[r][0]);
+    if (V > 1) _mm512_mask_storeu_ps(scores + r * np + 16, m1, acc[r][1]);
+  }
+}
+
+// output[R, 16·V] (masked) = (scores · values) · inverse_sums + value_bias for one tile.
+INLINE AVX512 void weigh_tile(
+  const int R, const int V, const float *scores, long np, const float *inverse_sums, const float *values,
+  const float *value_bias, long n, long head_dim, __mmask16 m0, __mmask16 m1, float *output, long output_stride) {
+  __m512 acc[12][2];
+  for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  product_tile(R, V, acc, scores, np, values, head_dim, n, m0, m1);
+  __m512 vb0 = _mm512_maskz_loadu_ps(m0, value_bias), vb1 = _mm512_maskz_loadu_ps(m1, value_bias + 16);
+  for (int r = 0; r < R; r++) {
+    __m512 scale = _mm512_set1_ps(inverse_sums[r]);
+    float *o = output + r * output_stride;
+    _mm512_mask_storeu_ps(o, m0, _mm512_fmadd_ps(acc[r][0], scale, vb0));
+    if (V > 1) _mm512_mask_storeu_ps(o + 16, m1, _mm512_fmadd_ps(acc[r][1], scale, vb1));
+  }
+}
+
+// Runs CALL(R, V) with R = `rows` (1–12) and V = 2 when `two` (else 1) as compile-time constants,
+// so each tile is specialized and its unused accumulators fold away.
+#define TILE_CASE(R, two) \
+  case R:                 \
+    if (two) {            \
+      CALL(R, 2)          \
+    } else {              \
+      CALL(R, 1)          \
+    }                     \
+    break;
+#define DISPATCH_TILE(rows, two)                                                                     \
+  switch (rows) {                                                                                    \
+    TILE_CASE(12, two) TILE_CASE(11, two) TILE_CASE(10, two) TILE_CASE(9, two) TILE_CASE(8, two)     \
+    TILE_CASE(7, two) TILE_CASE(6, two) TILE_CASE(5, two) TILE_CASE(4, two) TILE_CASE(3, two)        \
+    TILE_CASE(2, two) TILE_CASE(1, two)                                                              \
+  }
+
+AVX512 void ck_attention_scores_avx512(
+  const float *queries, const float *keys_t, const float *bias, long n, long np, long head_dim,
+  float *scores) {
+  // Rows in balanced tiles of ≤ 12 (49 = 9 + 10 + 10 + 10 + 10), columns in chunks of 32.
+  long tiles = (n + 11) / 12, row = 0;
+  for (long tile = 0; tile < tiles; tile++) {
+    long end = (tile + 1) * n / tiles;
+    for (long c = 0; c < np; c += 32) {
+      const int two = np - c > 16;
+      __mmask16 m0 = first_lanes16(np - c), m1 = first_lanes16(np - c - 16);
+#define CALL(R, V)                                                                                     \
+  scores_tile(R, V, queries + row * head_dim, head_dim, keys_t + c, bias + row * np + c, np, m0, m1,    \
+              scores + row * np + c);
+      DISPATCH_TILE(end - row, two)
+#undef CALL
+    }
+    row = end;
+  }
+}
+
+AVX512 void ck_weigh_values_avx512(
+  const float *scores, const float *inverse_sums, const float *values, const float *value_bias, long n,
+  long np, long head_dim, float *output, long output_stride) {
+  long tiles = (n + 11) / 12, row = 0;
+  for (long tile = 0; tile < tiles; tile++) {
+    long end = (tile + 1) * n / tiles;
+    for (long c = 0; c < head_dim; c += 32) {
+      const int two = head_dim - c > 16;
+      __mmask16 m0 = first_lanes16(head_dim - c), m1 = first_lanes16(head_dim - c - 16);
+#define CALL(R, V)                                                                                     \
+  weigh_tile(R, V, scores + row * np, np, inverse_sums + row, values + c, value_bias + c, n, head_dim, m0, m1, \
+             output + row * output_stride + c, output_stride);
+      DISPATCH_TILE(end - row, two)
+#undef CALL
+    }
+    row = end;
+  }
+}
+
+// exp8 of attention_kernels.c on 16 lanes: the same operations per lane, hence the same bits.
+INLINE AVX512 __m512 exp16(__m512 x) {
+  const __m512 lowest = _mm512_set1_ps(-87.33654f);
+  __m512 clamped = _mm512_min_ps(_mm512_set1_ps(88.0f), _mm512_max_ps(lowest, x));
+  const __m512 magic = _mm512_set1_ps(12582912.0f);
+  __m512 shifted = _mm512_fmadd_ps(clamped, _mm512_set1_ps(1.44269504f), magic);
+  __m512 n = _mm512_sub_ps(shifted, magic);
+  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.69314575f), clamped);
+  r = _mm512_fmadd_ps(n, _mm512_set1_ps(-1.4286068e-6f), r);
+  static const float coefficients[] = {
+    1.3843636e-3f, 8.3741536e-3f, 4.1668002e-2f, 1.6666432e-1f, 4.9999994e-1f, 1.0f, 1.0f};
+  __m512 p = _mm512_set1_ps(coefficients[0]);
+  for (int i = 1; i < 7; i++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(coefficients[i]));
+  __m512i integer = _mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_castps_si512(magic));
+  __m512 two_to_n = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(integer, _mm512_set1_epi32(127)), 23));
+  __mmask16 below = _mm512_cmp_ps_mask(x, lowest, _CMP_LT_OQ);
+  return _mm512_maskz_mov_ps(~below, _mm512_mul_ps(p, two_to_n));
+}
+
+AVX512 void ck_softmax_numerators_avx512(float *scores, long n, long np, float *inverse_sums) {
+  for (long i = 0; i < n; i++) {
+    float *row = scores + i * np;
+    // The maximum over 8-lane vectors in the AVX2 order (max is not associative for NaN and ±0).
+    __m256 maxima = _mm256_loadu_ps(row);
+    for (long c = 8; c < np; c += 8) maxima = _mm256_max_ps(_mm256_loadu_ps(row + c), maxima);
+    const __m512 row_max = _mm512_set1_ps(horizontal_max(maxima));
+    // Lanes 0–7 of `sums` are the AVX2 kernel's sums0 (columns c..c+8 of every 16, and the 8-column
+    // tail), lanes 8–15 its sums1 (columns c+8..c+16).
+    __m512 sums = _mm512_setzero_ps();
+    long c = 0;
+    for (; c + 16 <= np; c += 16) {
+      __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(row + c), row_max));
+      _mm512_storeu_ps(row + c, e);
+      sums = _mm512_add_ps(sums, e);
+    }
+    if (c < np) {
+      __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(0xFF, row + c), row_max));
+      _mm512_mask_storeu_ps(row + c, 0xFF, e);
+      sums = _mm512_mask_add_ps(sums, 0xFF, sums, e);
+    }
+    __m256 sums0 = _mm512_castps512_ps256(sums);
+    __m256 sums1 = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sums), 1));
+    inverse_sums[i] = 1.0f / horizontal_sum(_mm256_add_ps(sums0, sums1));
+  }
+}
+
+#else
+
+void ck_attention_scores_avx512(
+  const float *queries, const float *keys_t, const float *bias, long n, long np, long head_dim,
+  float *scores) { __builtin_trap(); }
+void ck_softmax_numerators_avx512(float *scores, long n, long np, float *inverse_sums) { __builtin_trap(); }
+void ck_weigh_values_avx512(
+  const float *scores, const float *inverse_sums, const float *values, const float *value_bias, long n,
+  long np, long head_dim, float *output, long output_stride) { __builtin_trap(); }
+
+#endif
