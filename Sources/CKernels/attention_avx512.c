@@ -132,30 +132,55 @@ INLINE AVX512 __m512 exp16(__m512 x) {
   return _mm512_maskz_mov_ps(~below, _mm512_mul_ps(p, two_to_n));
 }
 
+// Softmax numerators of R rows (`np` apart) interleaved: one row's chain (maximum, exponentials,
+// sum, division) is mostly latency, so R independent rows keep the vector units busy (4 rows ran
+// 1.6× faster than one at a time on 49 × 56 scores).
+INLINE AVX512 void softmax_rows(const int R, float *scores, long np, float *inverse_sums) {
+  __m256 maxima[4];
+  __m512 row_max[4], sums[4];
+  // The maximum over 8-lane vectors in the AVX2 order (max is not associative for NaN and ±0).
+  for (int r = 0; r < R; r++) maxima[r] = _mm256_loadu_ps(scores + r * np);
+  for (long c = 8; c < np; c += 8) {
+    for (int r = 0; r < R; r++) maxima[r] = _mm256_max_ps(_mm256_loadu_ps(scores + r * np + c), maxima[r]);
+  }
+  // Lanes 0–7 of `sums` are the AVX2 kernel's sums0 (columns c..c+8 of every 16, and the 8-column
+  // tail), lanes 8–15 its sums1 (columns c+8..c+16).
+  for (int r = 0; r < R; r++) {
+    row_max[r] = _mm512_set1_ps(horizontal_max(maxima[r]));
+    sums[r] = _mm512_setzero_ps();
+  }
+  long c = 0;
+  for (; c + 16 <= np; c += 16) {
+    for (int r = 0; r < R; r++) {
+      float *x = scores + r * np + c;
+      __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x), row_max[r]));
+      _mm512_storeu_ps(x, e);
+      sums[r] = _mm512_add_ps(sums[r], e);
+    }
+  }
+  if (c < np) {
+    for (int r = 0; r < R; r++) {
+      float *x = scores + r * np + c;
+      __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(0xFF, x), row_max[r]));
+      _mm512_mask_storeu_ps(x, 0xFF, e);
+      sums[r] = _mm512_mask_add_ps(sums[r], 0xFF, sums[r], e);
+    }
+  }
+  for (int r = 0; r < R; r++) {
+    __m256 sums0 = _mm512_castps512_ps256(sums[r]);
+    __m256 sums1 = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sums[r]), 1));
+    inverse_sums[r] = 1.0f / horizontal_sum(_mm256_add_ps(sums0, sums1));
+  }
+}
+
 AVX512 void ck_softmax_numerators_avx512(float *scores, long n, long np, float *inverse_sums) {
-  for (long i = 0; i < n; i++) {
-    float *row = scores + i * np;
-    // The maximum over 8-lane vectors in the AVX2 order (max is not associative for NaN and ±0).
-    __m256 maxima = _mm256_loadu_ps(row);
-    for (long c = 8; c < np; c += 8) maxima = _mm256_max_ps(_mm256_loadu_ps(row + c), maxima);
-    const __m512 row_max = _mm512_set1_ps(horizontal_max(maxima));
-    // Lanes 0–7 of `sums` are the AVX2 kernel's sums0 (columns c..c+8 of every 16, and the 8-column
-    // tail), lanes 8–15 its sums1 (columns c+8..c+16).
-    __m512 sums = _mm512_setzero_ps();
-    long c = 0;
-    for (; c + 16 <= np; c += 16) {
-      __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(row + c), row_max));
-      _mm512_storeu_ps(row + c, e);
-      sums = _mm512_add_ps(sums, e);
-    }
-    if (c < np) {
-      __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(0xFF, row + c), row_max));
-      _mm512_mask_storeu_ps(row + c, 0xFF, e);
-      sums = _mm512_mask_add_ps(sums, 0xFF, sums, e);
-    }
-    __m256 sums0 = _mm512_castps512_ps256(sums);
-    __m256 sums1 = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sums), 1));
-    inverse_sums[i] = 1.0f / horizontal_sum(_mm256_add_ps(sums0, sums1));
+  long i = 0;
+  for (; i + 4 <= n; i += 4) softmax_rows(4, scores + i * np, np, inverse_sums + i);
+  switch (n - i) {
+  case 3: softmax_rows(3, scores + i * np, np, inverse_sums + i); break;
+  case 2: softmax_rows(2, scores + i * np, np, inverse_sums + i); break;
+  case 1: softmax_rows(1, scores + i * np, np, inverse_sums + i); break;
+  default: break;
   }
 }
 

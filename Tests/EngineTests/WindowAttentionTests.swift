@@ -149,15 +149,15 @@ final class WindowAttentionTests: XCTestCase {
   }
 
   /// The AVX-512 kernel gives the AVX2 kernel's bits (same summation order per element, same softmax
-  /// reductions and exp polynomial) on every tile edge: rows not a multiple of 12, score rows of 8, 16,
-  /// 24 … 144 columns, head dims with partial 16- and 32-column chunks, and score spreads past exp8's
-  /// lower clamp.
+  /// reductions and exp polynomial) on every tile edge: row counts not a multiple of 12 (products) or
+  /// 4 (softmax), score rows of 8 … 144 columns, head dims with partial 16- and 32-column chunks, and
+  /// score spreads past exp8's lower clamp.
   func testAVX512MatchesAVX2Bits() throws {
     guard AttentionISA.avx512.isSupported else {
       print("WindowAttentionTests: skipping the avx512-vs-avx2 bit test: this CPU lacks avx512f/bw/vl")
       throw XCTSkip("this CPU lacks avx512f/bw/vl")
     }
-    for tokens in [1, 7, 12, 13, 16, 17, 24, 25, 49, 64, 144] {
+    for tokens in [1, 2, 7, 12, 13, 16, 17, 24, 25, 49, 50, 64, 144] {
       for headDim in [1, 8, 15, 16, 17, 24, 32, 33, 40, 48, 64] {
         for scale: Float in [1.5, 6] {
           let head = Head(tokens: tokens, headDim: headDim, seed: UInt64(tokens * 1000 + headDim), scale: scale)
