@@ -1,6 +1,6 @@
-// The three attention loops of attention_kernels.c for AVX-512: products in register tiles of up to
-// 12 rows × 32 columns (24 of the 32 zmm registers), softmax on 16 lanes. Every element is summed in
-// the same order as the AVX2 kernel, with the same exp polynomial, hence the same bits.
+// The window attention of one head for AVX-512: packing with keys transposed in registers, products
+// in tiles of up to 12 rows × 32 columns (24 of the 32 zmm registers), softmax on 16 lanes. Every
+// element is summed in the same order as attention_kernels.c, with the same exp8, hence the same bits.
 #include "CKernels.h"
 #include "avx2.h"
 #include "tile512.h"
@@ -8,6 +8,63 @@
 #if defined(__x86_64__)
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
+
+// In-register transpose of 16 rows of 16: r[c] becomes column c. Pairs of rows interleave (ps),
+// then pairs of pairs (pd), giving 4 × 4 blocks per 128-bit lane that two lane shuffles gather.
+INLINE AVX512 void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  // u[4·i + k], lane L: column 4·L + k of rows 4·i ..< 4·i + 4.
+  __m512 u[16];
+  for (int i = 0; i < 4; i++) {
+    for (int k = 0; k < 2; k++) {
+      __m512d a = _mm512_castps_pd(t[4 * i + k]), b = _mm512_castps_pd(t[4 * i + k + 2]);
+      u[4 * i + 2 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+      u[4 * i + 2 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+    }
+  }
+  for (int k = 0; k < 4; k++) {
+    __m512 s0 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0x88), s1 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0xDD);
+    __m512 s2 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0x88), s3 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0xDD);
+    r[k] = _mm512_shuffle_f32x4(s0, s2, 0x88);
+    r[4 + k] = _mm512_shuffle_f32x4(s1, s3, 0x88);
+    r[8 + k] = _mm512_shuffle_f32x4(s0, s2, 0xDD);
+    r[12 + k] = _mm512_shuffle_f32x4(s1, s3, 0xDD);
+  }
+}
+
+AVX512 void ck_pack_head_avx512(
+  const float *query, const float *key, const float *value, long row_stride, const float *query_bias,
+  const float *key_bias, long n, long np, long head_dim, float *queries, float *keys_t, float *values) {
+  for (long j = 0; j < n; j++) {
+    const float *q = query + j * row_stride, *v = value + j * row_stride;
+    for (long d = 0; d < head_dim; d += 16) {
+      __mmask16 m = first_lanes16(head_dim - d);
+      __m512 biased = _mm512_add_ps(_mm512_maskz_loadu_ps(m, q + d), _mm512_maskz_loadu_ps(m, query_bias + d));
+      _mm512_mask_storeu_ps(queries + j * head_dim + d, m, biased);
+      _mm512_mask_storeu_ps(values + j * head_dim + d, m, _mm512_maskz_loadu_ps(m, v + d));
+    }
+  }
+  // Blocks of 16 tokens × 16 dims, transposed in registers; tokens n ..< np come out as zeros.
+  for (long j0 = 0; j0 < np; j0 += 16) {
+    __mmask16 columns = first_lanes16(np - j0);
+    for (long d0 = 0; d0 < head_dim; d0 += 16) {
+      __mmask16 m = first_lanes16(head_dim - d0);
+      __m512 bias = _mm512_maskz_loadu_ps(m, key_bias + d0), r[16];
+      for (int a = 0; a < 16; a++) {
+        r[a] = j0 + a < n ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, key + (j0 + a) * row_stride + d0), bias)
+                          : _mm512_setzero_ps();
+      }
+      transpose16(r);
+      for (int c = 0; c < 16 && d0 + c < head_dim; c++) {
+        _mm512_mask_storeu_ps(keys_t + (d0 + c) * np + j0, columns, r[c]);
+      }
+    }
+  }
+}
 
 // acc[r][v] += Σ_t x[r·ldx + t] · b[t·ldb + 16·v ..< +16] over t < depth, in t order (one fused
 // multiply-add per t, as block6x16 of the AVX2 kernel); lanes outside m0, m1 read zeros.
@@ -186,6 +243,11 @@ AVX512 void ck_softmax_numerators_avx512(float *scores, long n, long np, float *
 
 #else
 
+void ck_pack_head_avx512(
+  const float *query, const float *key, const float *value, long row_stride, const float *query_bias,
+  const float *key_bias, long n, long np, long head_dim, float *queries, float *keys_t, float *values) {
+  __builtin_trap();
+}
 void ck_attention_scores_avx512(
   const float *queries, const float *keys_t, const float *bias, long n, long np, long head_dim,
   float *scores) { __builtin_trap(); }

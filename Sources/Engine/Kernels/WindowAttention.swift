@@ -6,8 +6,8 @@ import CKernels
 
 /// Which copy of the score, softmax and weighting loops runs.
 package enum AttentionISA: String, Sendable, CaseIterable {
-  /// The C copies compiled for AVX-512 (CKernels/attention_avx512.c): tiles of 12 rows × 32 columns,
-  /// softmax on 16 lanes, the same bits as `avx2`.
+  /// The C copies compiled for AVX-512 (CKernels/attention_avx512.c), the same bits as `avx2`: tiles
+  /// of 12 rows × 32 columns, softmax on 16 lanes, keys transposed in 16 × 16 register blocks.
   case avx512
   /// The C copies compiled for AVX2+FMA (CKernels/attention_kernels.c), whatever the build flags.
   case avx2
@@ -117,9 +117,14 @@ func attendWindowHead(
   let queries = scores + n * np  // [n, headDim]
   let values = queries + n * headDim  // [n, headDim]
   let inverseSums = queries  // [n]: the biased queries are no longer needed after the scores
-  packHead(
-    query: query, key: key, value: value, rowStride: rowStride, queryBias: queryBias, keyBias: keyBias,
-    tokens: n, paddedTokens: np, headDim: headDim, queries: queries, keysT: keysT, values: values)
+  if isa == .avx512 {
+    ck_pack_head_avx512(
+      query, key, value, rowStride, queryBias, keyBias, n, np, headDim, queries, keysT, values)
+  } else {
+    packHead(
+      query: query, key: key, value: value, rowStride: rowStride, queryBias: queryBias, keyBias: keyBias,
+      tokens: n, paddedTokens: np, headDim: headDim, queries: queries, keysT: keysT, values: values)
+  }
   switch isa {
   case .avx512:
     ck_attention_scores_avx512(queries, keysT, bias, n, np, headDim, scores)
