@@ -38,11 +38,14 @@ AMX void ck_amx_bf16_panels(
   _tile_loadconfig(&config);
   float out[4][256] __attribute__((aligned(64)));
   const long aStride = lda * 4;
-  for (long row = 0; row < rows; row += 32) {
-    const int twoRows = rows - row > 16;
-    const uint32_t *a0 = a + row * lda, *a1 = a0 + 16 * lda;
-    for (long column = 0; column < cols; column += 32) {
-      const int twoColumns = cols - column > 16;
+  // Column blocks outside, row blocks inside: a 32-column strip of the weights (at most 96 KiB
+  // at depth 1536) is read from memory once and stays in L2 while every row block passes over
+  // it; the rounded activations (a few hundred rows) stay in L2 throughout.
+  for (long column = 0; column < cols; column += 32) {
+    const int twoColumns = cols - column > 16;
+    for (long row = 0; row < rows; row += 32) {
+      const int twoRows = rows - row > 16;
+      const uint32_t *a0 = a + row * lda, *a1 = a0 + 16 * lda;
       _tile_zero(0);
       _tile_zero(1);
       _tile_zero(2);

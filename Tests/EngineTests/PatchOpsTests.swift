@@ -41,12 +41,18 @@ final class PatchOpsTests: XCTestCase {
       let weights = try PatchEmbedWeights(weight: weight, bias: bias, norm: norm, name: "patch_embed", kernel: kernel)
       for threads in [1, 3] {
         var output = Tensor(shape: [batch, oh, ow, channels])
-        embedPatches(
-          images, weights: weights, into: &output,
-          scratch: RowScratch(workers: threads, floatsPerWorker: weights.scratchFloats), threads: threads)
+        // With several workers the stem also writes the window scores' activity (nil: it does not).
+        var activity = [Float](repeating: .nan, count: batch * oh * ow)
+        activity.withUnsafeMutableBufferPointer { buffer in
+          embedPatches(
+            images, weights: weights, into: &output,
+            scratch: RowScratch(workers: threads, floatsPerWorker: weights.scratchFloats), threads: threads,
+            activity: threads > 1 ? buffer.baseAddress : nil)
+        }
         let result = compare(
           output.values, expected.values, atol: 2e-5, rtol: 2e-5, label: "stem \(kernel) threads \(threads)")
         XCTAssertTrue(result.passed, result.description)
+        checkActivity(activity, of: output, written: threads > 1)
       }
     }
   }
@@ -103,11 +109,82 @@ final class PatchOpsTests: XCTestCase {
       for threads in [1, 2] {
         var output = Tensor(shape: [batch, oh, ow, outChannels])
         let scratch = RowScratch(workers: threads, floatsPerWorker: weights.scratchFloats)
-        mergePatches(x, weights: weights, into: &output, scratch: scratch, threads: threads)
+        var activity = [Float](repeating: .nan, count: batch * oh * ow)
+        activity.withUnsafeMutableBufferPointer { buffer in
+          mergePatches(
+            x, weights: weights, into: &output, scratch: scratch, threads: threads,
+            activity: threads > 1 ? buffer.baseAddress : nil)
+        }
         let label = "merge C=\(channels) \(kernel) threads \(threads)"
         let result = compare(output.values, expected.values, atol: 1e-5, rtol: 1e-5, label: label)
         XCTAssertTrue(result.passed, result.description)
+        checkActivity(activity, of: output, written: threads > 1)
       }
+    }
+  }
+
+  /// `activity` is `meanAbsoluteActivation` of `output`, bit for bit, when `written`; untouched (NaN)
+  /// otherwise.
+  private func checkActivity(_ activity: [Float], of output: Tensor, written: Bool, line: UInt = #line) {
+    guard written else {
+      XCTAssertTrue(activity.allSatisfy(\.isNaN), "activity written without a buffer", line: line)
+      return
+    }
+    var expected = [Float](repeating: 0, count: activity.count)
+    meanAbsoluteActivation(output, into: &expected)
+    XCTAssertEqual(activity.map(\.bitPattern), expected.map(\.bitPattern), "fused activity", line: line)
+  }
+
+  func testStemAndMergeSplitFewRowsOverEveryWorker() {
+    // 49 rows (the last merge at 224) on 2 workers: 2 chunks, not one chunk on one worker.
+    XCTAssertEqual(chunkCount(rows: 49, threads: 2), 2)
+    XCTAssertEqual(chunkCount(rows: 784, threads: 2), 4)  // 196 each, not 256, 256, 256, 16
+    XCTAssertEqual(chunkCount(rows: 3, threads: 8), 3)
+    XCTAssertEqual(chunkCount(rows: 28224, threads: 2), 112)
+    for (rows, threads) in [(49, 2), (784, 2), (3, 8), (1000, 3), (28224, 2), (5, 1)] {
+      let chunks = chunkCount(rows: rows, threads: threads), parts = min(threads, chunks)
+      var covered = [Int](repeating: 0, count: rows)
+      var perWorker = [Int](repeating: 0, count: parts)
+      for worker in 0..<parts {
+        forEachChunk(rows: rows, chunks: chunks, worker: worker, parts: parts) { first, count in
+          XCTAssertLessThanOrEqual(count, rowChunk)
+          for row in first..<(first + count) { covered[row] += 1 }
+          perWorker[worker] += count
+        }
+      }
+      XCTAssertEqual(covered, [Int](repeating: 1, count: rows), "rows \(rows) threads \(threads)")
+      XCTAssertLessThanOrEqual(
+        perWorker.max()! - perWorker.min()!, rowChunk, "rows \(rows) threads \(threads): \(perWorker)")
+    }
+  }
+
+  func testMeanAbsoluteRowsCopiesAgreeBitForBit() {
+    for isa in RowISA.allCases where !isa.isSupported { print("PatchOpsTests: skipping the \(isa) copy of mean |x|") }
+    for channels in [1, 7, 8, 15, 16, 17, 31, 96, 100, 768] {
+      let x = randomTensor([5, channels], in: -3...3, seed: UInt64(channels)).values
+      let expected = (0..<5).map { r in
+        (0..<channels).reduce(Float(0)) { $0 + abs(x[r * channels + $1]) } / Float(channels)
+      }
+      var swift = [Float](repeating: .nan, count: 5)
+      meanAbsoluteRowsSwift(x, rows: 5, channels: channels, into: &swift)
+      for isa in RowISA.allCases where isa.isSupported {
+        var out = [Float](repeating: .nan, count: 5)
+        meanAbsoluteRows(x, rows: 5, channels: channels, into: &out, isa: isa)
+        XCTAssertEqual(out.map(\.bitPattern), swift.map(\.bitPattern), "\(isa), \(channels) channels")
+        for r in 0..<5 { XCTAssertEqual(out[r], expected[r], accuracy: 1e-5, "\(isa), \(channels) channels") }
+      }
+    }
+  }
+
+  func testMeanAbsoluteActivationSplitsOverWorkers() {
+    let x = randomTensor([1, 48, 50, 21], in: -2...2, seed: 17)  // 2400 pixels: 2 parts
+    var one = [Float](repeating: 0, count: 2400), two = one
+    meanAbsoluteActivation(x, into: &one)
+    meanAbsoluteActivation(x, into: &two, threads: 2)
+    XCTAssertEqual(one.map(\.bitPattern), two.map(\.bitPattern))
+    for p in stride(from: 0, to: 2400, by: 37) {
+      let expected = (0..<21).reduce(Float(0)) { $0 + abs(x.values[p * 21 + $1]) } / 21
+      XCTAssertEqual(one[p], expected, accuracy: 1e-6)
     }
   }
 

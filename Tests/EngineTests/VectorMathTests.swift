@@ -1,4 +1,6 @@
 // exp and GELU vector kernels against the double-precision functions over their whole range.
+
+import CKernels
 import Foundation
 import TestSupport
 import XCTest
@@ -21,6 +23,25 @@ final class VectorMathTests: XCTestCase {
       XCTAssertLessThanOrEqual(
         abs(Double(output.values[i]) - Double(expected[i])), bound,
         "gelu(\(x)) = \(output.values[i]), expected \(expected[i])")
+    }
+  }
+
+  func testGELUKernelsAgreeBitForBit() throws {
+    // The AVX-512 copy against the AVX2 one (and both against the Swift code where FMA is built
+    // in): every length 0–40 for the masked tails, values across the range and the special ones.
+    try XCTSkipUnless(CPUFeatures.current.contains(.avx2FMA), "this CPU lacks AVX2+FMA: only the Swift GELU runs")
+    guard CPUFeatures.current.contains(.avx512) else {
+      print("VectorMathTests: skipping the AVX-512 GELU kernel: this CPU lacks AVX-512F/BW/VL")
+      return
+    }
+    var values = randomTensor([4000], in: -12...12, seed: 41).values
+    values += [0, -0.0, 5.2, -5.2, 1e-30, .infinity, -.infinity, .nan, 1e30, -1e30]
+    let bias = values.reversed().map { $0 / 4 }
+    for count in Array(0...40) + [values.count] {
+      var wide = values, narrow = values
+      ck_bias_gelu_avx512(&wide, bias, count)
+      ck_bias_gelu_avx2(&narrow, bias, count)
+      XCTAssertEqual(wide.map(\.bitPattern), narrow.map(\.bitPattern), "count \(count)")
     }
   }
 

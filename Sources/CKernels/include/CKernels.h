@@ -18,6 +18,14 @@ enum {
 /// The features above this CPU and OS provide (computed once, thread-safe).
 unsigned ck_cpu_features(void);
 
+/// A spin-wait hint (x86 PAUSE): a waiting worker leaves the core's resources to an SMT sibling,
+/// or to the vCPU that shares its core, and lets the hypervisor see the spin; nothing elsewhere.
+static inline void ck_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 /// c[rows, cols] (+)= a[rows, depth] · panel[depth, 16], cols ≤ 16, in row tiles of ≤ 6 (AVX2+FMA).
 void ck_f32_avx2_panel(
   long rows, long cols, long depth, const float *a, long lda, const float *panel, int accumulate,
@@ -40,6 +48,21 @@ void ck_bf16_avx512_panels(
 
 /// values[i] = GELU(values[i] + bias[i]) (erf form, VectorMath.swift's gelu8) on AVX2+FMA.
 void ck_bias_gelu_avx2(float *values, const float *bias, long count);
+
+/// The same on AVX-512F (16 lanes), bit for bit.
+void ck_bias_gelu_avx512(float *values, const float *bias, long count);
+
+/// y = LayerNorm(x) over one row of `count` floats (LayerNorm.swift's layerNormRow, same bits as the
+/// Swift code built with FMA); y may be x. AVX2+FMA and AVX-512 copies.
+void ck_layer_norm_avx2(
+  const float *x, long count, const float *gamma, const float *beta, float epsilon, float *y);
+void ck_layer_norm_avx512(
+  const float *x, long count, const float *gamma, const float *beta, float epsilon, float *y);
+
+/// out[r] = mean |x[r, :]| for `rows` rows of `count` floats (WindowScores.swift's
+/// meanAbsoluteRows, same bits). AVX2 and AVX-512 copies.
+void ck_mean_abs_rows_avx2(const float *x, long rows, long count, float *out);
+void ck_mean_abs_rows_avx512(const float *x, long rows, long count, float *out);
 
 /// AMX-BF16: c[rows, cols] (+)= a · w[first..<first + cols]ᵀ over the whole `depth` (a multiple of
 /// 32) with `w` packed as `PackedBF16` (`padded_outputs` columns) and `a` rounded rows of `lda`

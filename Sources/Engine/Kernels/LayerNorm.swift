@@ -1,6 +1,7 @@
 // LayerNorm over the last axis (timm/PyTorch semantics: biased variance, eps inside the square root).
 // Two passes over the row (mean, then centred sum of squares) in float32 vectors, which is within
 // a few ulps of PyTorch's Welford kernel and avoids the cancellation of the one-pass formula.
+import CKernels
 import Foundation
 
 /// Sum of `count` floats with two 8-lane accumulators.
@@ -25,11 +26,44 @@ func sumRow(_ x: UnsafePointer<Float>, count: Int) -> Float {
   return total
 }
 
+/// Which copy of the row kernels (`layerNormRow`, `meanAbsoluteRows`) runs.
+package enum RowISA: CaseIterable, Sendable {
+  /// The C copies (CKernels/layer_norm.c), whatever the build flags: same bits as the Swift code
+  /// (built with FMA, for the LayerNorm).
+  case avx512, avx2
+  /// The Swift `SIMD8` code (fused only in `-DSPARSEVIT_FMA` builds).
+  case swift
+
+  /// Whether this CPU runs it.
+  package var isSupported: Bool {
+    switch self {
+    case .avx512: CPUFeatures.current.contains(.avx512)
+    case .avx2: CPUFeatures.current.contains(.avx2FMA)
+    case .swift: true
+    }
+  }
+
+  /// The widest copy this CPU runs.
+  package static let best: RowISA = allCases.first(where: \.isSupported)!
+}
+
 /// `y = (x − mean) / sqrt(var + eps) · gamma + beta` over one row of `count` channels; `y` may be `x`.
-/// With `residualBias`, `x += residualBias` first and the updated `x` is written back (the fused
-/// "add the projection bias to the residual, then normalize" step of a transformer block).
 @inline(__always)
 func layerNormRow(
+  _ x: UnsafeMutablePointer<Float>, count: Int,
+  gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float,
+  into y: UnsafeMutablePointer<Float>, isa: RowISA = .best
+) {
+  switch isa {
+  case .avx512: ck_layer_norm_avx512(x, count, gamma, beta, epsilon, y)
+  case .avx2: ck_layer_norm_avx2(x, count, gamma, beta, epsilon, y)
+  case .swift: layerNormRowSwift(x, count: count, gamma: gamma, beta: beta, epsilon: epsilon, into: y)
+  }
+}
+
+/// `layerNormRow` in Swift: two passes (mean, centred squares) with two 8-lane partial sums each.
+@inline(__always)
+func layerNormRowSwift(
   _ x: UnsafeMutablePointer<Float>, count: Int,
   gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float,
   into y: UnsafeMutablePointer<Float>

@@ -22,7 +22,7 @@ package final class RowScratch: @unchecked Sendable {
   /// Bytes held.
   package var bytes: Int { storage.count * MemoryLayout<Float>.stride }
 
-  /// Runs `body` with the number of `rowChunk`-row chunks of `rows` rows, the scratch, the
+  /// Runs `body` with the number of chunks of `rows` rows (`chunkCount`), the scratch, the
   /// profiler's worker clock and the addresses of `input` and `output`, after checking that
   /// `threads` workers have `floats` floats each; `kernel` names the caller in the message.
   func withChunks(
@@ -34,7 +34,7 @@ package final class RowScratch: @unchecked Sendable {
     ) -> Void
   ) {
     precondition(floatsPerWorker >= floats && workers >= threads, "\(kernel): scratch too small")
-    let chunks = (rows + rowChunk - 1) / rowChunk
+    let chunks = chunkCount(rows: rows, threads: threads)
     withWorkerClock(profiler) { clock in
       storage.withUnsafeMutableBufferPointer { scratch in
         input.values.withUnsafeBufferPointer { inBuffer in
@@ -47,17 +47,26 @@ package final class RowScratch: @unchecked Sendable {
   }
 }
 
-/// Rows a worker handles per chunk in the stem and the merges.
+/// Most rows a worker handles per chunk in the stem and the merges.
 package let rowChunk = 256
 
-/// Runs `body(first, count)` on the chunks of `rowChunk` rows (of `rows`) that worker `worker` of
-/// `parts` takes: every `parts`-th, from chunk `worker` on.
+/// Chunks for `rows` rows on `threads` workers: at most `rowChunk` rows each, and a multiple of
+/// `threads` of them (at most one per row), so that every worker gets rows even in the last
+/// stages' merges (49 rows at 224) and the shares differ by at most one chunk of ±1 row.
+@inline(__always)
+func chunkCount(rows: Int, threads: Int) -> Int {
+  let minimum = (rows + rowChunk - 1) / rowChunk
+  return min(rows, (minimum + threads - 1) / threads * threads)
+}
+
+/// Runs `body(first, count)` on the chunks (`partRange` of `rows` in `chunks`) that worker
+/// `worker` of `parts` takes: every `parts`-th, from chunk `worker` on.
 @inline(__always)
 func forEachChunk(rows: Int, chunks: Int, worker: Int, parts: Int, _ body: (_ first: Int, _ count: Int) -> Void) {
   var chunk = worker
   while chunk < chunks {
-    let first = chunk * rowChunk
-    body(first, min(rowChunk, rows - first))
+    let range = partRange(rows, part: chunk, parts: chunks)
+    body(range.lowerBound, range.count)
     chunk += parts
   }
 }
@@ -113,9 +122,11 @@ package struct PatchEmbedWeights: Sendable {
 /// - Parameters:
 ///   - images: `[batch, inputChannels, height, width]` (NCHW).
 ///   - output: `[batch, height / patch, width / patch, channels]`.
+///   - activity: when given, also `meanAbsoluteRows` of every output pixel (`batch·H·W` floats),
+///     computed while the rows are in cache: the window scores of a stage pruned from its first block.
 package func embedPatches(
   _ images: Tensor, weights: PatchEmbedWeights, into output: inout Tensor,
-  scratch: RowScratch, threads: Int, profiler: Profiler? = nil
+  scratch: RowScratch, threads: Int, profiler: Profiler? = nil, activity: UnsafeMutablePointer<Float>? = nil
 ) {
   let batch = images.shape[0], inputChannels = weights.inputChannels
   let height = images.shape[2], width = images.shape[3], patch = weights.patch
@@ -136,7 +147,7 @@ package func embedPatches(
           epsilon: weights.norm.epsilon, scratch: scratchBase, floatsPerWorker: scratch.floatsPerWorker,
           inputChannels: inputChannels, height: height, width: width, patch: patch, outHeight: outHeight,
           outWidth: outWidth, channels: channels, rows: rows, chunks: chunks, parts: min(threads, chunks),
-          clock: clock)
+          activity: activity, clock: clock)
         parallelParts(kernel.parts, &kernel) { raw, worker in
           forkContext(raw, as: StemKernel.self).pointee.run(worker: worker)
         }
@@ -157,6 +168,7 @@ struct StemKernel {
   let inputChannels: Int, height: Int, width: Int, patch: Int
   let outHeight: Int, outWidth: Int, channels: Int
   let rows: Int, chunks: Int, parts: Int
+  let activity: UnsafeMutablePointer<Float>?  // [rows], when scoring
   let clock: WorkerClock
 
   /// Worker `worker` takes every `parts`-th chunk of rows: im2col, GEMM on the bias, LayerNorm.
@@ -172,7 +184,12 @@ struct StemKernel {
         for c in 0..<inputChannels {
           for kh in 0..<patch {
             let source = image + ((n * inputChannels + c) * height + i * patch + kh) * width + j * patch
-            column.update(from: source, count: patch)
+            if patch == 4 {  // Swin's stem: one 16-byte move instead of a memmove call
+              UnsafeMutableRawPointer(column).storeBytes(
+                of: UnsafeRawPointer(source).loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+            } else {
+              column.update(from: source, count: patch)
+            }
             column += patch
           }
         }
@@ -184,6 +201,7 @@ struct StemKernel {
         let row = target + r * channels
         layerNormRow(row, count: channels, gamma: gamma, beta: beta, epsilon: epsilon, into: row)
       }
+      if let activity { meanAbsoluteRows(target, rows: count, channels: channels, into: activity + first) }
     }
     clock.lap(.stem, worker: worker, since: start)
   }
@@ -227,10 +245,11 @@ package struct PatchMergeWeights: Sendable {
 }
 
 /// Merges 2×2 patches: `input [batch, H, W, C]` → `output [batch, ⌈H/2⌉, ⌈W/2⌉, outputChannels]`,
-/// odd sides zero-padded at the bottom/right first.
+/// odd sides zero-padded at the bottom/right first. With `activity`, also writes `meanAbsoluteRows`
+/// of every output pixel there (`batch·⌈H/2⌉·⌈W/2⌉` floats), as `embedPatches` does.
 package func mergePatches(
   _ input: Tensor, weights: PatchMergeWeights, into output: inout Tensor,
-  scratch: RowScratch, threads: Int, profiler: Profiler? = nil
+  scratch: RowScratch, threads: Int, profiler: Profiler? = nil, activity: UnsafeMutablePointer<Float>? = nil
 ) {
   let batch = input.shape[0], height = input.shape[1], width = input.shape[2], channels = weights.inputChannels
   let outHeight = (height + 1) / 2, outWidth = (width + 1) / 2, outChannels = weights.outputChannels
@@ -247,7 +266,7 @@ package func mergePatches(
         x: x, out: out, reduction: weights.reduction, gamma: gamma, beta: beta, epsilon: weights.norm.epsilon,
         scratch: scratchBase, floatsPerWorker: scratch.floatsPerWorker, height: height, width: width,
         channels: channels, outHeight: outHeight, outWidth: outWidth, outChannels: outChannels, rows: rows,
-        chunks: chunks, parts: min(threads, chunks), clock: clock)
+        chunks: chunks, parts: min(threads, chunks), activity: activity, clock: clock)
       parallelParts(kernel.parts, &kernel) { raw, worker in
         forkContext(raw, as: MergeKernel.self).pointee.run(worker: worker)
       }
@@ -267,6 +286,7 @@ struct MergeKernel {
   let height: Int, width: Int, channels: Int
   let outHeight: Int, outWidth: Int, outChannels: Int
   let rows: Int, chunks: Int, parts: Int
+  let activity: UnsafeMutablePointer<Float>?  // [rows], when scoring
   let clock: WorkerClock
 
   /// Worker `worker` takes every `parts`-th chunk of output rows: 2×2 gather (zeros past the edge)
@@ -291,7 +311,9 @@ struct MergeKernel {
         }
         layerNormRow(row, count: inner, gamma: gamma, beta: beta, epsilon: epsilon, into: row)
       }
-      reduction.multiply(rows: count, gathered, lda: inner, beta: 0, into: out + first * outChannels, ldc: outChannels)
+      let target = out + first * outChannels
+      reduction.multiply(rows: count, gathered, lda: inner, beta: 0, into: target, ldc: outChannels)
+      if let activity { meanAbsoluteRows(target, rows: count, channels: outChannels, into: activity + first) }
     }
     clock.lap(.merge, worker: worker, since: start)
   }

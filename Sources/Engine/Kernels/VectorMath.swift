@@ -11,6 +11,9 @@ typealias Vector8 = SIMD8<Float>
 /// on x86_64 with AVX2+FMA, whatever the build flags.
 let vectorMathInC = CPUFeatures.current.contains(.avx2FMA)
 
+/// Whether the AVX-512 copy of the GELU kernel runs (same bits as the AVX2 one).
+let geluOn512 = CPUFeatures.current.contains(.avx512)
+
 /// `a · b + c`, fused when the build enables FMA (`-Xswiftc -DSPARSEVIT_FMA` together with a
 /// `-target-cpu` that has it; scripts/build.sh does both). Swift never contracts `a * b + c` on its
 /// own, and `addingProduct` without hardware FMA becomes a per-lane library call, hence the switch.
@@ -125,6 +128,10 @@ func gelu8(_ x: Vector8) -> Vector8 {
 /// `values[i] = gelu(values[i] + bias[i])` for `count` consecutive floats.
 @inline(__always)
 func addBiasGELU(_ values: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, count: Int) {
+  if geluOn512 {
+    ck_bias_gelu_avx512(values, bias, count)
+    return
+  }
   if vectorMathInC {
     ck_bias_gelu_avx2(values, bias, count)
     return

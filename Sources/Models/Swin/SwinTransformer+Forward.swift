@@ -173,18 +173,25 @@ extension SwinTransformer {
     let threads = workspace.key.threads, batch = workspace.key.batch
     let profiler = options.profiler
     profiler?.beginStage(0)
-    embedPatches(
-      images, weights: embedding, into: &workspace.activations[0], scratch: workspace.rowScratch,
-      threads: threads, profiler: profiler)
+    // A stage pruned from its first block is scored on the stem's or merge's output, which
+    // computes the activity while its rows are in cache.
+    func scoresFirstBlock(_ stage: Int) -> Bool { (ratios?.ratios[stage].first ?? 0) > 0 }
+    withActivity(workspace, scoresFirstBlock(0)) { activity in
+      embedPatches(
+        images, weights: embedding, into: &workspace.activations[0], scratch: workspace.rowScratch,
+        threads: threads, profiler: profiler, activity: activity)
+    }
     var usage: [[WindowUsage]] = []
     usage.reserveCapacity(stages.count)
     var keptWindows: [[[[Int]]?]] = []
     for (stageIndex, stage) in stages.enumerated() {
       if stageIndex > 0 { profiler?.beginStage(stageIndex) }
       if let merge = stage.merge {
-        mergePatches(
-          workspace.activations[stageIndex - 1], weights: merge, into: &workspace.activations[stageIndex],
-          scratch: workspace.rowScratch, threads: threads, profiler: profiler)
+        withActivity(workspace, scoresFirstBlock(stageIndex)) { activity in
+          mergePatches(
+            workspace.activations[stageIndex - 1], weights: merge, into: &workspace.activations[stageIndex],
+            scratch: workspace.rowScratch, threads: threads, profiler: profiler, activity: activity)
+        }
       }
       var scoring = false
       var rankedUnshifted = false, rankedShifted = false
@@ -199,8 +206,10 @@ extension SwinTransformer {
         var keptCount = batch * windows
         if ratio > 0 && !scoring {
           scoring = true
-          timed(.scoring, profiler) {
-            meanAbsoluteActivation(workspace.activations[stageIndex], into: &workspace.activity)
+          if blockIndex > 0 {  // block 0's activity came with the stem or the merge
+            timed(.scoring, profiler) {
+              meanAbsoluteActivation(workspace.activations[stageIndex], into: &workspace.activity, threads: threads)
+            }
           }
         }
         if scoring {
@@ -271,6 +280,15 @@ private func rankWindows(_ workspace: Workspace, grid: WindowGrid, batch: Int, i
       let sa = scores[base + Int(a)], sb = scores[base + Int(b)]
       return sa > sb || (sa == sb && a < b)
     }
+  }
+}
+
+/// Runs `body` with the address of `workspace.activity` when `scoring`, else with nil.
+private func withActivity(_ workspace: Workspace, _ scoring: Bool, _ body: (UnsafeMutablePointer<Float>?) -> Void) {
+  if scoring {
+    workspace.activity.withUnsafeMutableBufferPointer { body($0.baseAddress) }
+  } else {
+    body(nil)
   }
 }
 
