@@ -213,6 +213,25 @@ final class PatchOpsTests: XCTestCase {
     XCTAssertTrue(compare(pooled.values, mean, atol: 1e-6, rtol: 1e-5, label: "pool").passed)
   }
 
+  func testClassifierHeadMatchesLinearOnEveryF32Kernel() {
+    for (classes, features, batch) in [(1000, 64, 2), (300, 40, 1), (37, 24, 3)] {
+      let weight = randomTensor([classes, features], in: -0.3...0.3, seed: 20)
+      let bias = randomTensor([classes], seed: 21), pooled = randomTensor([batch, features], seed: 22)
+      var expected = Tensor(shape: [batch, classes])
+      linear(pooled, weight: weight, bias: bias, into: &expected)
+      for kernel in BlockMatrixKernel.supported where kernel.precision == .f32 {
+        let head = ClassifierHead(weight: weight, bias: bias, kernel: kernel)
+        for threads in [1, 2, 3] {
+          var logits = Tensor(shape: [batch, classes], values: [Float](repeating: .nan, count: batch * classes))
+          head.run(pooled, into: &logits, threads: threads)
+          let label = "head \(classes)x\(features) \(kernel) threads \(threads)"
+          let result = compare(logits.values, expected.values, atol: 1e-5, rtol: 1e-5, label: label)
+          XCTAssertTrue(result.passed, result.description)
+        }
+      }
+    }
+  }
+
   func testMultiplyTransposedWithEmptyInner() {
     var c: [Float] = [1, 2, 3, 4]
     let a: [Float] = [], b: [Float] = []

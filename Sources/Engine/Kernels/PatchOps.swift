@@ -354,6 +354,61 @@ package func normalizedAveragePool(
   }
 }
 
+/// The classifier `logits = pooled · Wᵀ + b`, its weight stored for an f32 kernel (the head stays f32
+/// in every precision) and its output columns split over the workers.
+package struct ClassifierHead: Sendable {
+  /// `[classes, features]`.
+  let weight: StoredMatrix
+  let bias: [Float]  // [classes]
+
+  /// `weight [classes, features]` and `bias [classes]`, checked by the caller; `kernel` is an f32
+  /// kernel this CPU runs.
+  package init(weight: Tensor, bias: Tensor, kernel: BlockMatrixKernel) {
+    precondition(
+      weight.rank == 2 && bias.hasShape(weight.shape[0]) && kernel.precision == .f32,
+      "ClassifierHead: weight \(weight.shape), bias \(bias.shape), \(kernel)")
+    self.weight = StoredMatrix(weight.values, outputs: weight.shape[0], inner: weight.shape[1], kernel: kernel)
+    self.bias = bias.values
+  }
+
+  /// `logits [batch, classes]` of `pooled [batch, features]`.
+  package func run(_ pooled: Tensor, into logits: inout Tensor, threads: Int) {
+    let batch = pooled.shape[0], classes = weight.outputs
+    precondition(
+      pooled.hasShape(batch, weight.inner) && logits.hasShape(batch, classes),
+      "ClassifierHead: pooled \(pooled.shape), logits \(logits.shape)")
+    pooled.values.withUnsafeBufferPointer { x in
+      logits.values.withUnsafeMutableBufferPointer { y in
+        bias.withUnsafeBufferPointer { b in
+          // Parts of at least 256 classes: below that a fork costs more than the product.
+          var job = HeadJob(
+            head: self, x: x.baseAddress!, y: y.baseAddress!, bias: b.baseAddress!, batch: batch,
+            parts: max(1, min(threads, classes / 256)))
+          parallelParts(job.parts, &job) { raw, part in forkContext(raw, as: HeadJob.self).pointee.run(part: part) }
+        }
+      }
+    }
+  }
+}
+
+/// One worker's columns of `ClassifierHead.run`.
+private struct HeadJob {
+  let head: ClassifierHead
+  let x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>
+  let batch: Int, parts: Int
+
+  func run(part: Int) {
+    let classes = head.weight.outputs
+    let columns = alignedPartRange(classes, part: part, parts: parts, alignment: 2 * PackedPanels.width)
+    if columns.isEmpty { return }
+    for row in 0..<batch {
+      (y + row * classes + columns.lowerBound).update(from: bias + columns.lowerBound, count: columns.count)
+    }
+    head.weight.multiply(
+      rows: batch, columns: columns, x, lda: head.weight.inner, beta: 1, into: y + columns.lowerBound, ldc: classes)
+  }
+}
+
 /// A linear layer `y = x · Wᵀ + b` over rows: `x [rows, in]`, `weight [out, in]`, `bias [out]`.
 package func linear(_ input: Tensor, weight: Tensor, bias: Tensor?, into output: inout Tensor) {
   let rows = input.shape[0], inner = input.shape[1], outputs = weight.shape[0]

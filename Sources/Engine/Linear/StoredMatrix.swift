@@ -78,10 +78,20 @@ package struct StoredMatrix: Sendable {
   package func multiply(
     rows m: Int, _ a: UnsafePointer<Float>, lda: Int, beta: Float, into c: UnsafeMutablePointer<Float>, ldc: Int
   ) {
+    multiply(rows: m, columns: 0..<outputs, a, lda: lda, beta: beta, into: c, ldc: ldc)
+  }
+
+  /// Output columns `columns` only (starting at a multiple of `PackedPanels.width`), `c` pointing at
+  /// the first of them.
+  @inline(__always)
+  package func multiply(
+    rows m: Int, columns: Range<Int>, _ a: UnsafePointer<Float>, lda: Int, beta: Float,
+    into c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
     floats.withUnsafeBufferPointer { f in
       multiplyStored(
-        kernel: kernel, rows: m, columns: outputs, inner: inner, a, lda: lda, floats: f.baseAddress,
-        pairs: pairs?.base, outputs: outputs, first: 0, beta: beta, into: c, ldc: ldc)
+        kernel: kernel, rows: m, columns: columns.count, inner: inner, a, lda: lda, floats: f.baseAddress,
+        pairs: pairs?.base, outputs: outputs, first: columns.lowerBound, beta: beta, into: c, ldc: ldc)
     }
   }
 }

@@ -246,9 +246,9 @@ extension SwinTransformer {
       normalizedAveragePool(
         workspace.activations[stages.count - 1], norm: finalNorm, into: &workspace.pooled,
         scratch: workspace.rowScratch)
-      if let headWeight, let headBias {
+      if let head {
         var result = Tensor(shape: [batch, configuration.classes])
-        linear(workspace.pooled, weight: headWeight, bias: headBias, into: &result)
+        head.run(workspace.pooled, into: &result, threads: threads)
         logits = result
       }
     }

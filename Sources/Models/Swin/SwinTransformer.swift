@@ -41,8 +41,8 @@ public struct SwinTransformer: Sendable {
   let stages: [SwinStage]
   /// Final LayerNorm before pooling (timm `norm`; for mmdet backbones the last stage norm).
   let finalNorm: LayerNormWeights
-  let headWeight: Tensor?
-  let headBias: Tensor?
+  /// The classifier (timm `head.fc`); nil for backbones.
+  let head: ClassifierHead?
   /// mmdet backbones: LayerNorm of each stage output (`backbone.norm0…3`).
   let stageNorms: [LayerNormWeights]?
   let workspaces: WorkspacePool
@@ -173,11 +173,9 @@ public struct SwinTransformer: Sendable {
       let weight = bag["head.fc.weight"], bias = bag["head.fc.bias"]
       try ShapeError.check("head.fc.weight", weight.shape, expected: [configuration.classes, last])
       try ShapeError.check("head.fc.bias", bias.shape, expected: [configuration.classes])
-      headWeight = weight
-      headBias = bias
+      head = ClassifierHead(weight: weight, bias: bias, kernel: kernel.precision == .f32 ? kernel : .preferred)
     } else {
-      headWeight = nil
-      headBias = nil
+      head = nil
     }
     parameterCount = bag.usedElementCount
     workspaces = WorkspacePool()
