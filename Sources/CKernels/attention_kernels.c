@@ -83,43 +83,50 @@ INLINE AVX2 __m256 exp8(__m256 x) {
   return _mm256_andnot_ps(below, _mm256_mul_ps(p, two_to_n));
 }
 
-// horizontalMaximum and horizontalSum of VectorMath.swift: halves, then quarters, then the pair.
-INLINE AVX2 float horizontal_max(__m256 v) {
-  __m128 low = _mm256_castps256_ps128(v), high = _mm256_extractf128_ps(v, 1);
-  __m128 four = _mm_max_ps(high, low);
-  __m128 two = _mm_max_ps(_mm_movehl_ps(four, four), four);
-  float t0 = _mm_cvtss_f32(two), t1 = _mm_cvtss_f32(_mm_shuffle_ps(two, two, 1));
-  return t1 >= t0 ? t1 : t0;
-}
-
-INLINE AVX2 float horizontal_sum(__m256 v) {
-  __m128 four = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));
-  return _mm_cvtss_f32(two) + _mm_cvtss_f32(_mm_shuffle_ps(two, two, 1));
+// Softmax numerators of R rows (`np` apart) interleaved, each row as VectorMath.swift's
+// softmaxNumerators: one row's chain (maximum, exponentials, sum, division) is mostly latency, so
+// R independent rows keep the vector units busy (4 rows ran 1.4× faster than one on 49 × 56 scores).
+INLINE AVX2 void softmax_rows(const int R, float *scores, long np, float *inverse_sums) {
+  __m256 maxima[4], row_max[4], sums0[4], sums1[4];
+  for (int r = 0; r < R; r++) maxima[r] = _mm256_loadu_ps(scores + r * np);
+  for (long c = 8; c < np; c += 8) {
+    for (int r = 0; r < R; r++) maxima[r] = _mm256_max_ps(_mm256_loadu_ps(scores + r * np + c), maxima[r]);
+  }
+  for (int r = 0; r < R; r++) {
+    row_max[r] = _mm256_set1_ps(horizontal_max(maxima[r]));
+    sums0[r] = sums1[r] = _mm256_setzero_ps();
+  }
+  long c = 0;
+  for (; c + 16 <= np; c += 16) {
+    for (int r = 0; r < R; r++) {
+      float *row = scores + r * np;
+      __m256 e0 = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + c), row_max[r]));
+      __m256 e1 = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + c + 8), row_max[r]));
+      _mm256_storeu_ps(row + c, e0);
+      _mm256_storeu_ps(row + c + 8, e1);
+      sums0[r] = _mm256_add_ps(sums0[r], e0);
+      sums1[r] = _mm256_add_ps(sums1[r], e1);
+    }
+  }
+  if (c < np) {
+    for (int r = 0; r < R; r++) {
+      float *row = scores + r * np;
+      __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + c), row_max[r]));
+      _mm256_storeu_ps(row + c, e);
+      sums0[r] = _mm256_add_ps(sums0[r], e);
+    }
+  }
+  for (int r = 0; r < R; r++) inverse_sums[r] = 1.0f / horizontal_sum(_mm256_add_ps(sums0[r], sums1[r]));
 }
 
 AVX2 void ck_softmax_numerators_avx2(float *scores, long n, long np, float *inverse_sums) {
-  for (long i = 0; i < n; i++) {
-    float *row = scores + i * np;
-    __m256 maxima = _mm256_loadu_ps(row);
-    for (long c = 8; c < np; c += 8) maxima = _mm256_max_ps(_mm256_loadu_ps(row + c), maxima);
-    const __m256 row_max = _mm256_set1_ps(horizontal_max(maxima));
-    __m256 sums0 = _mm256_setzero_ps(), sums1 = _mm256_setzero_ps();
-    long c = 0;
-    for (; c + 16 <= np; c += 16) {
-      __m256 e0 = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + c), row_max));
-      __m256 e1 = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + c + 8), row_max));
-      _mm256_storeu_ps(row + c, e0);
-      _mm256_storeu_ps(row + c + 8, e1);
-      sums0 = _mm256_add_ps(sums0, e0);
-      sums1 = _mm256_add_ps(sums1, e1);
-    }
-    if (c < np) {
-      __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + c), row_max));
-      _mm256_storeu_ps(row + c, e);
-      sums0 = _mm256_add_ps(sums0, e);
-    }
-    inverse_sums[i] = 1.0f / horizontal_sum(_mm256_add_ps(sums0, sums1));
+  long i = 0;
+  for (; i + 4 <= n; i += 4) softmax_rows(4, scores + i * np, np, inverse_sums + i);
+  switch (n - i) {
+  case 3: softmax_rows(3, scores + i * np, np, inverse_sums + i); break;
+  case 2: softmax_rows(2, scores + i * np, np, inverse_sums + i); break;
+  case 1: softmax_rows(1, scores + i * np, np, inverse_sums + i); break;
+  default: break;
   }
 }
 

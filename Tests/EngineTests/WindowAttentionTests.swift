@@ -8,46 +8,64 @@ import XCTest
 @testable import Engine
 
 final class WindowAttentionTests: XCTestCase {
-  /// Runs `attendWindowHead` on seeded rows `[tokens, rowStride]` holding q, k, v at columns 0,
-  /// `channels` and `2·channels`, and compares with the Double reference.
-  func check(
-    tokens: Int, headDim: Int, seed: UInt64, isa: AttentionISA, file: StaticString = #filePath, line: UInt = #line
-  ) {
-    let channels = headDim + 3  // the head's columns do not start the rows' other heads
-    let rowStride = 3 * channels + 5
-    let padded = (tokens + 7) / 8 * 8
-    let outputStride = headDim + 7
-    var random = SplitMix64(seed: seed)
-    let rows = randomValues(tokens * rowStride, in: -1.5...1.5, using: &random)
-    let biases = randomValues(3 * headDim, in: -0.5...0.5, using: &random)
-    // Attention bias as `WindowAttentionBias` lays it out: padding columns −1e30.
-    var bias = [Float](repeating: -1e30, count: tokens * padded)
-    for i in 0..<tokens {
-      for j in 0..<tokens { bias[i * padded + j] = Float.random(in: -2...2, using: &random) }
+  /// Seeded rows `[tokens, rowStride]` holding q, k, v at columns 0, `channels` and `2·channels`,
+  /// their biases and an attention bias laid out as `WindowAttentionBias` does (padding columns −1e30).
+  struct Head {
+    let tokens, headDim, channels, rowStride, padded, outputStride: Int
+    let rows, biases, bias: [Float]
+    static let sentinel: Float = 1234.5
+
+    init(tokens: Int, headDim: Int, seed: UInt64, scale: Float = 1.5) {
+      self.tokens = tokens
+      self.headDim = headDim
+      channels = headDim + 3  // the head's columns do not start the rows' other heads
+      rowStride = 3 * channels + 5
+      padded = (tokens + 7) / 8 * 8
+      outputStride = headDim + 7
+      var random = SplitMix64(seed: seed)
+      rows = randomValues(tokens * rowStride, in: -scale...scale, using: &random)
+      biases = randomValues(3 * headDim, in: -0.5...0.5, using: &random)
+      var bias = [Float](repeating: -1e30, count: tokens * padded)
+      for i in 0..<tokens {
+        for j in 0..<tokens { bias[i * padded + j] = Float.random(in: -2...2, using: &random) }
+      }
+      self.bias = bias
     }
-    let sentinel: Float = 1234.5
-    var output = [Float](repeating: sentinel, count: (tokens + 1) * outputStride)
-    var scratch = [Float](
-      repeating: .nan, count: WindowAttentionBias.scratchFloats(tokens: tokens, headDim: headDim))
-    rows.withUnsafeBufferPointer { r in
-      biases.withUnsafeBufferPointer { b in
-        bias.withUnsafeBufferPointer { table in
+
+    /// `attendWindowHead` with `isa` into rows `1...tokens` of `[tokens + 1, outputStride]` sentinels.
+    func attend(isa: AttentionISA) -> [Float] {
+      var output = [Float](repeating: Self.sentinel, count: (tokens + 1) * outputStride)
+      var scratch = [Float](
+        repeating: .nan, count: WindowAttentionBias.scratchFloats(tokens: tokens, headDim: headDim))
+      rows.withUnsafeBufferPointer { r in
+        biases.withUnsafeBufferPointer { b in
           scratch.withUnsafeMutableBufferPointer { s in
             output.withUnsafeMutableBufferPointer { o in
               let base = r.baseAddress!
               attendWindowHead(
                 query: base, key: base + channels, value: base + 2 * channels, rowStride: rowStride,
                 queryBias: b.baseAddress!, keyBias: b.baseAddress! + headDim, valueBias: b.baseAddress! + 2 * headDim,
-                tokens: tokens, paddedTokens: padded, headDim: headDim, bias: table.baseAddress!,
+                tokens: tokens, paddedTokens: padded, headDim: headDim, bias: bias,
                 scratch: s.baseAddress!, into: o.baseAddress! + outputStride, outputStride: outputStride,
                 isa: isa)
             }
           }
         }
       }
+      return output
     }
+  }
 
-    var expected = [Float](repeating: sentinel, count: output.count)
+  /// Runs `attendWindowHead` on a seeded `Head` and compares with the Double reference.
+  func check(
+    tokens: Int, headDim: Int, seed: UInt64, isa: AttentionISA, file: StaticString = #filePath, line: UInt = #line
+  ) {
+    let head = Head(tokens: tokens, headDim: headDim, seed: seed)
+    let (channels, rowStride, padded, outputStride) = (head.channels, head.rowStride, head.padded, head.outputStride)
+    let (rows, biases, bias) = (head.rows, head.biases, head.bias)
+    let output = head.attend(isa: isa)
+
+    var expected = [Float](repeating: Head.sentinel, count: output.count)
     for i in 0..<tokens {
       var logits = [Double](repeating: 0, count: tokens)
       for j in 0..<tokens {
@@ -77,7 +95,8 @@ final class WindowAttentionTests: XCTestCase {
   /// The kernels this CPU runs; the others are named as skipped.
   func supportedISAs() -> [AttentionISA] {
     for isa in AttentionISA.allCases where !isa.isSupported {
-      print("WindowAttentionTests: skipping the \(isa) kernel: this CPU lacks AVX2+FMA")
+      let feature = isa == .avx512 ? "avx512f/bw/vl" : "avx2+fma"
+      print("WindowAttentionTests: skipping the \(isa) kernel: this CPU lacks \(feature)")
     }
     return AttentionISA.allCases.filter(\.isSupported)
   }
@@ -127,5 +146,27 @@ final class WindowAttentionTests: XCTestCase {
       return output
     }
     XCTAssertEqual(run(.avx2), run(.swift), "the C kernel and the fused Swift kernel differ")
+  }
+
+  /// The AVX-512 kernel gives the AVX2 kernel's bits (same summation order per element, same softmax
+  /// reductions and exp polynomial) on every tile edge: row counts not a multiple of 12 (products) or
+  /// 4 (softmax), score rows of 8 … 144 columns, head dims with partial 16- and 32-column chunks, and
+  /// score spreads past exp8's lower clamp.
+  func testAVX512MatchesAVX2Bits() throws {
+    guard AttentionISA.avx512.isSupported else {
+      print("WindowAttentionTests: skipping the avx512-vs-avx2 bit test: this CPU lacks avx512f/bw/vl")
+      throw XCTSkip("this CPU lacks avx512f/bw/vl")
+    }
+    for tokens in [1, 2, 7, 12, 13, 16, 17, 24, 25, 49, 50, 64, 144] {
+      for headDim in [1, 8, 15, 16, 17, 24, 32, 33, 40, 48, 64] {
+        for scale: Float in [1.5, 6] {
+          let head = Head(tokens: tokens, headDim: headDim, seed: UInt64(tokens * 1000 + headDim), scale: scale)
+          let avx512 = head.attend(isa: .avx512), avx2 = head.attend(isa: .avx2)
+          let differing = zip(avx512, avx2).filter { $0.bitPattern != $1.bitPattern }.count
+          XCTAssertEqual(
+            differing, 0, "avx512 vs avx2: \(differing) floats differ at n=\(tokens) d=\(headDim) scale=\(scale)")
+        }
+      }
+    }
   }
 }

@@ -87,4 +87,24 @@ void ck_weigh_values_avx2(
   const float *scores, const float *inverse_sums, const float *values, const float *value_bias, long n,
   long np, long head_dim, float *output, long output_stride);
 
+/// WindowAttention.swift's packHead on AVX-512: queries[n, head_dim] = query rows + query_bias,
+/// values[n, head_dim] = value rows, keys_t[head_dim, np] = (key rows + key_bias)ᵀ with columns
+/// n ..< np zero; the rows sit `row_stride` apart.
+void ck_pack_head_avx512(
+  const float *query, const float *key, const float *value, long row_stride, const float *query_bias,
+  const float *key_bias, long n, long np, long head_dim, float *queries, float *keys_t, float *values);
+
+/// ck_attention_scores_avx2 on AVX-512 (register tiles of ≤ 12 rows × 32 columns): the same bits.
+void ck_attention_scores_avx512(
+  const float *queries, const float *keys_t, const float *bias, long n, long np, long head_dim,
+  float *scores);
+
+/// ck_softmax_numerators_avx2 on 16 lanes: the same reductions in the same order, the same bits.
+void ck_softmax_numerators_avx512(float *scores, long n, long np, float *inverse_sums);
+
+/// ck_weigh_values_avx2 on AVX-512 (register tiles of ≤ 12 rows × 32 columns): the same bits.
+void ck_weigh_values_avx512(
+  const float *scores, const float *inverse_sums, const float *values, const float *value_bias, long n,
+  long np, long head_dim, float *output, long output_stride);
+
 #endif

@@ -6,16 +6,25 @@ import CKernels
 
 /// Which copy of the score, softmax and weighting loops runs.
 package enum AttentionISA: String, Sendable, CaseIterable {
+  /// The C copies compiled for AVX-512 (CKernels/attention_avx512.c), the same bits as `avx2`: tiles
+  /// of 12 rows × 32 columns, softmax on 16 lanes, keys transposed in 16 × 16 register blocks.
+  case avx512
   /// The C copies compiled for AVX2+FMA (CKernels/attention_kernels.c), whatever the build flags.
   case avx2
   /// The Swift `SIMD8` code (fused only in `-DSPARSEVIT_FMA` builds).
   case swift
 
   /// Whether this CPU runs it.
-  package var isSupported: Bool { self == .swift || CPUFeatures.current.contains(.avx2FMA) }
+  package var isSupported: Bool {
+    switch self {
+    case .avx512: CPUFeatures.current.contains(.avx512)
+    case .avx2: CPUFeatures.current.contains(.avx2FMA)
+    case .swift: true
+    }
+  }
 
-  /// The C kernel where the CPU has AVX2+FMA (same bits as the Swift code built with FMA).
-  package static let best: AttentionISA = AttentionISA.avx2.isSupported ? .avx2 : .swift
+  /// The widest C kernel the CPU runs (all give the same bits as the Swift code built with FMA).
+  package static let best: AttentionISA = [.avx512, .avx2].first(where: \.isSupported) ?? .swift
 }
 
 /// Relative position bias plus shift mask of one block at one grid, laid out for the kernel:
@@ -108,14 +117,26 @@ func attendWindowHead(
   let queries = scores + n * np  // [n, headDim]
   let values = queries + n * headDim  // [n, headDim]
   let inverseSums = queries  // [n]: the biased queries are no longer needed after the scores
-  packHead(
-    query: query, key: key, value: value, rowStride: rowStride, queryBias: queryBias, keyBias: keyBias,
-    tokens: n, paddedTokens: np, headDim: headDim, queries: queries, keysT: keysT, values: values)
-  if isa == .avx2 {
+  if isa == .avx512 {
+    ck_pack_head_avx512(
+      query, key, value, rowStride, queryBias, keyBias, n, np, headDim, queries, keysT, values)
+  } else {
+    packHead(
+      query: query, key: key, value: value, rowStride: rowStride, queryBias: queryBias, keyBias: keyBias,
+      tokens: n, paddedTokens: np, headDim: headDim, queries: queries, keysT: keysT, values: values)
+  }
+  switch isa {
+  case .avx512:
+    ck_attention_scores_avx512(queries, keysT, bias, n, np, headDim, scores)
+    ck_softmax_numerators_avx512(scores, n, np, inverseSums)
+    ck_weigh_values_avx512(scores, inverseSums, values, valueBias, n, np, headDim, output, outputStride)
+    return
+  case .avx2:
     ck_attention_scores_avx2(queries, keysT, bias, n, np, headDim, scores)
     ck_softmax_numerators_avx2(scores, n, np, inverseSums)
     ck_weigh_values_avx2(scores, inverseSums, values, valueBias, n, np, headDim, output, outputStride)
     return
+  case .swift: break
   }
   scoreHead(queries: queries, keysT: keysT, bias: bias, tokens: n, paddedTokens: np, headDim: headDim, into: scores)
   softmaxNumerators(scores, tokens: n, paddedTokens: np, inverseSums: inverseSums)
