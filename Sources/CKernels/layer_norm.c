@@ -14,13 +14,6 @@
 
 #define AVX512F __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
 
-// VectorMath.swift's horizontalSum: halves, then quarters, then the pair.
-INLINE AVX2 float sum8(__m256 v) {
-  __m128 four = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));
-  return _mm_cvtss_f32(two) + _mm_cvtss_f32(_mm_shuffle_ps(two, two, 1));
-}
-
 // The scalar tails, one rounding per operation as Swift's scalar code (no contraction).
 INLINE float tail_sum(const float *x, long i, long count, float total) {
   for (; i < count; i++) total += x[i];
@@ -55,7 +48,7 @@ AVX2 void ck_layer_norm_avx2(
     a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + i));
     i += 8;
   }
-  const float mean = tail_sum(x, i, count, sum8(_mm256_add_ps(a0, a1))) / (float)count;
+  const float mean = tail_sum(x, i, count, horizontal_sum(_mm256_add_ps(a0, a1))) / (float)count;
   const __m256 m = _mm256_set1_ps(mean);
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
   i = 0;
@@ -69,7 +62,7 @@ AVX2 void ck_layer_norm_avx2(
     s0 = _mm256_fmadd_ps(d0, d0, s0);
     i += 8;
   }
-  const float squares = tail_squares(x, i, count, mean, sum8(_mm256_add_ps(s0, s1)));
+  const float squares = tail_squares(x, i, count, mean, horizontal_sum(_mm256_add_ps(s0, s1)));
   const float inverse = 1.0f / sqrtf(squares / (float)count + epsilon);
   const __m256 inv = _mm256_set1_ps(inverse);
   i = 0;
@@ -95,7 +88,7 @@ AVX512F void ck_layer_norm_avx512(
     a = _mm512_mask_add_ps(a, 0x00FF, a, _mm512_maskz_loadu_ps(0x00FF, x + i));
     i += 8;
   }
-  const float mean = tail_sum(x, i, count, sum8(halves_sum(a))) / (float)count;
+  const float mean = tail_sum(x, i, count, horizontal_sum(halves_sum(a))) / (float)count;
   const __m512 m = _mm512_set1_ps(mean);
   __m512 s = _mm512_setzero_ps();
   i = 0;
@@ -108,7 +101,7 @@ AVX512F void ck_layer_norm_avx512(
     s = _mm512_mask3_fmadd_ps(d, d, s, 0x00FF);
     i += 8;
   }
-  const float squares = tail_squares(x, i, count, mean, sum8(halves_sum(s)));
+  const float squares = tail_squares(x, i, count, mean, horizontal_sum(halves_sum(s)));
   const float inverse = 1.0f / sqrtf(squares / (float)count + epsilon);
   const __m512 inv = _mm512_set1_ps(inverse);
   i = 0;
@@ -139,7 +132,7 @@ AVX2 void ck_mean_abs_rows_avx2(const float *x, long rows, long count, float *ou
       a0 = _mm256_add_ps(a0, _mm256_and_ps(_mm256_loadu_ps(row + c), magnitude));
       a1 = _mm256_add_ps(a1, _mm256_and_ps(_mm256_loadu_ps(row + c + 8), magnitude));
     }
-    float sum = sum8(_mm256_add_ps(a0, a1));
+    float sum = horizontal_sum(_mm256_add_ps(a0, a1));
     for (; c < count; c++) sum += fabsf(row[c]);
     out[r] = sum * inverse;
   }
@@ -152,7 +145,7 @@ AVX512F void ck_mean_abs_rows_avx512(const float *x, long rows, long count, floa
     __m512 a = _mm512_setzero_ps();
     long c = 0;
     for (; c + 16 <= count; c += 16) a = _mm512_add_ps(a, _mm512_abs_ps(_mm512_loadu_ps(row + c)));
-    float sum = sum8(halves_sum(a));
+    float sum = horizontal_sum(halves_sum(a));
     for (; c < count; c++) sum += fabsf(row[c]);
     out[r] = sum * inverse;
   }

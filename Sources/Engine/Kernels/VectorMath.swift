@@ -180,3 +180,17 @@ package func exponential(_ input: Tensor) -> Tensor {
   }
   return output
 }
+
+/// The copies of the elementwise and per-row kernels this CPU runs (chosen at run time), for
+/// `info` and the `bench` header: attention, LayerNorm and mean |x|, bias+GELU.
+package var vectorKernelsDescription: String {
+  func name(_ avx512: Bool, _ avx2: Bool) -> String { avx512 ? "AVX-512" : avx2 ? "AVX2+FMA" : "Swift SIMD8" }
+  let attention: String =
+    switch AttentionISA.best {
+    case .avx512: "AVX-512"
+    case .avx2: "AVX2+FMA"
+    case .swift: "Swift SIMD8"
+    }
+  let rows = name(RowISA.best == .avx512, RowISA.best == .avx2)
+  return "attention \(attention), LayerNorm \(rows), GELU \(name(geluOn512, vectorMathInC))"
+}

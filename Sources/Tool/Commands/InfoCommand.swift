@@ -26,6 +26,7 @@ enum InfoCommand {
     print(String(format: "parameters:   %.3fM (%d)", Double(model.parameterCount) / 1e6, model.parameterCount))
     print("precision:    \(model.precision)")
     print("kernel:       \(model.kernelDescription)")
+    print("vector:       \(vectorKernelsDescription)")
     print("CPU features: \(CPUFeatures.current.names.joined(separator: ", "))")
     print("OpenBLAS:     \(BLAS.configuration) (core \(BLAS.coreName))")
     print("threads:      \(defaultThreadCount) available")

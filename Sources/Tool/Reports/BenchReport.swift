@@ -41,6 +41,7 @@ struct BenchReport {
         "\(e.blasConfiguration) (core \(e.blasCore)), one thread inside each engine worker"
       ))
     rows.append(("gemm", "block linear layers: \(e.blockKernel)"))
+    rows.append(("vector", vectorKernelsDescription))
     rows.append(("threads", "\(e.threads) engine workers"))
     rows.append(
       (
