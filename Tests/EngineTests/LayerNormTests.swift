@@ -31,15 +31,15 @@ final class LayerNormTests: XCTestCase {
   /// Every copy this CPU runs against the Double reference, and the C copies bit for bit against
   /// each other (and against the Swift code where it is built with FMA, as scripts/build.sh does).
   func testEveryCopyAgrees() throws {
-    for isa in RowISA.allCases where !isa.isSupported {
+    for isa in VectorISA.allCases where !isa.isSupported {
       print("LayerNormTests: skipping the \(isa) copy: this CPU lacks it")
     }
-    let supported = RowISA.allCases.filter(\.isSupported)
+    let supported = VectorISA.allCases.filter(\.isSupported)
     for channels in [1, 7, 8, 9, 15, 16, 17, 24, 31, 96, 383, 768, 1536] {
       let x = randomTensor([channels], in: -3...5, seed: UInt64(100 + channels)).values
       let weight = randomTensor([channels], in: 0.5...1.5, seed: 3).values
       let bias = randomTensor([channels], seed: 4).values
-      var outputs: [RowISA: [Float]] = [:]
+      var outputs: [VectorISA: [Float]] = [:]
       for isa in supported {
         var input = x, output = [Float](repeating: .nan, count: channels)
         layerNormRow(&input, count: channels, gamma: weight, beta: bias, epsilon: 1e-5, into: &output, isa: isa)

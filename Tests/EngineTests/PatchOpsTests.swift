@@ -159,7 +159,9 @@ final class PatchOpsTests: XCTestCase {
   }
 
   func testMeanAbsoluteRowsCopiesAgreeBitForBit() {
-    for isa in RowISA.allCases where !isa.isSupported { print("PatchOpsTests: skipping the \(isa) copy of mean |x|") }
+    for isa in VectorISA.allCases where !isa.isSupported {
+      print("PatchOpsTests: skipping the \(isa) copy of mean |x|")
+    }
     for channels in [1, 7, 8, 15, 16, 17, 31, 96, 100, 768] {
       let x = randomTensor([5, channels], in: -3...3, seed: UInt64(channels)).values
       let expected = (0..<5).map { r in
@@ -167,7 +169,7 @@ final class PatchOpsTests: XCTestCase {
       }
       var swift = [Float](repeating: .nan, count: 5)
       meanAbsoluteRowsSwift(x, rows: 5, channels: channels, into: &swift)
-      for isa in RowISA.allCases where isa.isSupported {
+      for isa in VectorISA.allCases where isa.isSupported {
         var out = [Float](repeating: .nan, count: 5)
         meanAbsoluteRows(x, rows: 5, channels: channels, into: &out, isa: isa)
         XCTAssertEqual(out.map(\.bitPattern), swift.map(\.bitPattern), "\(isa), \(channels) channels")

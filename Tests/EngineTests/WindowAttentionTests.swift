@@ -33,7 +33,7 @@ final class WindowAttentionTests: XCTestCase {
     }
 
     /// `attendWindowHead` with `isa` into rows `1...tokens` of `[tokens + 1, outputStride]` sentinels.
-    func attend(isa: AttentionISA) -> [Float] {
+    func attend(isa: VectorISA) -> [Float] {
       var output = [Float](repeating: Self.sentinel, count: (tokens + 1) * outputStride)
       var scratch = [Float](
         repeating: .nan, count: WindowAttentionBias.scratchFloats(tokens: tokens, headDim: headDim))
@@ -58,7 +58,7 @@ final class WindowAttentionTests: XCTestCase {
 
   /// Runs `attendWindowHead` on a seeded `Head` and compares with the Double reference.
   func check(
-    tokens: Int, headDim: Int, seed: UInt64, isa: AttentionISA, file: StaticString = #filePath, line: UInt = #line
+    tokens: Int, headDim: Int, seed: UInt64, isa: VectorISA, file: StaticString = #filePath, line: UInt = #line
   ) {
     let head = Head(tokens: tokens, headDim: headDim, seed: seed)
     let (channels, rowStride, padded, outputStride) = (head.channels, head.rowStride, head.padded, head.outputStride)
@@ -93,12 +93,12 @@ final class WindowAttentionTests: XCTestCase {
   }
 
   /// The kernels this CPU runs; the others are named as skipped.
-  func supportedISAs() -> [AttentionISA] {
-    for isa in AttentionISA.allCases where !isa.isSupported {
+  func supportedISAs() -> [VectorISA] {
+    for isa in VectorISA.allCases where !isa.isSupported {
       let feature = isa == .avx512 ? "avx512f/bw/vl" : "avx2+fma"
       print("WindowAttentionTests: skipping the \(isa) kernel: this CPU lacks \(feature)")
     }
-    return AttentionISA.allCases.filter(\.isSupported)
+    return VectorISA.allCases.filter(\.isSupported)
   }
 
   func testSwinShape() {
@@ -120,7 +120,7 @@ final class WindowAttentionTests: XCTestCase {
   /// The C kernel gives the same bits as the Swift one built with FMA (`-DSPARSEVIT_FMA`, as
   /// scripts/build.sh builds): same blocks, summation order and exp polynomial.
   func testCKernelMatchesFusedSwiftBits() throws {
-    try XCTSkipUnless(AttentionISA.avx2.isSupported, "this CPU lacks AVX2+FMA: only the Swift kernel runs")
+    try XCTSkipUnless(VectorISA.avx2.isSupported, "this CPU lacks AVX2+FMA: only the Swift kernel runs")
     #if SPARSEVIT_FMA
       let fused = true
     #else
@@ -135,7 +135,7 @@ final class WindowAttentionTests: XCTestCase {
     for i in 0..<tokens {
       for j in 0..<tokens { bias[i * padded + j] = Float.random(in: -4...4, using: &random) }
     }
-    func run(_ isa: AttentionISA) -> [Float] {
+    func run(_ isa: VectorISA) -> [Float] {
       var output = [Float](repeating: 0, count: tokens * headDim)
       var scratch = [Float](repeating: 0, count: WindowAttentionBias.scratchFloats(tokens: tokens, headDim: headDim))
       attendWindowHead(
@@ -153,7 +153,7 @@ final class WindowAttentionTests: XCTestCase {
   /// 4 (softmax), score rows of 8 … 144 columns, head dims with partial 16- and 32-column chunks, and
   /// score spreads past exp8's lower clamp.
   func testAVX512MatchesAVX2Bits() throws {
-    guard AttentionISA.avx512.isSupported else {
+    guard VectorISA.avx512.isSupported else {
       print("WindowAttentionTests: skipping the avx512-vs-avx2 bit test: this CPU lacks avx512f/bw/vl")
       throw XCTSkip("this CPU lacks avx512f/bw/vl")
     }

@@ -26,33 +26,12 @@ func sumRow(_ x: UnsafePointer<Float>, count: Int) -> Float {
   return total
 }
 
-/// Which copy of the row kernels (`layerNormRow`, `meanAbsoluteRows`) runs.
-package enum RowISA: CaseIterable, Sendable {
-  /// The C copies (CKernels/layer_norm.c), whatever the build flags: same bits as the Swift code
-  /// (built with FMA, for the LayerNorm).
-  case avx512, avx2
-  /// The Swift `SIMD8` code (fused only in `-DSPARSEVIT_FMA` builds).
-  case swift
-
-  /// Whether this CPU runs it.
-  package var isSupported: Bool {
-    switch self {
-    case .avx512: CPUFeatures.current.contains(.avx512)
-    case .avx2: CPUFeatures.current.contains(.avx2FMA)
-    case .swift: true
-    }
-  }
-
-  /// The widest copy this CPU runs.
-  package static let best: RowISA = allCases.first(where: \.isSupported)!
-}
-
 /// `y = (x − mean) / sqrt(var + eps) · gamma + beta` over one row of `count` channels; `y` may be `x`.
 @inline(__always)
 func layerNormRow(
   _ x: UnsafeMutablePointer<Float>, count: Int,
   gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float,
-  into y: UnsafeMutablePointer<Float>, isa: RowISA = .best
+  into y: UnsafeMutablePointer<Float>, isa: VectorISA = .widest
 ) {
   switch isa {
   case .avx512: ck_layer_norm_avx512(x, count, gamma, beta, epsilon, y)

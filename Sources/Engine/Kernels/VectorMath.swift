@@ -7,13 +7,6 @@ import CKernels
 
 typealias Vector8 = SIMD8<Float>
 
-/// Whether the C AVX2+FMA copies of the kernels run (same bits as the Swift code built with FMA):
-/// on x86_64 with AVX2+FMA, whatever the build flags.
-let vectorMathInC = CPUFeatures.current.contains(.avx2FMA)
-
-/// Whether the AVX-512 copy of the GELU kernel runs (same bits as the AVX2 one).
-let geluOn512 = CPUFeatures.current.contains(.avx512)
-
 /// `a · b + c`, fused when the build enables FMA (`-Xswiftc -DSPARSEVIT_FMA` together with a
 /// `-target-cpu` that has it; scripts/build.sh does both). Swift never contracts `a * b + c` on its
 /// own, and `addingProduct` without hardware FMA becomes a per-lane library call, hence the switch.
@@ -128,13 +121,10 @@ func gelu8(_ x: Vector8) -> Vector8 {
 /// `values[i] = gelu(values[i] + bias[i])` for `count` consecutive floats.
 @inline(__always)
 func addBiasGELU(_ values: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, count: Int) {
-  if geluOn512 {
-    ck_bias_gelu_avx512(values, bias, count)
-    return
-  }
-  if vectorMathInC {
-    ck_bias_gelu_avx2(values, bias, count)
-    return
+  switch VectorISA.widest {
+  case .avx512: return ck_bias_gelu_avx512(values, bias, count)
+  case .avx2: return ck_bias_gelu_avx2(values, bias, count)
+  case .swift: break
   }
   var i = 0
   while i + 8 <= count {
@@ -181,16 +171,8 @@ package func exponential(_ input: Tensor) -> Tensor {
   return output
 }
 
-/// The copies of the elementwise and per-row kernels this CPU runs (chosen at run time), for
-/// `info` and the `bench` header: attention, LayerNorm and mean |x|, bias+GELU.
+/// The copies of the vector kernels this CPU runs (chosen at run time), for `info` and the `bench`
+/// header.
 package var vectorKernelsDescription: String {
-  func name(_ avx512: Bool, _ avx2: Bool) -> String { avx512 ? "AVX-512" : avx2 ? "AVX2+FMA" : "Swift SIMD8" }
-  let attention: String =
-    switch AttentionISA.best {
-    case .avx512: "AVX-512"
-    case .avx2: "AVX2+FMA"
-    case .swift: "Swift SIMD8"
-    }
-  let rows = name(RowISA.best == .avx512, RowISA.best == .avx2)
-  return "attention \(attention), LayerNorm \(rows), GELU \(name(geluOn512, vectorMathInC))"
+  "attention, LayerNorm, GELU: \(VectorISA.widest.label)"
 }

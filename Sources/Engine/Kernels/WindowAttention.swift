@@ -4,29 +4,6 @@
 // Only four shift-mask patterns exist, so relative position bias and mask are pre-added per pattern.
 import CKernels
 
-/// Which copy of the score, softmax and weighting loops runs.
-package enum AttentionISA: String, Sendable, CaseIterable {
-  /// The C copies compiled for AVX-512 (CKernels/attention_avx512.c), the same bits as `avx2`: tiles
-  /// of 12 rows × 32 columns, softmax on 16 lanes, keys transposed in 16 × 16 register blocks.
-  case avx512
-  /// The C copies compiled for AVX2+FMA (CKernels/attention_kernels.c), whatever the build flags.
-  case avx2
-  /// The Swift `SIMD8` code (fused only in `-DSPARSEVIT_FMA` builds).
-  case swift
-
-  /// Whether this CPU runs it.
-  package var isSupported: Bool {
-    switch self {
-    case .avx512: CPUFeatures.current.contains(.avx512)
-    case .avx2: CPUFeatures.current.contains(.avx2FMA)
-    case .swift: true
-    }
-  }
-
-  /// The widest C kernel the CPU runs (all give the same bits as the Swift code built with FMA).
-  package static let best: AttentionISA = [.avx512, .avx2].first(where: \.isSupported) ?? .swift
-}
-
 /// Relative position bias plus shift mask of one block at one grid, laid out for the kernel:
 /// `[maskClasses, heads, windowTokens, paddedTokens]`, padding columns set to −1e30 so that they
 /// vanish in the softmax.
@@ -109,7 +86,7 @@ func attendWindowHead(
   bias: UnsafePointer<Float>,
   scratch: UnsafeMutablePointer<Float>,
   into output: UnsafeMutablePointer<Float>, outputStride: Int,
-  isa: AttentionISA = .best
+  isa: VectorISA = .widest
 ) {
   let n = tokens, np = paddedTokens
   let keysT = scratch  // [headDim, np]

@@ -49,13 +49,15 @@ public struct UnsupportedPrecisionError: Error, Equatable, CustomStringConvertib
   }
 }
 
-/// The f32 micro-kernel over packed panels.
-package enum PanelISA: String, Sendable, CaseIterable {
-  /// AVX-512: 12 rows × 32 columns (two panels), 24 of the 32 zmm registers.
+/// The instruction set of a C copy of a vector kernel (attention, LayerNorm, mean |x|, GELU), widest
+/// first. Every copy gives the same bits as the Swift code built with FMA; the engine runs the
+/// widest the CPU has, whatever the build flags.
+package enum VectorISA: String, Sendable, CaseIterable {
+  /// AVX-512F/BW/VL (16 lanes; the attention in 12 × 32 tiles).
   case avx512
-  /// AVX2 + FMA: 6 rows × 16 columns, 12 of the 16 ymm registers.
+  /// AVX2 + FMA (8 lanes).
   case avx2
-  /// The Swift kernel (`SIMD8`; fused only in `-DSPARSEVIT_FMA` builds).
+  /// The Swift `SIMD8` code (fused only in `-DSPARSEVIT_FMA` builds).
   case swift
 
   /// Whether this CPU runs it.
@@ -66,6 +68,31 @@ package enum PanelISA: String, Sendable, CaseIterable {
     case .swift: true
     }
   }
+
+  /// The widest copy this CPU runs.
+  package static let widest: VectorISA = allCases.first(where: \.isSupported)!
+
+  /// Its name in `info` and the `bench` header.
+  package var label: String {
+    switch self {
+    case .avx512: "AVX-512"
+    case .avx2: "AVX2+FMA"
+    case .swift: "Swift SIMD8"
+    }
+  }
+}
+
+/// The f32 micro-kernel over packed panels.
+package enum PanelISA: String, Sendable, CaseIterable {
+  /// AVX-512: 12 rows × 32 columns (two panels), 24 of the 32 zmm registers.
+  case avx512
+  /// AVX2 + FMA: 6 rows × 16 columns, 12 of the 16 ymm registers.
+  case avx2
+  /// The Swift kernel (`SIMD8`; fused only in `-DSPARSEVIT_FMA` builds).
+  case swift
+
+  /// Whether this CPU runs it (the instruction set of the same name).
+  package var isSupported: Bool { VectorISA(rawValue: rawValue)!.isSupported }
 
   /// The widest the CPU runs, nil where only the Swift kernel is left and it would lack FMA.
   package static let best: PanelISA? = {

@@ -41,7 +41,7 @@ private struct ActivityJob {
 @inline(__always)
 package func meanAbsoluteRows(
   _ x: UnsafePointer<Float>, rows: Int, channels: Int, into out: UnsafeMutablePointer<Float>,
-  isa: RowISA = .best
+  isa: VectorISA = .widest
 ) {
   switch isa {
   case .avx512: ck_mean_abs_rows_avx512(x, rows, channels, out)
