@@ -43,11 +43,11 @@ final class PatchOpsTests: XCTestCase {
         var output = Tensor(shape: [batch, oh, ow, channels])
         // With several workers the stem also writes the window scores' activity (nil: it does not).
         var activity = [Float](repeating: .nan, count: batch * oh * ow)
-        activity.withUnsafeMutableBufferPointer { buffer in
-          embedPatches(
-            images, weights: weights, into: &output,
-            scratch: RowScratch(workers: threads, floatsPerWorker: weights.scratchFloats), threads: threads,
-            activity: threads > 1 ? buffer.baseAddress : nil)
+        let scratch = RowScratch(workers: threads, floatsPerWorker: weights.scratchFloats)
+        if threads > 1 {
+          embedPatches(images, weights: weights, into: &output, activity: &activity, scratch: scratch, threads: threads)
+        } else {
+          embedPatches(images, weights: weights, into: &output, scratch: scratch, threads: threads)
         }
         let result = compare(
           output.values, expected.values, atol: 2e-5, rtol: 2e-5, label: "stem \(kernel) threads \(threads)")
@@ -110,10 +110,10 @@ final class PatchOpsTests: XCTestCase {
         var output = Tensor(shape: [batch, oh, ow, outChannels])
         let scratch = RowScratch(workers: threads, floatsPerWorker: weights.scratchFloats)
         var activity = [Float](repeating: .nan, count: batch * oh * ow)
-        activity.withUnsafeMutableBufferPointer { buffer in
-          mergePatches(
-            x, weights: weights, into: &output, scratch: scratch, threads: threads,
-            activity: threads > 1 ? buffer.baseAddress : nil)
+        if threads > 1 {
+          mergePatches(x, weights: weights, into: &output, activity: &activity, scratch: scratch, threads: threads)
+        } else {
+          mergePatches(x, weights: weights, into: &output, scratch: scratch, threads: threads)
         }
         let label = "merge C=\(channels) \(kernel) threads \(threads)"
         let result = compare(output.values, expected.values, atol: 1e-5, rtol: 1e-5, label: label)

@@ -122,11 +122,32 @@ package struct PatchEmbedWeights: Sendable {
 /// - Parameters:
 ///   - images: `[batch, inputChannels, height, width]` (NCHW).
 ///   - output: `[batch, height / patch, width / patch, channels]`.
-///   - activity: when given, also `meanAbsoluteRows` of every output pixel (`batch·H·W` floats),
-///     computed while the rows are in cache: the window scores of a stage pruned from its first block.
 package func embedPatches(
   _ images: Tensor, weights: PatchEmbedWeights, into output: inout Tensor,
-  scratch: RowScratch, threads: Int, profiler: Profiler? = nil, activity: UnsafeMutablePointer<Float>? = nil
+  scratch: RowScratch, threads: Int, profiler: Profiler? = nil
+) {
+  embedPatches(images, weights: weights, into: &output, scratch: scratch, threads: threads, profiler: profiler, nil)
+}
+
+/// `embedPatches` that also writes `meanAbsoluteRows` of every output pixel into `activity`
+/// (at least `batch·H·W` floats) while the rows are in cache: the window scores of a stage pruned
+/// from its first block.
+package func embedPatches(
+  _ images: Tensor, weights: PatchEmbedWeights, into output: inout Tensor, activity: inout [Float],
+  scratch: RowScratch, threads: Int, profiler: Profiler? = nil
+) {
+  let pixels = images.shape[0] * (images.shape[2] / weights.patch) * (images.shape[3] / weights.patch)
+  precondition(activity.count >= pixels, "embedPatches: activity \(activity.count) < \(pixels) pixels")
+  activity.withUnsafeMutableBufferPointer { buffer in
+    embedPatches(
+      images, weights: weights, into: &output, scratch: scratch, threads: threads, profiler: profiler,
+      buffer.baseAddress)
+  }
+}
+
+private func embedPatches(
+  _ images: Tensor, weights: PatchEmbedWeights, into output: inout Tensor,
+  scratch: RowScratch, threads: Int, profiler: Profiler?, _ activity: UnsafeMutablePointer<Float>?
 ) {
   let batch = images.shape[0], inputChannels = weights.inputChannels
   let height = images.shape[2], width = images.shape[3], patch = weights.patch
@@ -245,11 +266,32 @@ package struct PatchMergeWeights: Sendable {
 }
 
 /// Merges 2×2 patches: `input [batch, H, W, C]` → `output [batch, ⌈H/2⌉, ⌈W/2⌉, outputChannels]`,
-/// odd sides zero-padded at the bottom/right first. With `activity`, also writes `meanAbsoluteRows`
-/// of every output pixel there (`batch·⌈H/2⌉·⌈W/2⌉` floats), as `embedPatches` does.
+/// odd sides zero-padded at the bottom/right first.
 package func mergePatches(
   _ input: Tensor, weights: PatchMergeWeights, into output: inout Tensor,
-  scratch: RowScratch, threads: Int, profiler: Profiler? = nil, activity: UnsafeMutablePointer<Float>? = nil
+  scratch: RowScratch, threads: Int, profiler: Profiler? = nil
+) {
+  mergePatches(input, weights: weights, into: &output, scratch: scratch, threads: threads, profiler: profiler, nil)
+}
+
+/// `mergePatches` that also writes `meanAbsoluteRows` of every output pixel into `activity` (at
+/// least `batch·⌈H/2⌉·⌈W/2⌉` floats), as `embedPatches(_:weights:into:activity:…)` does.
+package func mergePatches(
+  _ input: Tensor, weights: PatchMergeWeights, into output: inout Tensor, activity: inout [Float],
+  scratch: RowScratch, threads: Int, profiler: Profiler? = nil
+) {
+  let pixels = input.shape[0] * ((input.shape[1] + 1) / 2) * ((input.shape[2] + 1) / 2)
+  precondition(activity.count >= pixels, "mergePatches: activity \(activity.count) < \(pixels) pixels")
+  activity.withUnsafeMutableBufferPointer { buffer in
+    mergePatches(
+      input, weights: weights, into: &output, scratch: scratch, threads: threads, profiler: profiler,
+      buffer.baseAddress)
+  }
+}
+
+private func mergePatches(
+  _ input: Tensor, weights: PatchMergeWeights, into output: inout Tensor,
+  scratch: RowScratch, threads: Int, profiler: Profiler?, _ activity: UnsafeMutablePointer<Float>?
 ) {
   let batch = input.shape[0], height = input.shape[1], width = input.shape[2], channels = weights.inputChannels
   let outHeight = (height + 1) / 2, outWidth = (width + 1) / 2, outChannels = weights.outputChannels

@@ -176,10 +176,14 @@ extension SwinTransformer {
     // A stage pruned from its first block is scored on the stem's or merge's output, which
     // computes the activity while its rows are in cache.
     func scoresFirstBlock(_ stage: Int) -> Bool { (ratios?.ratios[stage].first ?? 0) > 0 }
-    withActivity(workspace, scoresFirstBlock(0)) { activity in
+    if scoresFirstBlock(0) {
+      embedPatches(
+        images, weights: embedding, into: &workspace.activations[0], activity: &workspace.activity,
+        scratch: workspace.rowScratch, threads: threads, profiler: profiler)
+    } else {
       embedPatches(
         images, weights: embedding, into: &workspace.activations[0], scratch: workspace.rowScratch,
-        threads: threads, profiler: profiler, activity: activity)
+        threads: threads, profiler: profiler)
     }
     var usage: [[WindowUsage]] = []
     usage.reserveCapacity(stages.count)
@@ -187,10 +191,15 @@ extension SwinTransformer {
     for (stageIndex, stage) in stages.enumerated() {
       if stageIndex > 0 { profiler?.beginStage(stageIndex) }
       if let merge = stage.merge {
-        withActivity(workspace, scoresFirstBlock(stageIndex)) { activity in
+        let input = workspace.activations[stageIndex - 1]
+        if scoresFirstBlock(stageIndex) {
           mergePatches(
-            workspace.activations[stageIndex - 1], weights: merge, into: &workspace.activations[stageIndex],
-            scratch: workspace.rowScratch, threads: threads, profiler: profiler, activity: activity)
+            input, weights: merge, into: &workspace.activations[stageIndex], activity: &workspace.activity,
+            scratch: workspace.rowScratch, threads: threads, profiler: profiler)
+        } else {
+          mergePatches(
+            input, weights: merge, into: &workspace.activations[stageIndex], scratch: workspace.rowScratch,
+            threads: threads, profiler: profiler)
         }
       }
       var scoring = false
@@ -280,15 +289,6 @@ private func rankWindows(_ workspace: Workspace, grid: WindowGrid, batch: Int, i
       let sa = scores[base + Int(a)], sb = scores[base + Int(b)]
       return sa > sb || (sa == sb && a < b)
     }
-  }
-}
-
-/// Runs `body` with the address of `workspace.activity` when `scoring`, else with nil.
-private func withActivity(_ workspace: Workspace, _ scoring: Bool, _ body: (UnsafeMutablePointer<Float>?) -> Void) {
-  if scoring {
-    workspace.activity.withUnsafeMutableBufferPointer { body($0.baseAddress) }
-  } else {
-    body(nil)
   }
 }
 
