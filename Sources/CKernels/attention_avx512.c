@@ -7,8 +7,6 @@
 
 #if defined(__x86_64__)
 
-#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
-
 // In-register transpose of 16 rows of 16: r[c] becomes column c. Pairs of rows interleave (ps),
 // then pairs of pairs (pd), giving 4 × 4 blocks per 128-bit lane that two lane shuffles gather.
 INLINE AVX512 void transpose16(__m512 r[16]) {
@@ -172,17 +170,14 @@ AVX512 void ck_weigh_values_avx512(
 
 // exp8 of attention_kernels.c on 16 lanes: the same operations per lane, hence the same bits.
 INLINE AVX512 __m512 exp16(__m512 x) {
-  const __m512 lowest = _mm512_set1_ps(-87.33654f);
-  __m512 clamped = _mm512_min_ps(_mm512_set1_ps(88.0f), _mm512_max_ps(lowest, x));
-  const __m512 magic = _mm512_set1_ps(12582912.0f);
-  __m512 shifted = _mm512_fmadd_ps(clamped, _mm512_set1_ps(1.44269504f), magic);
+  const __m512 lowest = _mm512_set1_ps(EXP_LOWEST);
+  __m512 clamped = _mm512_min_ps(_mm512_set1_ps(EXP_HIGHEST), _mm512_max_ps(lowest, x));
+  const __m512 magic = _mm512_set1_ps(EXP_MAGIC);
+  __m512 shifted = _mm512_fmadd_ps(clamped, _mm512_set1_ps(EXP_LOG2E), magic);
   __m512 n = _mm512_sub_ps(shifted, magic);
-  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.69314575f), clamped);
-  r = _mm512_fmadd_ps(n, _mm512_set1_ps(-1.4286068e-6f), r);
-  static const float coefficients[] = {
-    1.3843636e-3f, 8.3741536e-3f, 4.1668002e-2f, 1.6666432e-1f, 4.9999994e-1f, 1.0f, 1.0f};
-  __m512 p = _mm512_set1_ps(coefficients[0]);
-  for (int i = 1; i < 7; i++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(coefficients[i]));
+  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(EXP_LN2_HIGH), clamped);
+  r = _mm512_fmadd_ps(n, _mm512_set1_ps(EXP_LN2_LOW), r);
+  __m512 p = horner16(r, exp_coefficients, 7);
   __m512i integer = _mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_castps_si512(magic));
   __m512 two_to_n = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(integer, _mm512_set1_epi32(127)), 23));
   __mmask16 below = _mm512_cmp_ps_mask(x, lowest, _CMP_LT_OQ);

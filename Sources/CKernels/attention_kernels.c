@@ -67,16 +67,14 @@ AVX2 void ck_attention_scores_avx2(
 
 // exp8 of VectorMath.swift. Swift's maximum(a, b) is `b > a ? b : a`, which is _mm256_max_ps(b, a).
 INLINE AVX2 __m256 exp8(__m256 x) {
-  const __m256 lowest = _mm256_set1_ps(-87.33654f);
-  __m256 clamped = _mm256_min_ps(_mm256_set1_ps(88.0f), _mm256_max_ps(lowest, x));
-  const __m256 magic = _mm256_set1_ps(12582912.0f);
-  __m256 shifted = _mm256_fmadd_ps(clamped, _mm256_set1_ps(1.44269504f), magic);
+  const __m256 lowest = _mm256_set1_ps(EXP_LOWEST);
+  __m256 clamped = _mm256_min_ps(_mm256_set1_ps(EXP_HIGHEST), _mm256_max_ps(lowest, x));
+  const __m256 magic = _mm256_set1_ps(EXP_MAGIC);
+  __m256 shifted = _mm256_fmadd_ps(clamped, _mm256_set1_ps(EXP_LOG2E), magic);
   __m256 n = _mm256_sub_ps(shifted, magic);
-  __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-0.69314575f), clamped);
-  r = _mm256_fmadd_ps(n, _mm256_set1_ps(-1.4286068e-6f), r);
-  static const float coefficients[] = {
-    1.3843636e-3f, 8.3741536e-3f, 4.1668002e-2f, 1.6666432e-1f, 4.9999994e-1f, 1.0f, 1.0f};
-  __m256 p = horner8(r, coefficients, 7);
+  __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(EXP_LN2_HIGH), clamped);
+  r = _mm256_fmadd_ps(n, _mm256_set1_ps(EXP_LN2_LOW), r);
+  __m256 p = horner8(r, exp_coefficients, 7);
   __m256i integer = _mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_castps_si256(magic));
   __m256 two_to_n = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(integer, _mm256_set1_epi32(127)), 23));
   __m256 below = _mm256_cmp_ps(x, lowest, _CMP_LT_OQ);

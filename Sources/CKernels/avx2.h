@@ -9,6 +9,23 @@
 #define AVX2 __attribute__((target("avx2,fma")))
 #define INLINE static inline __attribute__((always_inline))
 
+// The constants of VectorMath.swift's exp8 and gelu8, for every C copy of them (AVX2 and AVX-512):
+// exp clamps to [EXP_LOWEST, EXP_HIGHEST], rounds x/ln 2 with EXP_MAGIC (1.5·2^23), subtracts ln 2
+// in two parts and evaluates a degree-6 polynomial; GELU's erf is x·P(x²)/Q(x²) on |x| ≤ GELU_LIMIT.
+#define EXP_LOWEST (-87.33654f)
+#define EXP_HIGHEST 88.0f
+#define EXP_MAGIC 12582912.0f
+#define EXP_LOG2E 1.44269504f
+#define EXP_LN2_HIGH (-0.69314575f)
+#define EXP_LN2_LOW (-1.4286068e-6f)
+static const float exp_coefficients[7] __attribute__((unused)) = {
+  1.3843636e-3f, 8.3741536e-3f, 4.1668002e-2f, 1.6666432e-1f, 4.9999994e-1f, 1.0f, 1.0f};
+#define GELU_LIMIT 5.2f
+static const float gelu_numerator[6] __attribute__((unused)) = {
+  5.0932002e-8f, 1.2821344e-5f, 3.0270041e-4f, 9.1525391e-3f, 6.3928865e-2f, 7.9788458e-1f};
+static const float gelu_denominator[6] __attribute__((unused)) = {
+  1.2803538e-6f, 6.8932211e-5f, 1.7860967e-3f, 2.7602784e-2f, 2.4678954e-1f, 1.0f};
+
 // All ones in the first `count` lanes (count ≤ 8), for maskload/maskstore.
 INLINE AVX2 __m256i lane_mask(long count) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));

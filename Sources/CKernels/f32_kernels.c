@@ -7,8 +7,6 @@
 
 #if defined(__x86_64__)
 
-#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
-
 // MARK: AVX2 + FMA, 6 rows × 16 columns (12 accumulators of the 16 ymm registers)
 
 INLINE AVX2 void tile256(

@@ -12,8 +12,6 @@
 // Scalar `a * b + c` stays two roundings, as in Swift (clang would otherwise fuse it).
 #pragma STDC FP_CONTRACT OFF
 
-#define AVX512F __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
-
 // The scalar tails, one rounding per operation as Swift's scalar code (no contraction).
 INLINE float tail_sum(const float *x, long i, long count, float total) {
   for (; i < count; i++) total += x[i];
@@ -74,12 +72,12 @@ AVX2 void ck_layer_norm_avx2(
 }
 
 // The low and high 8 lanes of a zmm added, as AVX2's a0 + a1.
-INLINE AVX512F __m256 halves_sum(__m512 v) {
+INLINE AVX512 __m256 halves_sum(__m512 v) {
   __m256 high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
   return _mm256_add_ps(_mm512_castps512_ps256(v), high);
 }
 
-AVX512F void ck_layer_norm_avx512(
+AVX512 void ck_layer_norm_avx512(
   const float *x, long count, const float *gamma, const float *beta, float epsilon, float *y) {
   __m512 a = _mm512_setzero_ps();
   long i = 0;
@@ -138,7 +136,7 @@ AVX2 void ck_mean_abs_rows_avx2(const float *x, long rows, long count, float *ou
   }
 }
 
-AVX512F void ck_mean_abs_rows_avx512(const float *x, long rows, long count, float *out) {
+AVX512 void ck_mean_abs_rows_avx512(const float *x, long rows, long count, float *out) {
   const float inverse = 1.0f / (float)count;
   for (long r = 0; r < rows; r++) {
     const float *row = x + r * count;

@@ -1,11 +1,21 @@
-// What the AVX-512 f32 and bf16 panel kernels share: the masked store of a 12×32 accumulator tile,
-// the split of the rows into balanced tiles, and the switch that turns a tile's row count into a
-// compile-time constant (so the tile function is specialized per row count and its unused
-// accumulators fold away). Internal to CKernels.
+// What the AVX-512 kernels share: their target attribute, Horner's rule on 16 lanes, and for the
+// f32 and bf16 panel kernels the masked store of a 12×32 accumulator tile, the split of the rows
+// into balanced tiles, and the switch that turns a tile's row count into a compile-time constant (so
+// the tile function is specialized per row count and its unused accumulators fold away). Internal
+// to CKernels.
 #ifndef CKERNELS_TILE512_H
 #define CKERNELS_TILE512_H
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
+
+// horner8 of avx2.h on 16 lanes: one fused multiply-add per coefficient, highest first.
+static inline __attribute__((always_inline)) AVX512 __m512 horner16(__m512 x, const float *c, int n) {
+  __m512 p = _mm512_set1_ps(c[0]);
+  for (int i = 1; i < n; i++) p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(c[i]));
+  return p;
+}
 
 // The first `count` lanes of 16 (none when count ≤ 0, all when count ≥ 16).
 static inline __attribute__((always_inline)) __mmask16 first_lanes16(long count) {

@@ -9,15 +9,10 @@
 
 // Swift's maximum/minimum (`a.replacing(with: b, where: b .> a)`): a NaN in `a` passes through.
 INLINE AVX2 __m256 gelu8(__m256 x) {
-  const __m256 limit = _mm256_set1_ps(5.2f);
-  __m256 xc = _mm256_min_ps(limit, _mm256_max_ps(_mm256_set1_ps(-5.2f), x));
+  __m256 xc = _mm256_min_ps(_mm256_set1_ps(GELU_LIMIT), _mm256_max_ps(_mm256_set1_ps(-GELU_LIMIT), x));
   __m256 x2 = _mm256_mul_ps(xc, xc);
-  static const float numerator[] = {
-    5.0932002e-8f, 1.2821344e-5f, 3.0270041e-4f, 9.1525391e-3f, 6.3928865e-2f, 7.9788458e-1f};
-  static const float denominator[] = {
-    1.2803538e-6f, 6.8932211e-5f, 1.7860967e-3f, 2.7602784e-2f, 2.4678954e-1f, 1.0f};
-  __m256 p = _mm256_mul_ps(horner8(x2, numerator, 6), xc);
-  __m256 erf = _mm256_div_ps(p, horner8(x2, denominator, 6));
+  __m256 p = _mm256_mul_ps(horner8(x2, gelu_numerator, 6), xc);
+  __m256 erf = _mm256_div_ps(p, horner8(x2, gelu_denominator, 6));
   return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(_mm256_set1_ps(1.0f), erf));
 }
 
@@ -36,27 +31,15 @@ AVX2 void ck_bias_gelu_avx2(float *values, const float *bias, long count) {
 
 // The same on 16 lanes (AVX-512F): every lane runs gelu8's operations in gelu8's order, so the
 // bits equal the AVX2 copy's; the tail is masked instead of 8-lane maskload.
-#define AVX512F __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
-
-INLINE AVX512F __m512 horner16(__m512 x, const float *c, int n) {
-  __m512 p = _mm512_set1_ps(c[0]);
-  for (int i = 1; i < n; i++) p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(c[i]));
-  return p;
-}
-
-INLINE AVX512F __m512 gelu16(__m512 x) {
-  __m512 xc = _mm512_min_ps(_mm512_set1_ps(5.2f), _mm512_max_ps(_mm512_set1_ps(-5.2f), x));
+INLINE AVX512 __m512 gelu16(__m512 x) {
+  __m512 xc = _mm512_min_ps(_mm512_set1_ps(GELU_LIMIT), _mm512_max_ps(_mm512_set1_ps(-GELU_LIMIT), x));
   __m512 x2 = _mm512_mul_ps(xc, xc);
-  static const float numerator[] = {
-    5.0932002e-8f, 1.2821344e-5f, 3.0270041e-4f, 9.1525391e-3f, 6.3928865e-2f, 7.9788458e-1f};
-  static const float denominator[] = {
-    1.2803538e-6f, 6.8932211e-5f, 1.7860967e-3f, 2.7602784e-2f, 2.4678954e-1f, 1.0f};
-  __m512 p = _mm512_mul_ps(horner16(x2, numerator, 6), xc);
-  __m512 erf = _mm512_div_ps(p, horner16(x2, denominator, 6));
+  __m512 p = _mm512_mul_ps(horner16(x2, gelu_numerator, 6), xc);
+  __m512 erf = _mm512_div_ps(p, horner16(x2, gelu_denominator, 6));
   return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.0f), erf));
 }
 
-AVX512F void ck_bias_gelu_avx512(float *values, const float *bias, long count) {
+AVX512 void ck_bias_gelu_avx512(float *values, const float *bias, long count) {
   long i = 0;
   for (; i + 16 <= count; i += 16) {
     __m512 v = _mm512_add_ps(_mm512_loadu_ps(values + i), _mm512_loadu_ps(bias + i));
