@@ -73,40 +73,24 @@ AMX void ck_amx_bf16_panels(
       r1 = r1 < 16 ? r1 : 16;
       c1 = c1 < 16 ? c1 : 16;
       float *ct = c + row * ldc + column;
-      const long cStride = ldc * 4;
       // A full 16×16 tile that overwrites c goes straight there; a partial or accumulated one
       // through `out` (summed from zero, then added: the same bits either way).
-      const int direct = !accumulate;
-      if (direct && r0 == 16 && c0 == 16) {
-        _tile_stored(0, ct, cStride);
-      } else {
-        _tile_stored(0, out[0], 64);
-        put_tile(out[0], r0, c0, accumulate, ct, ldc);
-      }
-      if (twoColumns) {
-        if (direct && r0 == 16 && c1 == 16) {
-          _tile_stored(1, ct + 16, cStride);
-        } else {
-          _tile_stored(1, out[1], 64);
-          put_tile(out[1], r0, c1, accumulate, ct + 16, ldc);
-        }
-      }
+#define EMIT(T, R, C, TARGET)                                \
+  do {                                                        \
+    if (!accumulate && (R) == 16 && (C) == 16) {              \
+      _tile_stored(T, TARGET, ldc * 4);                       \
+    } else {                                                  \
+      _tile_stored(T, out[T], 64);                            \
+      put_tile(out[T], R, C, accumulate, TARGET, ldc);        \
+    }                                                         \
+  } while (0)
+      EMIT(0, r0, c0, ct);
+      if (twoColumns) EMIT(1, r0, c1, ct + 16);
       if (twoRows) {
-        if (direct && r1 == 16 && c0 == 16) {
-          _tile_stored(2, ct + 16 * ldc, cStride);
-        } else {
-          _tile_stored(2, out[2], 64);
-          put_tile(out[2], r1, c0, accumulate, ct + 16 * ldc, ldc);
-        }
-        if (twoColumns) {
-          if (direct && r1 == 16 && c1 == 16) {
-            _tile_stored(3, ct + 16 * ldc + 16, cStride);
-          } else {
-            _tile_stored(3, out[3], 64);
-            put_tile(out[3], r1, c1, accumulate, ct + 16 * ldc + 16, ldc);
-          }
-        }
+        EMIT(2, r1, c0, ct + 16 * ldc);
+        if (twoColumns) EMIT(3, r1, c1, ct + 16 * ldc + 16);
       }
+#undef EMIT
     }
   }
   _tile_release();
