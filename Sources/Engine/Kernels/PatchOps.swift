@@ -466,27 +466,6 @@ private struct HeadJob {
   }
 }
 
-/// A linear layer `y = x · Wᵀ + b` over rows: `x [rows, in]`, `weight [out, in]`, `bias [out]`.
-package func linear(_ input: Tensor, weight: Tensor, bias: Tensor?, into output: inout Tensor) {
-  let rows = input.shape[0], inner = input.shape[1], outputs = weight.shape[0]
-  precondition(
-    input.rank == 2 && weight.hasShape(outputs, inner) && output.hasShape(rows, outputs)
-      && (bias == nil || bias!.hasShape(outputs)),
-    "linear: input \(input.shape), weight \(weight.shape), output \(output.shape)")
-  input.values.withUnsafeBufferPointer { x in
-    weight.values.withUnsafeBufferPointer { w in
-      output.values.withUnsafeMutableBufferPointer { y in
-        if let bias {
-          for r in 0..<rows { (y.baseAddress! + r * outputs).update(from: bias.values, count: outputs) }
-        }
-        BLAS.multiplyTransposed(
-          rows: rows, columns: outputs, inner: inner, x.baseAddress!, lda: max(inner, 1),
-          w.baseAddress!, ldb: max(inner, 1), beta: bias == nil ? 0 : 1, into: y.baseAddress!, ldc: max(outputs, 1))
-      }
-    }
-  }
-}
-
 /// Runs `body` with the profiler's worker counters, or with a clock that records nothing.
 func withWorkerClock(_ profiler: Profiler?, _ body: (WorkerClock) -> Void) {
   if let profiler { profiler.withCounters(body) } else { body(.off) }
