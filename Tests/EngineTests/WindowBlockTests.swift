@@ -282,6 +282,39 @@ final class WindowBlockTests: XCTestCase {
     }
   }
 
+  /// A shared tile (fewer windows than the tiles need) wide enough that its GEMMs, attention and
+  /// row passes run in several claimed chunks: the naive block's result, and with the packed
+  /// kernels the same bits on 1, 2 and 3 workers whoever claims which chunk.
+  func testSharedTileChunksMatchOneWorker() throws {
+    let block = RandomBlock(channels: 96, heads: 3, hidden: 384, seed: 5)
+    for kernel in BlockMatrixKernel.supported where kernel.precision == .f32 {
+      let weights = try block.weights(kernel: kernel)
+      let grid = WindowGrid(height: 14, width: 21, window: 7, shifted: true)
+      let bias = WindowAttentionBias(table: block.table(for: grid), heads: 3, grid: grid)
+      let x = randomTensor([1, 14, 21, 96], seed: 11)
+      let scratch = BlockScratch(
+        workers: 3, rowCapacity: 8 * 49, channels: 96, wideChannels: 384, tokens: 49, headDim: 32)
+      for kept in [[Int32(4)], [0, 5], [1, 2, 3]] {
+        let expected = block.reference(
+          x.values, batch: 1, height: 14, width: 21, shifted: true, kept: Set(kept.map(Int.init)))
+        var single: [UInt32] = []
+        for threads in [1, 2, 3] {
+          var y = x
+          runWindowBlock(
+            &y, weights: weights, grid: grid, bias: bias, keptWindows: kept, keptCount: kept.count, scratch: scratch,
+            threads: threads)
+          let result = compare(
+            y.values, expected, atol: 2e-5, rtol: 2e-5, label: "\(kernel): kept \(kept) threads \(threads)")
+          XCTAssertTrue(result.passed, result.description)
+          if threads == 1 { single = y.values.map(\.bitPattern) }
+          if case .packedPanels = kernel {
+            XCTAssertTrue(y.values.map(\.bitPattern) == single, "\(kernel): kept \(kept), \(threads) workers differ from 1")
+          }
+        }
+      }
+    }
+  }
+
   /// No window kept: nothing changes. For a given thread count the result is bit-reproducible.
   /// Across thread counts tiles differ: OpenBLAS rounds rows of different tile sizes differently, so
   /// its results agree to float rounding only; the packed kernel sums every output element in the

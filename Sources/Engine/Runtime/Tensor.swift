@@ -67,6 +67,31 @@ public struct Tensor: Sendable, Equatable {
   }
 }
 
+extension Tensor {
+  /// Values that are NaN or ±infinity (all exponent bits set), tested 16 at a time: a forward checks
+  /// its input with this, and a scalar `isFinite` pass over a 672² image took about 1 ms.
+  package var nonFiniteCount: Int {
+    values.withUnsafeBufferPointer { buffer in
+      guard let base = buffer.baseAddress else { return 0 }
+      let raw = UnsafeRawPointer(base), count = buffer.count
+      let exponent = SIMD16<UInt32>(repeating: 0x7F80_0000)
+      var lanes = SIMD16<UInt32>(repeating: 0)
+      var i = 0
+      while i + 16 <= count {
+        let bits = raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<UInt32>.self)
+        lanes &+= SIMD16<UInt32>(repeating: 0).replacing(with: 1, where: bits & exponent .== exponent)
+        i += 16
+      }
+      var total = Int(lanes.wrappedSum())
+      while i < count {
+        if !base[i].isFinite { total += 1 }
+        i += 1
+      }
+      return total
+    }
+  }
+}
+
 extension Tensor: CustomStringConvertible {
   public var description: String { "Tensor\(shape)" }
 }

@@ -4,7 +4,8 @@
 // packed rows; a worker takes a tile, gathers its tokens (roll and padding folded into the gather,
 // LN1 fused), runs the four GEMMs and the attention on the packed rows while they sit in cache, and
 // scatters the result back. Windows not in the list are never read or written. When there are
-// fewer windows than workers, all workers share one tile and split each GEMM by output columns.
+// fewer windows than workers, all workers share one tile and claim chunks of each operation (GEMM
+// columns, attention heads, rows) as they go, so a worker the host slows down holds no one up.
 import Synchronization
 
 /// Weights of one window-attention transformer block, packed into one array for the kernels.
@@ -135,8 +136,8 @@ package final class BlockScratch: @unchecked Sendable {
   let wideCapacity: Int
   let attentionCapacity: Int
   var storage: [Float]
-  /// Next tile to claim in the current block (workers take tiles in order).
-  let nextTile = Atomic<Int>(0)
+  /// Next tile (tile mode) or chunk of the current operation (shared tile) to claim.
+  let nextClaim = Atomic<Int>(0)
 
   /// Scratch for up to `workers` workers and tiles of `rowCapacity` rows, enough for any block with
   /// at most `channels` channels, `max(3·channels, hidden) ≤ wideChannels`, `tokens` tokens per
@@ -217,19 +218,21 @@ package func runWindowBlock(
               }
               if plan.tiled > 0 {
                 var kernel = makeKernel(first: 0, count: plan.tiled, cooperative: false)
-                scratch.nextTile.store(0, ordering: .relaxed)
-                kernel.nextTile = scratch
+                scratch.nextClaim.store(0, ordering: .relaxed)
+                kernel.claims = scratch
                 parallelParts(min(threads, kernel.tileCount), &kernel) { raw, worker in
                   forkContext(raw, as: BlockKernel.self).pointee.runTiles(worker: worker)
                 }
               }
               if plan.shared > 0 {
-                // One tile in slot 0; each operation split over all workers, joined in between.
+                // One tile in slot 0; the workers claim each operation's chunks, joined in between.
                 var kernel = makeKernel(first: plan.tiled, count: plan.shared, cooperative: true)
+                kernel.claims = scratch
                 for step in 0..<BlockKernel.steps {
                   kernel.step = step
-                  parallelParts(threads, &kernel) { raw, part in
-                    forkContext(raw, as: BlockKernel.self).pointee.runCooperativeStep(part: part)
+                  scratch.nextClaim.store(0, ordering: .relaxed)
+                  parallelParts(threads, &kernel) { raw, worker in
+                    forkContext(raw, as: BlockKernel.self).pointee.runCooperativeStep(worker: worker)
                   }
                 }
               }
@@ -264,14 +267,21 @@ struct BlockKernel {
   let tileCount: Int
   /// Cooperative mode: the operation the workers run next.
   var step = 0
-  /// Tile mode: where the tile counter lives.
-  var nextTile: BlockScratch? = nil
+  /// Where the tile or chunk counter lives.
+  var claims: BlockScratch? = nil
 
   static let steps = 8
+  /// The profile label of each step, in order.
+  static let operations: [ProfileOperation] = [
+    .gatherNorm, .qkv, .attention, .projection, .gatherNorm, .mlpUp, .mlpDown, .scatter,
+  ]
   /// Tiles thinner than this run OpenBLAS's GEMMs well below its peak (98 rows: ~10% slower per
   /// flop than 196 on Zen 3); fewer kept windows than that per worker share one tile. (With
   /// packed weights, thin tiles and the shared tile measured the same, so one rule serves both.)
   static let minimumTileRows = 196
+  /// Output columns per chunk of a shared tile's GEMM (two 16-wide panels twice over; 6 chunks for
+  /// 384 columns, 24 for 1536), rows per chunk of its row operations.
+  static let chunkColumns = 64, chunkRows = 32
 
   init(
     x: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>, bias: UnsafePointer<Float>,
@@ -322,13 +332,15 @@ struct BlockKernel {
 
   /// How a block's `keptCount` windows are run: the first `tiled` in tiles (a multiple of `threads`
   /// of them, so every worker gets the same share), the other `shared` in one shared tile whose
-  /// operations are split over the workers.
+  /// operations the workers run in chunks they claim.
   ///
   /// All windows share one tile when they fit in one and tiles would leave workers unequal (3
   /// windows on 2 workers) or thin (under `minimumTileRows` rows each, where OpenBLAS's per-call
   /// packing of the weights dominates). Otherwise the `keptCount mod threads` windows left over
   /// share a tile after the others (9 windows on 2 workers: 4 each, then 1 together), so no worker
-  /// waits while another runs an extra window.
+  /// waits while another runs an extra window. One tile per worker beats the shared tile when the
+  /// workers run at the same speed (224, stage 2: 4 windows, 2.5–5% faster in paired runs), since
+  /// each keeps its rows in its own cache.
   static func plan(keptCount: Int, threads: Int, windowsPerTile: Int, tokens: Int) -> (tiled: Int, shared: Int) {
     precondition(
       keptCount >= 0 && threads >= 1 && windowsPerTile >= threads,
@@ -369,9 +381,9 @@ struct BlockKernel {
 
   /// Tile mode: the worker claims tiles in order and runs the whole block on each in its slot.
   func runTiles(worker: Int) {
-    guard let counter = nextTile else { return }
+    guard let counter = claims else { return }
     while true {
-      let tile = counter.nextTile.wrappingAdd(1, ordering: .relaxed).oldValue
+      let tile = counter.nextClaim.wrappingAdd(1, ordering: .relaxed).oldValue
       if tile >= tileCount { return }
       let windows = largerFirstPartRange(keptCount, part: tile, parts: tileCount)
       let first = windows.lowerBound, count = windows.count
@@ -383,11 +395,34 @@ struct BlockKernel {
     }
   }
 
-  /// Cooperative mode: this worker's part of operation `step` on the shared tile (slot 0).
-  func runCooperativeStep(part: Int) {
+  /// Cooperative mode: the worker claims chunks of operation `step` on the shared tile (slot 0)
+  /// until none is left.
+  func runCooperativeStep(worker: Int) {
+    guard let counter = claims else { return }
     let start = clock.start()
-    let op = runStep(step, first: 0, count: keptCount, slot: 0, part: part, parts: threads, worker: part)
-    clock.lap(op, worker: part, since: start)
+    let chunks = chunkCount(step)
+    while true {
+      let chunk = counter.nextClaim.wrappingAdd(1, ordering: .relaxed).oldValue
+      if chunk >= chunks { break }
+      _ = runStep(step, first: 0, count: keptCount, slot: 0, part: chunk, parts: chunks, worker: worker)
+    }
+    clock.lap(BlockKernel.operations[step], worker: worker, since: start)
+  }
+
+  /// Chunks of operation `step` on the shared tile: `chunkColumns` output columns of a GEMM, one
+  /// (window, head) pair of the attention, `chunkRows` rows of the others; at least one per worker.
+  /// OpenBLAS packs its operands again on every call, so its GEMMs keep one chunk per worker.
+  func chunkCount(_ step: Int) -> Int {
+    let columns: Int
+    switch step {
+    case 1: columns = 3 * channels
+    case 3, 6: columns = channels
+    case 5: columns = hidden
+    case 2: return keptCount * heads
+    default: return max(threads, keptCount * tokens / BlockKernel.chunkRows)
+    }
+    if case .openBLAS = weights.kernel { return threads }
+    return max(threads, columns / BlockKernel.chunkColumns)
   }
 
   /// Runs operation `step` of the block's `steps`, in order, on `part` of `parts` of the tile of kept

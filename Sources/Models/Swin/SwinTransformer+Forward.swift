@@ -151,7 +151,7 @@ extension SwinTransformer {
         throw .sparsity(error)
       }
     }
-    let nonFinite = images.values.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+    let nonFinite = images.nonFiniteCount
     if nonFinite > 0 { throw .nonFiniteInput(count: nonFinite) }
     return WorkspaceKey(
       batch: images.shape[0], height: height, width: width, threads: options.threads,
