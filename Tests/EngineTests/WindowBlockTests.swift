@@ -308,7 +308,8 @@ final class WindowBlockTests: XCTestCase {
           XCTAssertTrue(result.passed, result.description)
           if threads == 1 { single = y.values.map(\.bitPattern) }
           if case .packedPanels = kernel {
-            XCTAssertTrue(y.values.map(\.bitPattern) == single, "\(kernel): kept \(kept), \(threads) workers differ from 1")
+            XCTAssertTrue(
+              y.values.map(\.bitPattern) == single, "\(kernel): kept \(kept), \(threads) workers differ from 1")
           }
         }
       }
