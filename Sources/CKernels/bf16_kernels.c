@@ -25,10 +25,14 @@ BF16 void ck_bf16_round_avx512(long count, const float *x, uint16_t *y) {
 
 INLINE BF16 void tile_bf16(
   const int R, const int V, long pairs, const uint32_t *a, long lda, const uint32_t *p0,
-  const uint32_t *p1, __mmask16 m0, __mmask16 m1, int accumulate, float *c, long ldc) {
+  const uint32_t *p1, __mmask16 m0, __mmask16 m1, int accumulate, float *c, long ldc, int first) {
   __m512 acc[12][2];
   for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (long k = 0; k < pairs; k++) {
+    if (first) {
+      _mm_prefetch((const char *)(p0 + 16 * (k + PREFETCH_STEPS)), _MM_HINT_T0);
+      if (V > 1) _mm_prefetch((const char *)(p1 + 16 * (k + PREFETCH_STEPS)), _MM_HINT_T0);
+    }
     __m512bh b0 = (__m512bh)_mm512_loadu_si512(p0 + 16 * k);
     __m512bh b1 = V > 1 ? (__m512bh)_mm512_loadu_si512(p1 + 16 * k) : b0;
     for (int r = 0; r < R; r++) {

@@ -11,10 +11,11 @@
 
 INLINE AVX2 void tile256(
   const int R, long depth, const float *a, long lda, const float *panel, __m256i m0, __m256i m1,
-  int accumulate, float *c, long ldc) {
+  int accumulate, float *c, long ldc, int first) {
   __m256 acc[6][2];
   for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
   for (long k = 0; k < depth; k++) {
+    if (first) _mm_prefetch((const char *)(panel + 16 * (k + PREFETCH_STEPS)), _MM_HINT_T0);
     __m256 b0 = _mm256_loadu_ps(panel + 16 * k), b1 = _mm256_loadu_ps(panel + 16 * k + 8);
     for (int r = 0; r < R; r++) {
       __m256 s = _mm256_broadcast_ss(a + r * lda + k);
@@ -43,12 +44,12 @@ AVX2 void ck_f32_avx2_panel(
     const float *at = a + row * lda;
     float *ct = c + row * ldc;
     switch (end - row) {
-    case 6: tile256(6, depth, at, lda, panel, m0, m1, accumulate, ct, ldc); break;
-    case 5: tile256(5, depth, at, lda, panel, m0, m1, accumulate, ct, ldc); break;
-    case 4: tile256(4, depth, at, lda, panel, m0, m1, accumulate, ct, ldc); break;
-    case 3: tile256(3, depth, at, lda, panel, m0, m1, accumulate, ct, ldc); break;
-    case 2: tile256(2, depth, at, lda, panel, m0, m1, accumulate, ct, ldc); break;
-    default: tile256(1, depth, at, lda, panel, m0, m1, accumulate, ct, ldc); break;
+    case 6: tile256(6, depth, at, lda, panel, m0, m1, accumulate, ct, ldc, t == 0); break;
+    case 5: tile256(5, depth, at, lda, panel, m0, m1, accumulate, ct, ldc, t == 0); break;
+    case 4: tile256(4, depth, at, lda, panel, m0, m1, accumulate, ct, ldc, t == 0); break;
+    case 3: tile256(3, depth, at, lda, panel, m0, m1, accumulate, ct, ldc, t == 0); break;
+    case 2: tile256(2, depth, at, lda, panel, m0, m1, accumulate, ct, ldc, t == 0); break;
+    default: tile256(1, depth, at, lda, panel, m0, m1, accumulate, ct, ldc, t == 0); break;
     }
     row = end;
   }
@@ -58,10 +59,14 @@ AVX2 void ck_f32_avx2_panel(
 
 INLINE AVX512 void tile512(
   const int R, const int V, long depth, const float *a, long lda, const float *p0, const float *p1,
-  __mmask16 m0, __mmask16 m1, int accumulate, float *c, long ldc) {
+  __mmask16 m0, __mmask16 m1, int accumulate, float *c, long ldc, int first) {
   __m512 acc[12][2];
   for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (long k = 0; k < depth; k++) {
+    if (first) {
+      _mm_prefetch((const char *)(p0 + 16 * (k + PREFETCH_STEPS)), _MM_HINT_T0);
+      if (V > 1) _mm_prefetch((const char *)(p1 + 16 * (k + PREFETCH_STEPS)), _MM_HINT_T0);
+    }
     __m512 b0 = _mm512_loadu_ps(p0 + 16 * k);
     __m512 b1 = V > 1 ? _mm512_loadu_ps(p1 + 16 * k) : b0;
     for (int r = 0; r < R; r++) {

@@ -1,6 +1,7 @@
 // Stem, merge, pooling and linear against naive loops; BLAS wrapper edge cases.
 import Foundation
 import TestSupport
+import Synchronization
 import XCTest
 
 @testable import Engine
@@ -135,26 +136,31 @@ final class PatchOpsTests: XCTestCase {
     XCTAssertEqual(activity.map(\.bitPattern), expected.map(\.bitPattern), "fused activity", line: line)
   }
 
-  func testStemAndMergeSplitFewRowsOverEveryWorker() {
-    // 49 rows (the last merge at 224) on 2 workers: 2 chunks, not one chunk on one worker.
+  /// Chunk plans: every worker gets one even for the last merge at 224 (49 rows), up to four per
+  /// worker when they stay thick enough, never more than `rowChunk` rows; the claimed chunks cover
+  /// every row exactly once, whichever worker claims them.
+  func testStemAndMergeChunksCoverEveryRowOnce() {
     XCTAssertEqual(chunkCount(rows: 49, threads: 2), 2)
-    XCTAssertEqual(chunkCount(rows: 784, threads: 2), 4)  // 196 each, not 256, 256, 256, 16
+    XCTAssertEqual(chunkCount(rows: 196, threads: 2), 3)
+    XCTAssertEqual(chunkCount(rows: 784, threads: 2), 8)
     XCTAssertEqual(chunkCount(rows: 3, threads: 8), 3)
-    XCTAssertEqual(chunkCount(rows: 28224, threads: 2), 112)
-    for (rows, threads) in [(49, 2), (784, 2), (3, 8), (1000, 3), (28224, 2), (5, 1)] {
-      let chunks = chunkCount(rows: rows, threads: threads), parts = min(threads, chunks)
+    XCTAssertEqual(chunkCount(rows: 28224, threads: 2), 111)
+    XCTAssertEqual(chunkCount(rows: 1, threads: 1), 1)
+    for (rows, threads) in [(49, 2), (196, 2), (784, 2), (3, 8), (1000, 3), (28224, 2), (5, 1)] {
+      let chunks = chunkCount(rows: rows, threads: threads)
+      XCTAssertGreaterThanOrEqual(chunks, min(rows, threads), "rows \(rows) threads \(threads)")
+      let scratch = RowScratch(workers: threads, floatsPerWorker: 1)
+      scratch.nextChunk.store(0, ordering: .relaxed)
       var covered = [Int](repeating: 0, count: rows)
-      var perWorker = [Int](repeating: 0, count: parts)
-      for worker in 0..<parts {
-        forEachChunk(rows: rows, chunks: chunks, worker: worker, parts: parts) { first, count in
-          XCTAssertLessThanOrEqual(count, rowChunk)
-          for row in first..<(first + count) { covered[row] += 1 }
-          perWorker[worker] += count
-        }
+      var claimed = 0
+      scratch.forEachClaimedChunk(rows: rows, chunks: chunks) { first, count in
+        XCTAssertLessThanOrEqual(count, rowChunk)
+        XCTAssertGreaterThan(count, 0)
+        for row in first..<(first + count) { covered[row] += 1 }
+        claimed += 1
       }
+      XCTAssertEqual(claimed, chunks)
       XCTAssertEqual(covered, [Int](repeating: 1, count: rows), "rows \(rows) threads \(threads)")
-      XCTAssertLessThanOrEqual(
-        perWorker.max()! - perWorker.min()!, rowChunk, "rows \(rows) threads \(threads): \(perWorker)")
     }
   }
 

@@ -1,7 +1,10 @@
 // The dense parts around the blocks: patch embedding (a p×p stride-p convolution as im2col + GEMM,
 // then LayerNorm), patch merging (2×2 gather with zero padding, LayerNorm, linear 4C → 2C) and the
-// classifier head (LayerNorm, global average pool, linear). Each splits its rows into chunks that a
-// worker gathers, normalizes and multiplies while they are in cache.
+// classifier head (LayerNorm, global average pool, linear). Each splits its rows into chunks that the
+// workers claim one at a time and gather, normalize and multiply while they are in cache: on a
+// shared host one vCPU often runs at half the other's speed, and fixed shares would wait for it.
+
+import Synchronization
 
 /// Per-worker row buffers for the stem and the merges, allocated once and reused.
 package final class RowScratch: @unchecked Sendable {
@@ -10,6 +13,8 @@ package final class RowScratch: @unchecked Sendable {
   /// Floats per worker.
   package let floatsPerWorker: Int
   var storage: [Float]
+  /// Next chunk to claim in the current stem or merge.
+  let nextChunk = Atomic<Int>(0)
 
   /// Scratch of `floatsPerWorker` floats for each of `workers` workers.
   package init(workers: Int, floatsPerWorker: Int) {
@@ -35,6 +40,7 @@ package final class RowScratch: @unchecked Sendable {
   ) {
     precondition(floatsPerWorker >= floats && workers >= threads, "\(kernel): scratch too small")
     let chunks = chunkCount(rows: rows, threads: threads)
+    nextChunk.store(0, ordering: .relaxed)
     withWorkerClock(profiler) { clock in
       storage.withUnsafeMutableBufferPointer { scratch in
         input.values.withUnsafeBufferPointer { inBuffer in
@@ -49,25 +55,32 @@ package final class RowScratch: @unchecked Sendable {
 
 /// Most rows a worker handles per chunk in the stem and the merges.
 package let rowChunk = 256
+/// Fewest rows of a chunk cut for balance alone: below that, each chunk reading the merge's weight
+/// again costs more than it evens out.
+let balanceChunkRows = 64
 
-/// Chunks for `rows` rows on `threads` workers: at most `rowChunk` rows each, and a multiple of
-/// `threads` of them (at most one per row), so that every worker gets rows even in the last
-/// stages' merges (49 rows at 224) and the shares differ by at most one chunk of ±1 row.
+/// Chunks for `rows` rows on `threads` workers: at most `rowChunk` rows each, at least one per
+/// worker, and up to four per worker when that leaves `balanceChunkRows` rows each, so that a
+/// faster worker can take more of them (784 rows at 224: 8 of 98; 49: 2 of 24–25). At most one per
+/// row.
 @inline(__always)
 func chunkCount(rows: Int, threads: Int) -> Int {
-  let minimum = (rows + rowChunk - 1) / rowChunk
-  return min(rows, (minimum + threads - 1) / threads * threads)
+  let bySize = (rows + rowChunk - 1) / rowChunk
+  let forBalance = min(4 * threads, max(threads, rows / balanceChunkRows))
+  return min(rows, max(bySize, forBalance))
 }
 
-/// Runs `body(first, count)` on the chunks (`partRange` of `rows` in `chunks`) that worker
-/// `worker` of `parts` takes: every `parts`-th, from chunk `worker` on.
-@inline(__always)
-func forEachChunk(rows: Int, chunks: Int, worker: Int, parts: Int, _ body: (_ first: Int, _ count: Int) -> Void) {
-  var chunk = worker
-  while chunk < chunks {
-    let range = partRange(rows, part: chunk, parts: chunks)
-    body(range.lowerBound, range.count)
-    chunk += parts
+extension RowScratch {
+  /// Runs `body(first, count)` on chunks (`partRange` of `rows` in `chunks`) claimed one at a time
+  /// from `nextChunk` (reset by `withChunks`) until none is left.
+  @inline(__always)
+  func forEachClaimedChunk(rows: Int, chunks: Int, _ body: (_ first: Int, _ count: Int) -> Void) {
+    while true {
+      let chunk = nextChunk.wrappingAdd(1, ordering: .relaxed).oldValue
+      if chunk >= chunks { return }
+      let range = partRange(rows, part: chunk, parts: chunks)
+      body(range.lowerBound, range.count)
+    }
   }
 }
 
@@ -168,7 +181,7 @@ private func embedPatches(
           epsilon: weights.norm.epsilon, scratch: scratchBase, floatsPerWorker: scratch.floatsPerWorker,
           inputChannels: inputChannels, height: height, width: width, patch: patch, outHeight: outHeight,
           outWidth: outWidth, channels: channels, rows: rows, chunks: chunks, parts: min(threads, chunks),
-          activity: activity, clock: clock)
+          claims: scratch, activity: activity, clock: clock)
         parallelParts(kernel.parts, &kernel) { raw, worker in
           forkContext(raw, as: StemKernel.self).pointee.run(worker: worker)
         }
@@ -189,15 +202,16 @@ struct StemKernel {
   let inputChannels: Int, height: Int, width: Int, patch: Int
   let outHeight: Int, outWidth: Int, channels: Int
   let rows: Int, chunks: Int, parts: Int
+  let claims: RowScratch
   let activity: UnsafeMutablePointer<Float>?  // [rows], when scoring
   let clock: WorkerClock
 
-  /// Worker `worker` takes every `parts`-th chunk of rows: im2col, GEMM on the bias, LayerNorm.
+  /// Worker `worker` claims chunks of rows: im2col, GEMM on the bias, LayerNorm.
   func run(worker: Int) {
     let start = clock.start()
     let inner = inputChannels * patch * patch
     let columns = scratch + worker * floatsPerWorker
-    forEachChunk(rows: rows, chunks: chunks, worker: worker, parts: parts) { first, count in
+    claims.forEachClaimedChunk(rows: rows, chunks: chunks) { first, count in
       // im2col: one row of `inner` values per output pixel, ordered (c, kh, kw).
       for r in 0..<count {
         let (n, i, j) = pixelCoordinates(first + r, outHeight: outHeight, outWidth: outWidth)
@@ -308,7 +322,7 @@ private func mergePatches(
         x: x, out: out, reduction: weights.reduction, gamma: gamma, beta: beta, epsilon: weights.norm.epsilon,
         scratch: scratchBase, floatsPerWorker: scratch.floatsPerWorker, height: height, width: width,
         channels: channels, outHeight: outHeight, outWidth: outWidth, outChannels: outChannels, rows: rows,
-        chunks: chunks, parts: min(threads, chunks), activity: activity, clock: clock)
+        chunks: chunks, parts: min(threads, chunks), claims: scratch, activity: activity, clock: clock)
       parallelParts(kernel.parts, &kernel) { raw, worker in
         forkContext(raw, as: MergeKernel.self).pointee.run(worker: worker)
       }
@@ -328,16 +342,17 @@ struct MergeKernel {
   let height: Int, width: Int, channels: Int
   let outHeight: Int, outWidth: Int, outChannels: Int
   let rows: Int, chunks: Int, parts: Int
+  let claims: RowScratch
   let activity: UnsafeMutablePointer<Float>?  // [rows], when scoring
   let clock: WorkerClock
 
-  /// Worker `worker` takes every `parts`-th chunk of output rows: 2×2 gather (zeros past the edge)
-  /// with LayerNorm, then the reduction GEMM.
+  /// Worker `worker` claims chunks of output rows: 2×2 gather (zeros past the edge) with
+  /// LayerNorm, then the reduction GEMM.
   func run(worker: Int) {
     let start = clock.start()
     let inner = 4 * channels
     let gathered = scratch + worker * floatsPerWorker
-    forEachChunk(rows: rows, chunks: chunks, worker: worker, parts: parts) { first, count in
+    claims.forEachClaimedChunk(rows: rows, chunks: chunks) { first, count in
       let target = out + first * outChannels
       if reduction.takesRoundedRows {
         // AMX: each row gathered and normalized in L1, then rounded straight into the tiles' rows.
