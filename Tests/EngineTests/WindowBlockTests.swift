@@ -358,11 +358,13 @@ final class WindowBlockTests: XCTestCase {
     }
   }
 
-  /// The schedule: windows left over after equal tiles share one tile; few or thin windows share
-  /// one tile altogether; one worker takes everything in tiles.
+  /// The schedule: windows left over after equal tiles share one tile; fewer than two windows per
+  /// worker, or few or thin windows, share one tile altogether when it holds them; one worker takes
+  /// everything in tiles.
   func testPlanSplitsLeftOverWindowsIntoASharedTile() {
-    func plan(_ kept: Int, _ threads: Int, perTile: Int = 8, tokens: Int = 49) -> [Int] {
-      let result = BlockKernel.plan(keptCount: kept, threads: threads, windowsPerTile: perTile, tokens: tokens)
+    func plan(_ kept: Int, _ threads: Int, perTile: Int = 8, tokens: Int = 49, capacity: Int = 8) -> [Int] {
+      let result = BlockKernel.plan(
+        keptCount: kept, threads: threads, windowsPerTile: perTile, tokens: tokens, capacity: capacity)
       return [result.tiled, result.shared]
     }
     XCTAssertEqual(plan(9, 2), [8, 1], "stage 3 at 672: 4 windows each, then 1 shared")
@@ -378,6 +380,10 @@ final class WindowBlockTests: XCTestCase {
     XCTAssertEqual(plan(4, 2, perTile: 2), [4, 0], "packed kernel at 224, stage 2: 2 windows each")
     XCTAssertEqual(plan(9, 2, perTile: 2), [8, 1])
     XCTAssertEqual(plan(2, 2, perTile: 2), [0, 2])
+    XCTAssertEqual(plan(3, 2, perTile: 2), [0, 3], "stage 3 at 672, 3 kept: one shared tile, not 2 tiles and 1")
+    XCTAssertEqual(plan(5, 3, perTile: 3), [0, 5], "fewer than two per worker")
+    XCTAssertEqual(plan(3, 2, perTile: 2, capacity: 2), [2, 1], "3 windows do not fit one tile")
+    XCTAssertEqual(plan(6, 3, perTile: 3), [6, 0], "two per worker: tiles")
   }
 
   /// Tile length follows the kernel (OpenBLAS long, packed short), never below the worker count

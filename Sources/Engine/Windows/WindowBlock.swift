@@ -206,7 +206,8 @@ package func runWindowBlock(
               let windowsPerTile = BlockKernel.windowsPerTile(
                 kernel: weights.kernel, tokens: grid.windowTokens, threads: threads, rowCapacity: scratch.rowCapacity)
               let plan = BlockKernel.plan(
-                keptCount: keptCount, threads: threads, windowsPerTile: windowsPerTile, tokens: grid.windowTokens)
+                keptCount: keptCount, threads: threads, windowsPerTile: windowsPerTile, tokens: grid.windowTokens,
+                capacity: scratch.rowCapacity / grid.windowTokens)
               // The kernel for `count` kept windows from `first` on, in tiles or in one shared tile.
               func makeKernel(first: Int, count: Int, cooperative: Bool) -> BlockKernel {
                 BlockKernel(
@@ -334,18 +335,24 @@ struct BlockKernel {
   /// of them, so every worker gets the same share), the other `shared` in one shared tile whose
   /// operations the workers run in chunks they claim.
   ///
-  /// All windows share one tile when they fit in one and tiles would leave workers unequal (3
-  /// windows on 2 workers) or thin (under `minimumTileRows` rows each, where OpenBLAS's per-call
-  /// packing of the weights dominates). Otherwise the `keptCount mod threads` windows left over
-  /// share a tile after the others (9 windows on 2 workers: 4 each, then 1 together), so no worker
-  /// waits while another runs an extra window. One tile per worker beats the shared tile when the
-  /// workers run at the same speed (224, stage 2: 4 windows, 2.5–5% faster in paired runs), since
-  /// each keeps its rows in its own cache.
-  static func plan(keptCount: Int, threads: Int, windowsPerTile: Int, tokens: Int) -> (tiled: Int, shared: Int) {
+  /// All windows share one tile when they fit in it (`capacity` windows) and are fewer than two per
+  /// worker: tiles would each read the whole block's weights, which at the last stage come from
+  /// memory (3 kept windows at 672: 2 tiles and a shared window read them 3 times; one shared tile
+  /// once, 2–5% faster in paired runs). They also share one when tiles would leave workers unequal
+  /// or thin (under `minimumTileRows` rows each, where OpenBLAS's per-call packing of the weights
+  /// dominates). Otherwise the `keptCount mod threads` windows left over share a tile after the
+  /// others (9 windows on 2 workers: 4 each, then 1 together), so no worker waits while another runs
+  /// an extra window. One tile per worker beats the shared tile when the workers run at the same
+  /// speed (224, stage 2: 4 windows, 2.5–5% faster in paired runs), since each keeps its rows in
+  /// its own cache.
+  static func plan(
+    keptCount: Int, threads: Int, windowsPerTile: Int, tokens: Int, capacity: Int
+  ) -> (tiled: Int, shared: Int) {
     precondition(
-      keptCount >= 0 && threads >= 1 && windowsPerTile >= threads,
-      "BlockKernel.plan: \(keptCount) \(threads) \(windowsPerTile)")
+      keptCount >= 0 && threads >= 1 && windowsPerTile >= threads && capacity >= windowsPerTile,
+      "BlockKernel.plan: \(keptCount) \(threads) \(windowsPerTile) \(capacity)")
     if threads == 1 { return (keptCount, 0) }
+    if keptCount < 2 * threads && keptCount <= capacity { return (0, keptCount) }
     if keptCount <= windowsPerTile
       && (keptCount % threads != 0 || keptCount / threads * tokens < minimumTileRows)
     {
