@@ -1,7 +1,7 @@
 // Stem, merge, pooling and linear against naive loops; BLAS wrapper edge cases.
 import Foundation
-import TestSupport
 import Synchronization
+import TestSupport
 import XCTest
 
 @testable import Engine
