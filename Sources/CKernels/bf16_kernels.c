@@ -29,10 +29,7 @@ INLINE BF16 void tile_bf16(
   __m512 acc[12][2];
   for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (long k = 0; k < pairs; k++) {
-    if (first) {
-      _mm_prefetch((const char *)(p0 + 16 * (k + PREFETCH_STEPS)), _MM_HINT_T0);
-      if (V > 1) _mm_prefetch((const char *)(p1 + 16 * (k + PREFETCH_STEPS)), _MM_HINT_T0);
-    }
+    prefetch_panels(first, V, p0, p1, k);
     __m512bh b0 = (__m512bh)_mm512_loadu_si512(p0 + 16 * k);
     __m512bh b1 = V > 1 ? (__m512bh)_mm512_loadu_si512(p1 + 16 * k) : b0;
     for (int r = 0; r < R; r++) {

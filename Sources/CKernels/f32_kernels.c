@@ -15,7 +15,7 @@ INLINE AVX2 void tile256(
   __m256 acc[6][2];
   for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
   for (long k = 0; k < depth; k++) {
-    if (first) _mm_prefetch((const char *)(panel + 16 * (k + PREFETCH_STEPS)), _MM_HINT_T0);
+    prefetch_panels(first, 1, panel, panel, k);
     __m256 b0 = _mm256_loadu_ps(panel + 16 * k), b1 = _mm256_loadu_ps(panel + 16 * k + 8);
     for (int r = 0; r < R; r++) {
       __m256 s = _mm256_broadcast_ss(a + r * lda + k);
@@ -63,10 +63,7 @@ INLINE AVX512 void tile512(
   __m512 acc[12][2];
   for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (long k = 0; k < depth; k++) {
-    if (first) {
-      _mm_prefetch((const char *)(p0 + 16 * (k + PREFETCH_STEPS)), _MM_HINT_T0);
-      if (V > 1) _mm_prefetch((const char *)(p1 + 16 * (k + PREFETCH_STEPS)), _MM_HINT_T0);
-    }
+    prefetch_panels(first, V, p0, p1, k);
     __m512 b0 = _mm512_loadu_ps(p0 + 16 * k);
     __m512 b1 = V > 1 ? _mm512_loadu_ps(p1 + 16 * k) : b0;
     for (int r = 0; r < R; r++) {

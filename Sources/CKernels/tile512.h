@@ -1,8 +1,9 @@
 // What the AVX-512 kernels share: their target attribute, Horner's rule on 16 lanes, and for the
 // f32 and bf16 panel kernels the masked store of a 12×32 accumulator tile, the split of the rows
 // into balanced tiles, and the switch that turns a tile's row count into a compile-time constant (so
-// the tile function is specialized per row count and its unused accumulators fold away). Internal
-// to CKernels.
+// the tile function is specialized per row count and its unused accumulators fold away); also the
+// weight prefetch of a panel's first row tile, which the AVX2 panel kernel uses too. Internal to
+// CKernels.
 #ifndef CKERNELS_TILE512_H
 #define CKERNELS_TILE512_H
 #if defined(__x86_64__)
@@ -21,6 +22,15 @@ static inline __attribute__((always_inline)) AVX512 __m512 horner16(__m512 x, co
 // the packed weights of the last stages stream from L3 or memory, the hardware prefetcher stops at
 // each 4 KiB page, and the first tile is the one that waits (49 rows from memory: 10% faster).
 #define PREFETCH_STEPS 64
+
+// In a panel's first row tile (`first`): asks for the 64 bytes of each of the V panels (4-byte
+// values, 16 per step) PREFETCH_STEPS steps after step k.
+static inline __attribute__((always_inline)) void prefetch_panels(
+  int first, int V, const void *p0, const void *p1, long k) {
+  if (!first) return;
+  _mm_prefetch((const char *)p0 + 64 * (k + PREFETCH_STEPS), _MM_HINT_T0);
+  if (V > 1) _mm_prefetch((const char *)p1 + 64 * (k + PREFETCH_STEPS), _MM_HINT_T0);
+}
 
 // The first `count` lanes of 16 (none when count ≤ 0, all when count ≥ 16).
 static inline __attribute__((always_inline)) __mmask16 first_lanes16(long count) {
