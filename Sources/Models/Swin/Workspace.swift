@@ -2,7 +2,7 @@
 // stage activations, per-worker scratch, window geometry and bias tables, pruning buffers. A pool
 // hands each concurrent forward its own workspace, so the model itself stays immutable.
 import Engine
-import Synchronization
+import Foundation
 
 /// What determines a workspace's sizes.
 struct WorkspaceKey: Hashable, Sendable {
@@ -177,15 +177,18 @@ struct WorkspacePlan {
   }
 }
 
-/// Idle workspaces by shape, handed to one forward at a time.
-final class WorkspacePool: Sendable {
-  private let idle = Mutex<[Workspace]>([])
+/// Idle workspaces by shape, handed to one forward at a time. Guarded by an `NSLock` (a pthread
+/// mutex): ThreadSanitizer does not see `Synchronization.Mutex`'s futex fast path on Linux and
+/// reported the concurrent-forward tests' checkouts as races.
+final class WorkspacePool: @unchecked Sendable {
+  private let lock = NSLock()
+  private var idle: [Workspace] = []
   /// Idle workspaces kept for reuse; the least recently returned go first.
   let capacity = 4
 
   /// An idle workspace for `key`, or nil.
   func checkout(_ key: WorkspaceKey) -> Workspace? {
-    idle.withLock { idle in
+    lock.withLock {
       guard let index = idle.lastIndex(where: { $0.key == key }) else { return nil }
       return idle.remove(at: index)
     }
@@ -193,7 +196,7 @@ final class WorkspacePool: Sendable {
 
   /// Returns a workspace for reuse.
   func giveBack(_ workspace: Workspace) {
-    idle.withLock { idle in
+    lock.withLock {
       idle.append(workspace)
       if idle.count > capacity { idle.removeFirst() }
     }
