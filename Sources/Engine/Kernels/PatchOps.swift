@@ -150,11 +150,9 @@ package func embedPatches(
   scratch: RowScratch, threads: Int, profiler: Profiler? = nil
 ) {
   let pixels = images.shape[0] * (images.shape[2] / weights.patch) * (images.shape[3] / weights.patch)
-  precondition(activity.count >= pixels, "embedPatches: activity \(activity.count) < \(pixels) pixels")
-  activity.withUnsafeMutableBufferPointer { buffer in
+  withActivity(&activity, pixels: pixels, kernel: "embedPatches") { pointer in
     embedPatches(
-      images, weights: weights, into: &output, scratch: scratch, threads: threads, profiler: profiler,
-      buffer.baseAddress)
+      images, weights: weights, into: &output, scratch: scratch, threads: threads, profiler: profiler, pointer)
   }
 }
 
@@ -295,11 +293,9 @@ package func mergePatches(
   scratch: RowScratch, threads: Int, profiler: Profiler? = nil
 ) {
   let pixels = input.shape[0] * ((input.shape[1] + 1) / 2) * ((input.shape[2] + 1) / 2)
-  precondition(activity.count >= pixels, "mergePatches: activity \(activity.count) < \(pixels) pixels")
-  activity.withUnsafeMutableBufferPointer { buffer in
+  withActivity(&activity, pixels: pixels, kernel: "mergePatches") { pointer in
     mergePatches(
-      input, weights: weights, into: &output, scratch: scratch, threads: threads, profiler: profiler,
-      buffer.baseAddress)
+      input, weights: weights, into: &output, scratch: scratch, threads: threads, profiler: profiler, pointer)
   }
 }
 
@@ -479,6 +475,15 @@ private struct HeadJob {
     head.weight.multiply(
       rows: batch, columns: columns, x, lda: head.weight.inner, beta: 1, into: y + columns.lowerBound, ldc: classes)
   }
+}
+
+/// Runs `body` with the address of `activity` after checking that it holds `pixels` floats (the
+/// fused-scoring overloads of the stem and the merges); `kernel` names the caller in the message.
+private func withActivity(
+  _ activity: inout [Float], pixels: Int, kernel: String, _ body: (UnsafeMutablePointer<Float>?) -> Void
+) {
+  precondition(activity.count >= pixels, "\(kernel): activity \(activity.count) < \(pixels) pixels")
+  activity.withUnsafeMutableBufferPointer { body($0.baseAddress) }
 }
 
 /// Runs `body` with the profiler's worker counters, or with a clock that records nothing.

@@ -220,7 +220,6 @@ package func runWindowBlock(
               if plan.tiled > 0 {
                 var kernel = makeKernel(first: 0, count: plan.tiled, cooperative: false)
                 scratch.nextClaim.store(0, ordering: .relaxed)
-                kernel.claims = scratch
                 parallelParts(min(threads, kernel.tileCount), &kernel) { raw, worker in
                   forkContext(raw, as: BlockKernel.self).pointee.runTiles(worker: worker)
                 }
@@ -228,7 +227,6 @@ package func runWindowBlock(
               if plan.shared > 0 {
                 // One tile in slot 0; the workers claim each operation's chunks, joined in between.
                 var kernel = makeKernel(first: plan.tiled, count: plan.shared, cooperative: true)
-                kernel.claims = scratch
                 for step in 0..<BlockKernel.steps {
                   kernel.step = step
                   scratch.nextClaim.store(0, ordering: .relaxed)
@@ -268,14 +266,14 @@ struct BlockKernel {
   let tileCount: Int
   /// Cooperative mode: the operation the workers run next.
   var step = 0
-  /// Where the tile or chunk counter lives.
-  var claims: BlockScratch? = nil
+  /// Where the tile or chunk counter lives (the scratch's `nextClaim`).
+  let claims: BlockScratch
 
-  static let steps = 8
-  /// The profile label of each step, in order.
+  /// The profile label of each step of `runStep`, in order.
   static let operations: [ProfileOperation] = [
     .gatherNorm, .qkv, .attention, .projection, .gatherNorm, .mlpUp, .mlpDown, .scatter,
   ]
+  static let steps = operations.count
   /// Tiles thinner than this run OpenBLAS's GEMMs well below its peak (98 rows: ~10% slower per
   /// flop than 196 on Zen 3); fewer kept windows than that per worker share one tile. (With
   /// packed weights, thin tiles and the shared tile measured the same, so one rule serves both.)
@@ -309,6 +307,7 @@ struct BlockKernel {
     windowCount = grid.windowCount
     normalizesPadding = grid.semantics.normalizesPadding
     wideStride = max(3 * channels, hidden)
+    claims = scratchLayout
     slotFloats = scratchLayout.slotFloats
     rowCapacity = scratchLayout.rowCapacity
     attentionCapacity = scratchLayout.attentionCapacity
@@ -388,16 +387,15 @@ struct BlockKernel {
 
   /// Tile mode: the worker claims tiles in order and runs the whole block on each in its slot.
   func runTiles(worker: Int) {
-    guard let counter = claims else { return }
     while true {
-      let tile = counter.nextClaim.wrappingAdd(1, ordering: .relaxed).oldValue
+      let tile = claims.nextClaim.wrappingAdd(1, ordering: .relaxed).oldValue
       if tile >= tileCount { return }
       let windows = largerFirstPartRange(keptCount, part: tile, parts: tileCount)
       let first = windows.lowerBound, count = windows.count
       var t = clock.start()
       for step in 0..<BlockKernel.steps {
-        let op = runStep(step, first: first, count: count, slot: worker, part: 0, parts: 1, worker: worker)
-        t = clock.lap(op, worker: worker, since: t)
+        runStep(step, first: first, count: count, slot: worker, part: 0, parts: 1, worker: worker)
+        t = clock.lap(BlockKernel.operations[step], worker: worker, since: t)
       }
     }
   }
@@ -405,13 +403,12 @@ struct BlockKernel {
   /// Cooperative mode: the worker claims chunks of operation `step` on the shared tile (slot 0)
   /// until none is left.
   func runCooperativeStep(worker: Int) {
-    guard let counter = claims else { return }
     let start = clock.start()
     let chunks = chunkCount(step)
     while true {
-      let chunk = counter.nextClaim.wrappingAdd(1, ordering: .relaxed).oldValue
+      let chunk = claims.nextClaim.wrappingAdd(1, ordering: .relaxed).oldValue
       if chunk >= chunks { break }
-      _ = runStep(step, first: 0, count: keptCount, slot: 0, part: chunk, parts: chunks, worker: worker)
+      runStep(step, first: 0, count: keptCount, slot: 0, part: chunk, parts: chunks, worker: worker)
     }
     clock.lap(BlockKernel.operations[step], worker: worker, since: start)
   }
@@ -433,34 +430,18 @@ struct BlockKernel {
   }
 
   /// Runs operation `step` of the block's `steps`, in order, on `part` of `parts` of the tile of kept
-  /// windows `first ..< first + count` held in `slot`, and returns the label it is profiled under.
+  /// windows `first ..< first + count` held in `slot` (profiled as `operations[step]`).
   @inline(__always)
-  func runStep(_ step: Int, first: Int, count: Int, slot: Int, part: Int, parts: Int, worker: Int) -> ProfileOperation {
+  func runStep(_ step: Int, first: Int, count: Int, slot: Int, part: Int, parts: Int, worker: Int) {
     switch step {
-    case 0:
-      gatherNorm(first: first, count: count, slot: slot, part: part, parts: parts)
-      return .gatherNorm
-    case 1:
-      queryKeyValue(count: count, slot: slot, part: part, parts: parts)
-      return .qkv
-    case 2:
-      attention(first: first, count: count, slot: slot, part: part, parts: parts, worker: worker)
-      return .attention
-    case 3:
-      projection(count: count, slot: slot, part: part, parts: parts)
-      return .projection
-    case 4:
-      secondNorm(count: count, slot: slot, part: part, parts: parts)
-      return .gatherNorm
-    case 5:
-      mlpUp(count: count, slot: slot, part: part, parts: parts)
-      return .mlpUp
-    case 6:
-      mlpDown(count: count, slot: slot, part: part, parts: parts)
-      return .mlpDown
-    default:
-      scatter(first: first, count: count, slot: slot, part: part, parts: parts)
-      return .scatter
+    case 0: gatherNorm(first: first, count: count, slot: slot, part: part, parts: parts)
+    case 1: queryKeyValue(count: count, slot: slot, part: part, parts: parts)
+    case 2: attention(first: first, count: count, slot: slot, part: part, parts: parts, worker: worker)
+    case 3: projection(count: count, slot: slot, part: part, parts: parts)
+    case 4: secondNorm(count: count, slot: slot, part: part, parts: parts)
+    case 5: mlpUp(count: count, slot: slot, part: part, parts: parts)
+    case 6: mlpDown(count: count, slot: slot, part: part, parts: parts)
+    default: scatter(first: first, count: count, slot: slot, part: part, parts: parts)
     }
   }
 
