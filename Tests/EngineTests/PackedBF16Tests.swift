@@ -105,8 +105,10 @@ final class PackedBF16Tests: XCTestCase {
     }
     let amxShapes: [(m: Int, n: Int, k: Int)] = [
       (1, 16, 32), (33, 48, 64), (17, 40, 288), (50, 80, 768), (16, 32, 512), (7, 24, 9),
-      // Last 32-row blocks of 2, 15 and 31 rows (each gets its own tile configuration).
-      (98, 64, 96), (47, 32, 64), (63, 16, 32),
+      // Tile heights: 98 rows in 7 tiles of 14 (odd: the last block is one tile), 47 in 3 of 16 (the
+      // last tile 15 rows), 63 in 4 of 16, 49 in 4 of 13 (52: 3 rows of padding), 147 in 10 of 15,
+      // 196 in 13 of 16 (the last tile 4 rows), 30 in 2 of 15.
+      (98, 64, 96), (47, 32, 64), (63, 16, 32), (49, 48, 64), (147, 40, 32), (196, 16, 64), (30, 33, 32),
     ]
     var identical = 0, total = 0
     for shape in amxShapes {
