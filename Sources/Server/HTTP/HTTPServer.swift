@@ -96,7 +96,7 @@ private final class Exchange: @unchecked Sendable {
   var body: [UInt8] = []
   var tooLarge = false
   var dispatched = false
-  private let state = Mutex<(response: HTTPResponse?, suspended: Bool, closed: Bool)>((nil, false, false))
+  private let state = Locked<(response: HTTPResponse?, suspended: Bool, closed: Bool)>((nil, false, false))
 
   init(connection: OpaquePointer, server: HTTPServer) {
     self.connection = connection

@@ -4,7 +4,6 @@
 import Engine
 import Foundation
 import Models
-import Synchronization
 
 /// Settings of the service (what the command line sets).
 public struct ServiceOptions: Sendable {
@@ -39,7 +38,7 @@ public final class InferenceService: @unchecked Sendable {
   public let options: ServiceOptions
   public let engine: BatchingEngine
   public let metrics: ServerMetrics
-  private let draining = Mutex(false)
+  private let draining = Locked(false)
   var model: SwinTransformer { engine.model }
 
   public init(options: ServiceOptions, engine: BatchingEngine, metrics: ServerMetrics) {
