@@ -25,11 +25,13 @@ BF16 void ck_bf16_round_avx512(long count, const float *x, uint16_t *y) {
 
 INLINE BF16 void tile_bf16(
   const int R, const int V, long pairs, const uint32_t *a, long lda, const uint32_t *p0,
-  const uint32_t *p1, __mmask16 m0, __mmask16 m1, int accumulate, float *c, long ldc, int first) {
+  const uint32_t *p1, __mmask16 m0, __mmask16 m1, int accumulate, float *c, long ldc, int first,
+  struct next_lines *share) {
   __m512 acc[12][2];
   for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (long k = 0; k < pairs; k++) {
     prefetch_panels(first, V, p0, p1, k);
+    prefetch_next(share, pairs);
     __m512bh b0 = (__m512bh)_mm512_loadu_si512(p0 + 16 * k);
     __m512bh b1 = V > 1 ? (__m512bh)_mm512_loadu_si512(p1 + 16 * k) : b0;
     for (int r = 0; r < R; r++) {
@@ -43,7 +45,7 @@ INLINE BF16 void tile_bf16(
 
 BF16 void ck_bf16_avx512_panels(
   long rows, long cols, long pairs, const uint32_t *a, long lda, const uint32_t *p0,
-  const uint32_t *p1, int accumulate, float *c, long ldc) {
+  const uint32_t *p1, int accumulate, float *c, long ldc, const void *next, long next_bytes) {
   PANELS_512(tile_bf16, pairs)
 }
 
@@ -53,7 +55,7 @@ void ck_bf16_round_avx512(long count, const float *x, uint16_t *y) { __builtin_t
 
 void ck_bf16_avx512_panels(
   long rows, long cols, long pairs, const uint32_t *a, long lda, const uint32_t *p0,
-  const uint32_t *p1, int accumulate, float *c, long ldc) {
+  const uint32_t *p1, int accumulate, float *c, long ldc, const void *next, long next_bytes) {
   __builtin_trap();
 }
 

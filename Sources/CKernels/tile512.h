@@ -2,8 +2,8 @@
 // f32 and bf16 panel kernels the masked store of a 12×32 accumulator tile, the split of the rows
 // into balanced tiles, and the switch that turns a tile's row count into a compile-time constant (so
 // the tile function is specialized per row count and its unused accumulators fold away); also the
-// weight prefetch of a panel's first row tile, which the AVX2 panel kernel uses too. Internal to
-// CKernels.
+// weight prefetches (a panel's first row tile ahead of itself, every tile a share of the next call's
+// panels), which the AVX2 panel kernel uses too. Internal to CKernels.
 #ifndef CKERNELS_TILE512_H
 #define CKERNELS_TILE512_H
 #if defined(__x86_64__)
@@ -32,6 +32,32 @@ static inline __attribute__((always_inline)) void prefetch_panels(
   if (V > 1) _mm_prefetch((const char *)p1 + 64 * (k + PREFETCH_STEPS), _MM_HINT_T0);
 }
 
+// The weights of the caller's next call (`next`, `bytes` long, or none), spread over this call's
+// row tiles: tile t of `tiles` asks for its share of the lines, `count` of them evenly over its
+// `depth` k steps, so that the next panels stream in from memory while these compute from cache
+// instead of all at once in the next call's first tile.
+struct next_lines {
+  const char *line;
+  long count, due;
+};
+
+static inline __attribute__((always_inline)) struct next_lines next_share(
+  const void *next, long bytes, long t, long tiles) {
+  long lines = next ? bytes / 64 : 0, lo = t * lines / tiles;
+  struct next_lines share = {(const char *)next + 64 * lo, (t + 1) * lines / tiles - lo, 0};
+  return share;
+}
+
+// One k step of a tile's share: the lines that fell due.
+static inline __attribute__((always_inline)) void prefetch_next(struct next_lines *share, long depth) {
+  share->due += share->count;
+  while (share->due >= depth) {
+    _mm_prefetch(share->line, _MM_HINT_T0);
+    share->line += 64;
+    share->due -= depth;
+  }
+}
+
 // The first `count` lanes of 16 (none when count ≤ 0, all when count ≥ 16).
 static inline __attribute__((always_inline)) __mmask16 first_lanes16(long count) {
   return count >= 16 ? 0xFFFF : count > 0 ? (__mmask16)((1u << count) - 1) : 0;
@@ -54,25 +80,25 @@ static inline __attribute__((always_inline, target("avx512f"))) void store_tile5
 // Calls TILE(rows, V, DEPTH, …) for the `end - row` rows of the current tile, 1 to 12.
 #define DISPATCH_ROWS_12(TILE, V, DEPTH)                                               \
   switch (end - row) {                                                                 \
-  case 12: TILE(12, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first); break; \
-  case 11: TILE(11, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first); break; \
-  case 10: TILE(10, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first); break; \
-  case 9: TILE(9, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first); break;   \
-  case 8: TILE(8, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first); break;   \
-  case 7: TILE(7, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first); break;   \
-  case 6: TILE(6, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first); break;   \
-  case 5: TILE(5, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first); break;   \
-  case 4: TILE(4, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first); break;   \
-  case 3: TILE(3, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first); break;   \
-  case 2: TILE(2, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first); break;   \
-  default: TILE(1, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first); break;  \
+  case 12: TILE(12, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first, &share); break; \
+  case 11: TILE(11, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first, &share); break; \
+  case 10: TILE(10, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first, &share); break; \
+  case 9: TILE(9, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first, &share); break;   \
+  case 8: TILE(8, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first, &share); break;   \
+  case 7: TILE(7, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first, &share); break;   \
+  case 6: TILE(6, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first, &share); break;   \
+  case 5: TILE(5, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first, &share); break;   \
+  case 4: TILE(4, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first, &share); break;   \
+  case 3: TILE(3, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first, &share); break;   \
+  case 2: TILE(2, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first, &share); break;   \
+  default: TILE(1, V, DEPTH, at, lda, p0, p1, m0, m1, accumulate, ct, ldc, first, &share); break;  \
   }
 
 // The body of a two-panel driver over `a` (`rows` × DEPTH, `lda` apart), panels `p0`, `p1` and
 // `c` (`cols` ≤ 32 columns, `ldc` apart): rows in balanced tiles of ≤ 12, each run by
 // TILE(rows, V, DEPTH, …) with V = 2 panels when cols > 16, the last columns masked.
-// The first tile, which pulls the panels in from L3 or memory, prefetches them PREFETCH_STEPS
-// steps ahead (`first`); the others find them in cache.
+// The first tile prefetches the panels PREFETCH_STEPS steps ahead (`first`), for when nothing
+// asked for them before; every tile asks for its share of the next call's (`next`, `next_bytes`).
 #define PANELS_512(TILE, DEPTH)                                    \
   __mmask16 m0 = first_lanes16(cols), m1 = first_lanes16(cols - 16); \
   long tiles = (rows + 11) / 12, row = 0;                          \
@@ -81,6 +107,7 @@ static inline __attribute__((always_inline, target("avx512f"))) void store_tile5
     __typeof__(a) at = a + row * lda;                              \
     float *ct = c + row * ldc;                                     \
     const int first = t == 0;                                      \
+    struct next_lines share = next_share(next, next_bytes, t, tiles); \
     if (cols > 16) {                                               \
       DISPATCH_ROWS_12(TILE, 2, DEPTH)                             \
     } else {                                                       \

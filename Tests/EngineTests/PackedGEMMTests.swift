@@ -33,6 +33,62 @@ final class PackedGEMMTests: XCTestCase {
     XCTAssertEqual(element(45, 299), 0, "padding outputs are zero")
   }
 
+  /// The weights each panel-kernel call is told to prefetch are exactly those the next call reads
+  /// (the next columns of the block, then the first of the next block; none after the last call),
+  /// and they lie inside the packed matrix: for f32 and bf16 blocks, both column steps, whole
+  /// products and column ranges starting at a later panel.
+  func testNextPanelsAreTheNextCallsWeights() {
+    let width = PackedPanels.width
+    for (outputs, inner) in [(16, 1), (40, 300), (96, 256), (100, 513), (33, 7)] {
+      for (first, columns) in [(0, outputs), (16, outputs - 16), (16, min(40, outputs - 16))] where columns > 0 {
+        for step in [width, 2 * width] {
+          for bf16 in [false, true] {
+            func units(_ k0: Int) -> Int {
+              let depth = min(PackedPanels.innerBlock, inner - k0)
+              return bf16 ? (depth + 1) / 2 : depth
+            }
+            func blockStart(_ k0: Int) -> Int {
+              bf16
+                ? PackedBF16.offset(column: first, k0: k0, outputs: outputs, inner: inner)
+                : PackedPanels.offset(column: first, k0: k0, outputs: outputs, inner: inner)
+            }
+            let total =
+              bf16
+              ? PackedBF16.count(outputs: outputs, inner: inner) : PackedPanels.count(outputs: outputs, inner: inner)
+            // The (offset, bytes) of every call, in the drivers' order.
+            var calls: [(offset: Int, bytes: Int)] = []
+            var told: [(offset: Int, bytes: Int)?] = []
+            var k0 = 0
+            while k0 < inner {
+              let depth = min(PackedPanels.innerBlock, inner - k0)
+              var column = 0
+              while column < columns {
+                let panels = (min(step, columns - column) + width - 1) / width
+                calls.append((blockStart(k0) + column * units(k0), panels * width * units(k0) * 4))
+                told.append(
+                  nextPanels(
+                    after: column, step: step, columns: columns, k0: k0, depth: depth, inner: inner, units: units,
+                    blockStart: blockStart))
+                column += step
+              }
+              k0 += depth
+            }
+            let label = "outputs \(outputs) inner \(inner) first \(first) columns \(columns) step \(step) bf16 \(bf16)"
+            XCTAssertNil(told.last!, label)
+            for (index, next) in told.dropLast().enumerated() {
+              guard let next else {
+                XCTFail("call \(index) of \(label) is told nothing")
+                continue
+              }
+              XCTAssertTrue(next == calls[index + 1], "call \(index) of \(label): \(next) vs \(calls[index + 1])")
+              XCTAssertTrue(next.offset >= 0 && next.offset + next.bytes / 4 <= total, "call \(index) of \(label)")
+            }
+          }
+        }
+      }
+    }
+  }
+
   /// Every f32 micro-kernel (AVX-512, AVX2+FMA, Swift) this CPU runs; the others are named as skipped.
   func testMatchesNaiveProduct() {
     for isa in PanelISA.allCases {

@@ -27,15 +27,17 @@ static inline void ck_spin_pause(void) {
 }
 
 /// c[rows, cols] (+)= a[rows, depth] · panel[depth, 16], cols ≤ 16, in row tiles of ≤ 6 (AVX2+FMA).
+/// `next` (`next_bytes` long, or NULL): the weights of the caller's next call, which the row tiles
+/// prefetch a share each while they compute (the same in the other panel kernels).
 void ck_f32_avx2_panel(
   long rows, long cols, long depth, const float *a, long lda, const float *panel, int accumulate,
-  float *c, long ldc);
+  float *c, long ldc, const void *next, long next_bytes);
 
 /// c[rows, cols] (+)= a[rows, depth] · [panel0 | panel1][depth, 32], cols ≤ 32 (panel1 unused and
 /// may be NULL when cols ≤ 16), in row tiles of ≤ 12 (AVX-512: 24 accumulators).
 void ck_f32_avx512_panels(
   long rows, long cols, long depth, const float *a, long lda, const float *panel0, const float *panel1,
-  int accumulate, float *c, long ldc);
+  int accumulate, float *c, long ldc, const void *next, long next_bytes);
 
 /// y[i] = bf16(x[i]) for i < count, round to nearest even, denormals to signed zero (vcvtneps2bf16).
 void ck_bf16_round_avx512(long count, const float *x, uint16_t *y);
@@ -44,7 +46,7 @@ void ck_bf16_round_avx512(long count, const float *x, uint16_t *y);
 /// `[pairs][16]` bf16 pairs; every product is vdpbf16ps (f32 accumulation, DAZ/FTZ, RNE).
 void ck_bf16_avx512_panels(
   long rows, long cols, long pairs, const uint32_t *a, long lda, const uint32_t *panel0,
-  const uint32_t *panel1, int accumulate, float *c, long ldc);
+  const uint32_t *panel1, int accumulate, float *c, long ldc, const void *next, long next_bytes);
 
 /// values[i] = GELU(values[i] + bias[i]) (erf form, VectorMath.swift's gelu8) on AVX2+FMA.
 void ck_bias_gelu_avx2(float *values, const float *bias, long count);

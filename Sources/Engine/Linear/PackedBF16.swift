@@ -113,7 +113,13 @@ package func multiplyPanelsBF16(
         let second = columns > PackedPanels.width ? panel + PackedPanels.width * pairs : nil
         switch isa {
         case .avx512BF16, .amx:
-          ck_bf16_avx512_panels(m, columns, pairs, rounded, pairs, panel, second, accumulate ? 1 : 0, c + column, ldc)
+          let next = nextPanels(
+            after: column, step: 2 * PackedPanels.width, columns: n, k0: k0, depth: depth, inner: k,
+            units: { (min(PackedPanels.innerBlock, k - $0) + 1) / 2 },
+            blockStart: { PackedBF16.offset(column: first, k0: $0, outputs: outputs, inner: k) })
+          ck_bf16_avx512_panels(
+            m, columns, pairs, rounded, pairs, panel, second, accumulate ? 1 : 0, c + column, ldc,
+            next.map { UnsafeRawPointer(w + $0.offset) }, next?.bytes ?? 0)
         case .model:
           modelPanels(m, columns, pairs, rounded, panel, second, accumulate, c + column, ldc)
         }

@@ -178,6 +178,27 @@ package func multiplyPanels(
   }
 }
 
+/// Where the panel kernels' next call reads its weights, for them to prefetch while they compute:
+/// the next `step` columns of the block at `k0`, or the first `step` of the next block; nil after
+/// the last call. `units(k0)` is the k steps of the block at `k0` (pairs for bf16) and
+/// `blockStart(k0)` the offset of its first panel, both in 4-byte elements; the result is an offset
+/// from the same base and a length in bytes.
+@inline(__always)
+func nextPanels(
+  after column: Int, step: Int, columns n: Int, k0: Int, depth: Int, inner k: Int,
+  units: (Int) -> Int, blockStart: (Int) -> Int
+) -> (offset: Int, bytes: Int)? {
+  var nextColumn = column + step, nextK0 = k0
+  if nextColumn >= n {
+    nextColumn = 0
+    nextK0 = k0 + depth
+    if nextK0 >= k { return nil }
+  }
+  let width = PackedPanels.width, steps = units(nextK0)
+  let panels = (min(step, n - nextColumn) + width - 1) / width
+  return (blockStart(nextK0) + nextColumn * steps, panels * width * steps * 4)
+}
+
 /// `multiplyPanels` with a C micro-kernel: the column edge is masked inside the kernel.
 private func multiplyPanelsC(
   rows m: Int, columns n: Int, inner k: Int, _ a: UnsafePointer<Float>, lda: Int,
@@ -190,19 +211,25 @@ private func multiplyPanelsC(
     let depth = min(PackedPanels.innerBlock, k - k0)
     let accumulate: Int32 = beta != 0 || k0 > 0 ? 1 : 0
     let block = w + PackedPanels.offset(column: first, k0: k0, outputs: outputs, inner: k)
+    let step = isa == .avx512 ? 2 * width : width
     var column = 0
     while column < n {
       let panel = block + column * depth
+      let next = nextPanels(
+        after: column, step: step, columns: n, k0: k0, depth: depth, inner: k,
+        units: { min(PackedPanels.innerBlock, k - $0) },
+        blockStart: { PackedPanels.offset(column: first, k0: $0, outputs: outputs, inner: k) })
+      let nextAddress = next.map { UnsafeRawPointer(w + $0.offset) }, nextBytes = next?.bytes ?? 0
       if isa == .avx512 {
         let columns = min(2 * width, n - column)
         ck_f32_avx512_panels(
           m, columns, depth, a + k0, lda, panel, columns > width ? panel + width * depth : nil, accumulate,
-          c + column, ldc)
-        column += 2 * width
+          c + column, ldc, nextAddress, nextBytes)
       } else {
-        ck_f32_avx2_panel(m, min(width, n - column), depth, a + k0, lda, panel, accumulate, c + column, ldc)
-        column += width
+        ck_f32_avx2_panel(
+          m, min(width, n - column), depth, a + k0, lda, panel, accumulate, c + column, ldc, nextAddress, nextBytes)
       }
+      column += step
     }
     k0 += depth
   }
