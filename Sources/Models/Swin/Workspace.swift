@@ -2,7 +2,6 @@
 // stage activations, per-worker scratch, window geometry and bias tables, pruning buffers. A pool
 // hands each concurrent forward its own workspace, so the model itself stays immutable.
 import Engine
-import Foundation
 
 /// What determines a workspace's sizes.
 struct WorkspaceKey: Hashable, Sendable {
@@ -177,18 +176,15 @@ struct WorkspacePlan {
   }
 }
 
-/// Idle workspaces by shape, handed to one forward at a time. Guarded by an `NSLock` (a pthread
-/// mutex): ThreadSanitizer does not see `Synchronization.Mutex`'s futex fast path on Linux and
-/// reported the concurrent-forward tests' checkouts as races.
-final class WorkspacePool: @unchecked Sendable {
-  private let lock = NSLock()
-  private var idle: [Workspace] = []
+/// Idle workspaces by shape, handed to one forward at a time.
+final class WorkspacePool: Sendable {
+  private let idle = Locked<[Workspace]>([])
   /// Idle workspaces kept for reuse; the least recently returned go first.
   let capacity = 4
 
   /// An idle workspace for `key`, or nil.
   func checkout(_ key: WorkspaceKey) -> Workspace? {
-    lock.withLock {
+    idle.withLock { idle in
       guard let index = idle.lastIndex(where: { $0.key == key }) else { return nil }
       return idle.remove(at: index)
     }
@@ -196,7 +192,7 @@ final class WorkspacePool: @unchecked Sendable {
 
   /// Returns a workspace for reuse.
   func giveBack(_ workspace: Workspace) {
-    lock.withLock {
+    idle.withLock { idle in
       idle.append(workspace)
       if idle.count > capacity { idle.removeFirst() }
     }

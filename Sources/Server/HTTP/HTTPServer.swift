@@ -2,6 +2,7 @@
 // now or later (the connection is suspended until then), so the HTTP threads never wait for inference.
 // The only file of the Server target that touches pointers and the C library.
 import CMicroHTTPD
+import Engine
 import Foundation
 import Synchronization
 
