@@ -74,6 +74,8 @@ AMX static inline __attribute__((always_inline)) void block(
   r1 = r1 < h ? r1 : h;
   c1 = c1 < 16 ? c1 : 16;
   float *ct = c + row * ldc + column;
+  // A full h×16 tile that overwrites c goes straight there; a partial or accumulated one through
+  // `out` (summed from zero, then added: the same bits either way).
 #define EMIT(T, R, C, TARGET)                                \
   do {                                                        \
     if (!accumulate && (R) == h && (C) == 16) {              \
@@ -97,13 +99,13 @@ AMX void ck_amx_bf16_panels(
   long first, int accumulate, float *c, long ldc) {
   // Tiles of one height h for the whole product: the fewest 16-row tiles that hold the rows, evened
   // out (98 rows: 7 of 14; 147: 10 of 15, the last 3 rows read the zero padding). TDPBF16PS takes
-  // time per row, so padding a partial last block to 16-row tiles costs up to a block's work, and a
-  // second tile configuration for it costs more than it saves unless the call is tiny.
+  // time per row, so padding a partial last block to 16-row tiles costs up to a block's work, and
+  // configuring its tiles again in every strip cost more than it saved (98–196 rows, one core).
   // Column strips outside, row blocks inside: a 32-column strip of the weights (at most 96 KiB at
   // depth 1536) is read from memory once and stays in L2 while every row block passes over it; the
   // rounded activations (a few hundred rows) stay in L2 throughout. (Running a partial last block
-  // after all strips, in its own configuration, read every strip twice: 98 rows × 2304 columns ran
-  // 20% slower than this.)
+  // after all strips, in its own configuration, read every strip twice: 98 rows × 2304 columns took
+  // 25% longer than this.)
   const long tiles = (rows + 15) / 16, h = (rows + tiles - 1) / tiles;
   configure((int)h);
   for (long column = 0; column < cols; column += 32)

@@ -66,9 +66,12 @@ final class PackedGEMMTests: XCTestCase {
                 let panels = (min(step, columns - column) + width - 1) / width
                 calls.append((blockStart(k0) + column * units(k0), panels * width * units(k0) * 4))
                 told.append(
-                  nextPanels(
-                    after: column, step: step, columns: columns, k0: k0, depth: depth, inner: inner, units: units,
-                    blockStart: blockStart))
+                  bf16
+                    ? PackedBF16.nextCall(
+                      after: column, step: step, columns: columns, k0: k0, inner: inner, first: first, outputs: outputs)
+                    : PackedPanels.nextCall(
+                      after: column, step: step, columns: columns, k0: k0, inner: inner, first: first, outputs: outputs)
+                )
                 column += step
               }
               k0 += depth

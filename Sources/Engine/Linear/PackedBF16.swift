@@ -19,6 +19,17 @@ package enum PackedBF16 {
     k0 / 2 * PackedPanels.paddedOutputs(outputs) + column * ((min(PackedPanels.innerBlock, inner - k0) + 1) / 2)
   }
 
+  /// `nextPanels` in this layout (k steps are pairs): an offset in UInt32 pairs and a length in bytes.
+  @inline(__always)
+  static func nextCall(
+    after column: Int, step: Int, columns n: Int, k0: Int, inner k: Int, first: Int, outputs: Int
+  ) -> (offset: Int, bytes: Int)? {
+    nextPanels(
+      after: column, step: step, columns: n, k0: k0, inner: k,
+      units: { (min(PackedPanels.innerBlock, k - $0) + 1) / 2 },
+      blockStart: { offset(column: first, k0: $0, outputs: outputs, inner: k) })
+  }
+
   /// `w [outputs, inner]` (PyTorch `[out, in]`) rounded to bf16 and packed.
   package static func pack(_ w: [Float], outputs: Int, inner: Int) -> [UInt32] {
     precondition(
@@ -113,10 +124,8 @@ package func multiplyPanelsBF16(
         let second = columns > PackedPanels.width ? panel + PackedPanels.width * pairs : nil
         switch isa {
         case .avx512BF16, .amx:
-          let next = nextPanels(
-            after: column, step: 2 * PackedPanels.width, columns: n, k0: k0, depth: depth, inner: k,
-            units: { (min(PackedPanels.innerBlock, k - $0) + 1) / 2 },
-            blockStart: { PackedBF16.offset(column: first, k0: $0, outputs: outputs, inner: k) })
+          let next = PackedBF16.nextCall(
+            after: column, step: 2 * PackedPanels.width, columns: n, k0: k0, inner: k, first: first, outputs: outputs)
           ck_bf16_avx512_panels(
             m, columns, pairs, rounded, pairs, panel, second, accumulate ? 1 : 0, c + column, ldc,
             next.map { UnsafeRawPointer(w + $0.offset) }, next?.bytes ?? 0)

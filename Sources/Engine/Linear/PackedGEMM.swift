@@ -182,21 +182,35 @@ package func multiplyPanels(
 /// the next `step` columns of the block at `k0`, or the first `step` of the next block; nil after
 /// the last call. `units(k0)` is the k steps of the block at `k0` (pairs for bf16) and
 /// `blockStart(k0)` the offset of its first panel, both in 4-byte elements; the result is an offset
-/// from the same base and a length in bytes.
+/// from the same base and a length in bytes. The layouts call it through `PackedPanels.nextCall`
+/// and `PackedBF16.nextCall`.
 @inline(__always)
 func nextPanels(
-  after column: Int, step: Int, columns n: Int, k0: Int, depth: Int, inner k: Int,
+  after column: Int, step: Int, columns n: Int, k0: Int, inner k: Int,
   units: (Int) -> Int, blockStart: (Int) -> Int
 ) -> (offset: Int, bytes: Int)? {
   var nextColumn = column + step, nextK0 = k0
   if nextColumn >= n {
     nextColumn = 0
-    nextK0 = k0 + depth
+    nextK0 = k0 + min(PackedPanels.innerBlock, k - k0)
     if nextK0 >= k { return nil }
   }
   let width = PackedPanels.width, steps = units(nextK0)
   let panels = (min(step, n - nextColumn) + width - 1) / width
   return (blockStart(nextK0) + nextColumn * steps, panels * width * steps * 4)
+}
+
+extension PackedPanels {
+  /// `nextPanels` in this layout: the call after the one at `column` (of `n` columns from output
+  /// `first`) of the block at `k0`, `step` columns per call; an offset in floats and a length in bytes.
+  @inline(__always)
+  static func nextCall(
+    after column: Int, step: Int, columns n: Int, k0: Int, inner k: Int, first: Int, outputs: Int
+  ) -> (offset: Int, bytes: Int)? {
+    nextPanels(
+      after: column, step: step, columns: n, k0: k0, inner: k, units: { min(innerBlock, k - $0) },
+      blockStart: { offset(column: first, k0: $0, outputs: outputs, inner: k) })
+  }
 }
 
 /// `multiplyPanels` with a C micro-kernel: the column edge is masked inside the kernel.
@@ -215,10 +229,8 @@ private func multiplyPanelsC(
     var column = 0
     while column < n {
       let panel = block + column * depth
-      let next = nextPanels(
-        after: column, step: step, columns: n, k0: k0, depth: depth, inner: k,
-        units: { min(PackedPanels.innerBlock, k - $0) },
-        blockStart: { PackedPanels.offset(column: first, k0: $0, outputs: outputs, inner: k) })
+      let next = PackedPanels.nextCall(
+        after: column, step: step, columns: n, k0: k0, inner: k, first: first, outputs: outputs)
       let nextAddress = next.map { UnsafeRawPointer(w + $0.offset) }, nextBytes = next?.bytes ?? 0
       if isa == .avx512 {
         let columns = min(2 * width, n - column)
