@@ -27,7 +27,7 @@ INLINE BF16 void tile_bf16(
   const int R, const int V, long pairs, const uint32_t *a, long lda, const uint32_t *p0,
   const uint32_t *p1, __mmask16 m0, __mmask16 m1, int accumulate, float *c, long ldc, int first,
   struct next_lines *share) {
-  __m512 acc[12][2];
+  __m512 acc[TILE_ROWS][2];
   for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (long k = 0; k < pairs; k++) {
     prefetch_panels(first, V, p0, p1, k);

@@ -57,12 +57,12 @@ AVX2 void ck_f32_avx2_panel(
   }
 }
 
-// MARK: AVX-512, 12 rows × 32 columns (24 accumulators of the 32 zmm registers; two panels)
+// MARK: AVX-512, 10 rows × 32 columns (20 accumulators, two panels; TILE_ROWS in tile512.h)
 
 INLINE AVX512 void tile512(
   const int R, const int V, long depth, const float *a, long lda, const float *p0, const float *p1,
   __mmask16 m0, __mmask16 m1, int accumulate, float *c, long ldc, int first, struct next_lines *share) {
-  __m512 acc[12][2];
+  __m512 acc[TILE_ROWS][2];
   for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (long k = 0; k < depth; k++) {
     prefetch_panels(first, V, p0, p1, k);

@@ -147,6 +147,8 @@ final class PackedBF16Tests: XCTestCase {
   private let shapes: [(m: Int, n: Int, k: Int)] = [
     (1, 16, 1), (5, 16, 7), (6, 32, 9), (13, 48, 33), (11, 40, 17), (13, 3, 5), (25, 96, 96),
     (12, 24, 256), (17, 64, 257), (9, 50, 600), (2, 16, 520),
+    // Row tiles of the AVX-512 kernels (at most 10 rows): one full tile, then 10 of 9–10 rows.
+    (10, 40, 300), (98, 33, 40),
   ]
 
   private func rounded(_ x: Float) -> Float { BFloat16Model.widen(BFloat16Model.round(x)) }

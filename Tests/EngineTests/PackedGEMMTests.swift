@@ -108,7 +108,7 @@ final class PackedGEMMTests: XCTestCase {
   private func checkAgainstNaiveProduct(isa: PanelISA) {
     let shapes: [(m: Int, n: Int, k: Int)] = [
       (1, 16, 1), (5, 16, 7), (6, 32, 9), (7, 48, 33), (11, 40, 17), (13, 3, 5), (49, 96, 96),
-      (12, 24, 256), (17, 64, 257), (9, 50, 600), (2, 16, 520), (25, 80, 31), (98, 33, 40),
+      (12, 24, 256), (17, 64, 257), (9, 50, 600), (2, 16, 520), (25, 80, 31), (98, 33, 40), (10, 40, 300),
     ]
     for (index, shape) in shapes.enumerated() {
       let (m, n, k) = shape

@@ -34,7 +34,7 @@ void ck_f32_avx2_panel(
   float *c, long ldc, const void *next, long next_bytes);
 
 /// c[rows, cols] (+)= a[rows, depth] · [panel0 | panel1][depth, 32], cols ≤ 32 (panel1 unused and
-/// may be NULL when cols ≤ 16), in row tiles of ≤ 12 (AVX-512: 24 accumulators).
+/// may be NULL when cols ≤ 16), in row tiles of ≤ 10 (AVX-512: 20 accumulators).
 void ck_f32_avx512_panels(
   long rows, long cols, long depth, const float *a, long lda, const float *panel0, const float *panel1,
   int accumulate, float *c, long ldc, const void *next, long next_bytes);

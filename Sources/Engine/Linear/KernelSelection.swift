@@ -84,7 +84,7 @@ package enum VectorISA: String, Sendable, CaseIterable {
 
 /// The f32 micro-kernel over packed panels.
 package enum PanelISA: String, Sendable, CaseIterable {
-  /// AVX-512: 12 rows × 32 columns (two panels), 24 of the 32 zmm registers.
+  /// AVX-512: 10 rows × 32 columns (two panels), 20 accumulators of the 32 zmm registers.
   case avx512
   /// AVX2 + FMA: 6 rows × 16 columns, 12 of the 16 ymm registers.
   case avx2
@@ -107,7 +107,7 @@ package enum PanelISA: String, Sendable, CaseIterable {
 
   var label: String {
     switch self {
-    case .avx512: "AVX-512 12x32"
+    case .avx512: "AVX-512 10x32"
     case .avx2: "AVX2+FMA 6x16"
     case .swift: "Swift SIMD 6x16"
     }
@@ -119,7 +119,7 @@ package enum BF16ISA: String, Sendable, CaseIterable {
   /// AMX-BF16 `tdpbf16ps`, 32 × 32 blocks of 16 × 16 tiles (inner sizes that are not a multiple of
   /// 32 run on `avx512BF16`).
   case amx
-  /// AVX512_BF16 `vdpbf16ps`, 12 rows × 32 columns.
+  /// AVX512_BF16 `vdpbf16ps`, 10 rows × 32 columns.
   case avx512BF16
   /// The scalar model of `vdpbf16ps` (`BFloat16Model`): any CPU, for tests only (slow).
   case model
@@ -135,7 +135,7 @@ package enum BF16ISA: String, Sendable, CaseIterable {
   var label: String {
     switch self {
     case .amx: "AMX-BF16 tdpbf16ps 32x32"
-    case .avx512BF16: "AVX512_BF16 vdpbf16ps 12x32"
+    case .avx512BF16: "AVX512_BF16 vdpbf16ps 10x32"
     case .model: "scalar model of vdpbf16ps"
     }
   }
