@@ -1,38 +1,11 @@
 // The window attention of one head for AVX-512: packing with keys transposed in registers, products
-// in tiles of up to 12 rows × 32 columns (24 of the 32 zmm registers), softmax on 16 lanes. Every
+// in tiles of up to 10 rows × 32 columns (TILE_ROWS; 20 accumulators), softmax on 16 lanes. Every
 // element is summed in the same order as attention_kernels.c, with the same exp8, hence the same bits.
 #include "CKernels.h"
 #include "avx2.h"
 #include "tile512.h"
 
 #if defined(__x86_64__)
-
-// In-register transpose of 16 rows of 16: r[c] becomes column c. Pairs of rows interleave (ps),
-// then pairs of pairs (pd), giving 4 × 4 blocks per 128-bit lane that two lane shuffles gather.
-INLINE AVX512 void transpose16(__m512 r[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 8; i++) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  // u[4·i + k], lane L: column 4·L + k of rows 4·i ..< 4·i + 4.
-  __m512 u[16];
-  for (int i = 0; i < 4; i++) {
-    for (int k = 0; k < 2; k++) {
-      __m512d a = _mm512_castps_pd(t[4 * i + k]), b = _mm512_castps_pd(t[4 * i + k + 2]);
-      u[4 * i + 2 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
-      u[4 * i + 2 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
-    }
-  }
-  for (int k = 0; k < 4; k++) {
-    __m512 s0 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0x88), s1 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0xDD);
-    __m512 s2 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0x88), s3 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0xDD);
-    r[k] = _mm512_shuffle_f32x4(s0, s2, 0x88);
-    r[4 + k] = _mm512_shuffle_f32x4(s1, s3, 0x88);
-    r[8 + k] = _mm512_shuffle_f32x4(s0, s2, 0xDD);
-    r[12 + k] = _mm512_shuffle_f32x4(s1, s3, 0xDD);
-  }
-}
 
 AVX512 void ck_pack_head_avx512(
   const float *query, const float *key, const float *value, long row_stride, const float *query_bias,
@@ -67,7 +40,7 @@ AVX512 void ck_pack_head_avx512(
 // acc[r][v] += Σ_t x[r·ldx + t] · b[t·ldb + 16·v ..< +16] over t < depth, in t order (one fused
 // multiply-add per t, as block6x16 of the AVX2 kernel); lanes outside m0, m1 read zeros.
 INLINE AVX512 void product_tile(
-  const int R, const int V, __m512 acc[12][2], const float *x, long ldx, const float *b, long ldb, long depth,
+  const int R, const int V, __m512 acc[TILE_ROWS][2], const float *x, long ldx, const float *b, long ldb, long depth,
   __mmask16 m0, __mmask16 m1) {
   for (long t = 0; t < depth; t++) {
     __m512 b0 = _mm512_maskz_loadu_ps(m0, b + t * ldb);
@@ -84,7 +57,7 @@ INLINE AVX512 void product_tile(
 INLINE AVX512 void scores_tile(
   const int R, const int V, const float *queries, long head_dim, const float *keys_t, const float *bias, long np,
   __mmask16 m0, __mmask16 m1, float *scores) {
-  __m512 acc[12][2];
+  __m512 acc[TILE_ROWS][2];
   for (int r = 0; r < R; r++) {
     acc[r][0] = _mm512_maskz_loadu_ps(m0, bias + r * np);
     if (V > 1) acc[r][1] = _mm512_maskz_loadu_ps(m1, bias + r * np + 16);
@@ -100,7 +73,7 @@ INLINE AVX512 void scores_tile(
 INLINE AVX512 void weigh_tile(
   const int R, const int V, const float *scores, long np, const float *inverse_sums, const float *values,
   const float *value_bias, long n, long head_dim, __mmask16 m0, __mmask16 m1, float *output, long output_stride) {
-  __m512 acc[12][2];
+  __m512 acc[TILE_ROWS][2];
   for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   product_tile(R, V, acc, scores, np, values, head_dim, n, m0, m1);
   __m512 vb0 = _mm512_maskz_loadu_ps(m0, value_bias), vb1 = _mm512_maskz_loadu_ps(m1, value_bias + 16);
@@ -112,28 +85,11 @@ INLINE AVX512 void weigh_tile(
   }
 }
 
-// Runs CALL(R, V) with R = `rows` (1–12) and V = 2 when `two` (else 1) as compile-time constants,
-// so each tile is specialized and its unused accumulators fold away.
-#define TILE_CASE(R, two) \
-  case R:                 \
-    if (two) {            \
-      CALL(R, 2)          \
-    } else {              \
-      CALL(R, 1)          \
-    }                     \
-    break;
-#define DISPATCH_TILE(rows, two)                                                                     \
-  switch (rows) {                                                                                    \
-    TILE_CASE(12, two) TILE_CASE(11, two) TILE_CASE(10, two) TILE_CASE(9, two) TILE_CASE(8, two)     \
-    TILE_CASE(7, two) TILE_CASE(6, two) TILE_CASE(5, two) TILE_CASE(4, two) TILE_CASE(3, two)        \
-    TILE_CASE(2, two) TILE_CASE(1, two)                                                              \
-  }
-
 AVX512 void ck_attention_scores_avx512(
   const float *queries, const float *keys_t, const float *bias, long n, long np, long head_dim,
   float *scores) {
-  // Rows in balanced tiles of ≤ 12 (49 = 9 + 10 + 10 + 10 + 10), columns in chunks of 32.
-  long tiles = (n + 11) / 12, row = 0;
+  // Rows in balanced tiles of ≤ TILE_ROWS (49 = 9 + 10 + 10 + 10 + 10), columns in chunks of 32.
+  long tiles = (n + TILE_ROWS - 1) / TILE_ROWS, row = 0;
   for (long tile = 0; tile < tiles; tile++) {
     long end = (tile + 1) * n / tiles;
     for (long c = 0; c < np; c += 32) {
@@ -152,7 +108,7 @@ AVX512 void ck_attention_scores_avx512(
 AVX512 void ck_weigh_values_avx512(
   const float *scores, const float *inverse_sums, const float *values, const float *value_bias, long n,
   long np, long head_dim, float *output, long output_stride) {
-  long tiles = (n + 11) / 12, row = 0;
+  long tiles = (n + TILE_ROWS - 1) / TILE_ROWS, row = 0;
   for (long tile = 0; tile < tiles; tile++) {
     long end = (tile + 1) * n / tiles;
     for (long c = 0; c < head_dim; c += 32) {

@@ -1,9 +1,10 @@
-// What the AVX-512 kernels share: their target attribute, Horner's rule on 16 lanes, and for the
-// f32 and bf16 panel kernels the masked store of an accumulator tile of up to 10×32 (TILE_ROWS), the
-// split of the rows into balanced tiles, and the switch that turns a tile's row count into a compile-time constant (so
-// the tile function is specialized per row count and its unused accumulators fold away); also the
-// weight prefetches (a panel's first row tile ahead of itself, every tile a share of the next call's
-// panels), which the AVX2 panel kernel uses too. Internal to CKernels.
+// What the AVX-512 kernels share: their target attribute, Horner's rule on 16 lanes, a 16 × 16
+// transpose in registers, and for the f32 and bf16 panel kernels the masked store of an accumulator
+// tile of up to 10 × 32 (TILE_ROWS), the split of the rows into balanced tiles, and the switch that
+// turns a tile's row count into a compile-time constant (so the tile function is specialized per row
+// count and its unused accumulators fold away); also the weight prefetches (a panel's first row tile
+// ahead of itself, every tile a share of the next call's panels), which the AVX2 panel kernel uses
+// too. Internal to CKernels.
 #ifndef CKERNELS_TILE512_H
 #define CKERNELS_TILE512_H
 #if defined(__x86_64__)
@@ -16,6 +17,34 @@ static inline __attribute__((always_inline)) AVX512 __m512 horner16(__m512 x, co
   __m512 p = _mm512_set1_ps(c[0]);
   for (int i = 1; i < n; i++) p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(c[i]));
   return p;
+}
+
+// In-register transpose of 16 rows of 16 32-bit lanes (the attention kernels' keys): r[c] becomes
+// column c. Pairs of rows interleave (ps), then pairs of pairs (pd), giving 4 × 4 blocks per 128-bit
+// lane that two lane shuffles gather.
+static inline __attribute__((always_inline)) AVX512 void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  // u[4·i + k], lane L: column 4·L + k of rows 4·i ..< 4·i + 4.
+  __m512 u[16];
+  for (int i = 0; i < 4; i++) {
+    for (int k = 0; k < 2; k++) {
+      __m512d a = _mm512_castps_pd(t[4 * i + k]), b = _mm512_castps_pd(t[4 * i + k + 2]);
+      u[4 * i + 2 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+      u[4 * i + 2 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+    }
+  }
+  for (int k = 0; k < 4; k++) {
+    __m512 s0 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0x88), s1 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0xDD);
+    __m512 s2 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0x88), s3 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0xDD);
+    r[k] = _mm512_shuffle_f32x4(s0, s2, 0x88);
+    r[4 + k] = _mm512_shuffle_f32x4(s1, s3, 0x88);
+    r[8 + k] = _mm512_shuffle_f32x4(s0, s2, 0xDD);
+    r[12 + k] = _mm512_shuffle_f32x4(s1, s3, 0xDD);
+  }
 }
 
 // How far ahead (in k steps of 64 bytes per panel) the first row tile of a panel prefetches it:
@@ -83,6 +112,22 @@ static inline __attribute__((always_inline, target("avx512f"))) void store_tile5
 // (one core, `vdpbf16ps`, weights in cache) 98 rows ran at 215 GFLOP/s in tiles of 12 and 11 rows
 // and at 230 in tiles of 10 and 9 rows, stage-0 shapes (98×96×288) at 204 against 228.
 #define TILE_ROWS 10
+
+// Runs CALL(R, V) with R = `rows` (1 … TILE_ROWS) and V = 2 when `two` (else 1) as compile-time
+// constants, so each tile is specialized and its unused accumulators fold away (the attention's).
+#define TILE_CASE(R, two) \
+  case R:                 \
+    if (two) {            \
+      CALL(R, 2)          \
+    } else {              \
+      CALL(R, 1)          \
+    }                     \
+    break;
+#define DISPATCH_TILE(rows, two)                                                                 \
+  switch (rows) {                                                                                \
+    TILE_CASE(10, two) TILE_CASE(9, two) TILE_CASE(8, two) TILE_CASE(7, two) TILE_CASE(6, two)  \
+    TILE_CASE(5, two) TILE_CASE(4, two) TILE_CASE(3, two) TILE_CASE(2, two) TILE_CASE(1, two)    \
+  }
 
 // Calls TILE(rows, V, DEPTH, …) for the `end - row` rows of the current tile, 1 to TILE_ROWS.
 #define DISPATCH_ROWS(TILE, V, DEPTH)                                                  \

@@ -15,7 +15,7 @@ extension ModelOptions {
   static let precision = OptionSpec(
     name: "precision", value: "p",
     help:
-      "Arithmetic of the blocks' linear layers: f32 (default) or bf16 (bfloat16 products, f32 sums; needs avx512_bf16)."
+      "Arithmetic of the blocks' linear layers and attention products: f32 (default) or bf16 (bfloat16 products, f32 sums; needs avx512_bf16)."
   )
   static let threads = OptionSpec(
     name: "threads", value: "n", help: "Worker threads (default: all \(defaultThreadCount) cores).")

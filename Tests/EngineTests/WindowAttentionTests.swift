@@ -32,8 +32,9 @@ final class WindowAttentionTests: XCTestCase {
       self.bias = bias
     }
 
-    /// `attendWindowHead` with `isa` into rows `1...tokens` of `[tokens + 1, outputStride]` sentinels.
-    func attend(isa: VectorISA) -> [Float] {
+    /// `attendWindowHead` with `isa` (and `bf16` products) into rows `1...tokens` of
+    /// `[tokens + 1, outputStride]` sentinels.
+    func attend(isa: VectorISA, bf16: BF16ISA? = nil) -> [Float] {
       var output = [Float](repeating: Self.sentinel, count: (tokens + 1) * outputStride)
       var scratch = [Float](
         repeating: .nan, count: WindowAttentionBias.scratchFloats(tokens: tokens, headDim: headDim))
@@ -47,7 +48,7 @@ final class WindowAttentionTests: XCTestCase {
                 queryBias: b.baseAddress!, keyBias: b.baseAddress! + headDim, valueBias: b.baseAddress! + 2 * headDim,
                 tokens: tokens, paddedTokens: padded, headDim: headDim, bias: bias,
                 scratch: s.baseAddress!, into: o.baseAddress! + outputStride, outputStride: outputStride,
-                isa: isa)
+                isa: isa, bf16: bf16)
             }
           }
         }
@@ -149,7 +150,7 @@ final class WindowAttentionTests: XCTestCase {
   }
 
   /// The AVX-512 kernel gives the AVX2 kernel's bits (same summation order per element, same softmax
-  /// reductions and exp polynomial) on every tile edge: row counts not a multiple of 12 (products) or
+  /// reductions and exp polynomial) on every tile edge: row counts not a multiple of 10 (products) or
   /// 4 (softmax), score rows of 8 … 144 columns, head dims with partial 16- and 32-column chunks, and
   /// score spreads past exp8's lower clamp.
   func testAVX512MatchesAVX2Bits() throws {
@@ -165,6 +166,71 @@ final class WindowAttentionTests: XCTestCase {
           let differing = zip(avx512, avx2).filter { $0.bitPattern != $1.bitPattern }.count
           XCTAssertEqual(
             differing, 0, "avx512 vs avx2: \(differing) floats differ at n=\(tokens) d=\(headDim) scale=\(scale)")
+        }
+      }
+    }
+  }
+
+  // MARK: bf16 products
+
+  /// The bf16 attention's scalar model against a Double softmax(q̃·k̃ᵀ + bias)·ṽ over the bf16-rounded
+  /// queries, keys and values (any CPU). What is left is the rounding of the softmax numerators to
+  /// bf16, at most 2⁻⁸ of each, hence at most 2⁻⁸·max|ṽ| per output, and f32 sums; a pairing or
+  /// layout slip costs the size of the values themselves.
+  func testBF16ModelMatchesRoundedReference() {
+    func rounded(_ x: Float) -> Double { Double(BFloat16Model.widen(BFloat16Model.round(x))) }
+    for (tokens, headDim) in [(49, 32), (1, 1), (7, 15), (13, 17), (16, 16), (25, 33), (50, 40), (64, 64)] {
+      let head = Head(tokens: tokens, headDim: headDim, seed: UInt64(7 * tokens + headDim))
+      let (channels, rowStride, padded, outputStride) = (head.channels, head.rowStride, head.padded, head.outputStride)
+      let output = head.attend(isa: .widest, bf16: .model)
+      var expected = [Float](repeating: Head.sentinel, count: output.count)
+      var largestValue = 0.0
+      for i in 0..<tokens {
+        var logits = [Double](repeating: 0, count: tokens)
+        for j in 0..<tokens {
+          var dot = Double(head.bias[i * padded + j])
+          for d in 0..<headDim {
+            dot +=
+              rounded(head.rows[i * rowStride + d] + head.biases[d])
+              * rounded(head.rows[j * rowStride + channels + d] + head.biases[headDim + d])
+          }
+          logits[j] = dot
+        }
+        let top = logits.max()!
+        let weights = logits.map { Foundation.exp($0 - top) }
+        let sum = weights.reduce(0, +)
+        for d in 0..<headDim {
+          var value = 0.0
+          for j in 0..<tokens {
+            let v = rounded(head.rows[j * rowStride + 2 * channels + d])
+            largestValue = max(largestValue, abs(v))
+            value += weights[j] / sum * v
+          }
+          expected[(i + 1) * outputStride + d] = Float(value + Double(head.biases[2 * headDim + d]))
+        }
+      }
+      let tolerance = largestValue / 256 + 1e-4
+      let result = compare(output, expected, atol: tolerance, rtol: 0, label: "bf16 model n=\(tokens) d=\(headDim)")
+      XCTAssert(result.passed, result.description)
+    }
+  }
+
+  /// The AVX512_BF16 kernels give the scalar model's bits on every tile edge: row counts around the
+  /// 10-row tiles, score rows of 8 … 64 columns (partial 16- and 32-lane chunks), head dims odd and
+  /// even, partial and over 32, odd token counts (a padding pair), and spreads past exp's clamp.
+  func testBF16KernelMatchesModelBits() throws {
+    guard BF16ISA.avx512BF16.isSupported else {
+      print("WindowAttentionTests: skipping the vdpbf16ps attention test: this CPU lacks avx512_bf16")
+      throw XCTSkip("this CPU lacks avx512_bf16")
+    }
+    for tokens in [1, 2, 7, 10, 11, 13, 16, 17, 21, 25, 49, 50, 64] {
+      for headDim in [1, 2, 8, 15, 16, 17, 24, 32, 33, 40, 64] {
+        for scale: Float in [1.5, 6] {
+          let head = Head(tokens: tokens, headDim: headDim, seed: UInt64(tokens * 1000 + headDim), scale: scale)
+          let kernel = head.attend(isa: .avx512, bf16: .avx512BF16), model = head.attend(isa: .avx512, bf16: .model)
+          let differing = zip(kernel, model).filter { $0.bitPattern != $1.bitPattern }.count
+          XCTAssertEqual(
+            differing, 0, "vdpbf16ps vs model: \(differing) floats differ at n=\(tokens) d=\(headDim) scale=\(scale)")
         }
       }
     }

@@ -96,7 +96,7 @@ void ck_pack_head_avx512(
   const float *query, const float *key, const float *value, long row_stride, const float *query_bias,
   const float *key_bias, long n, long np, long head_dim, float *queries, float *keys_t, float *values);
 
-/// ck_attention_scores_avx2 on AVX-512 (register tiles of ≤ 12 rows × 32 columns): the same bits.
+/// ck_attention_scores_avx2 on AVX-512 (register tiles of ≤ 10 rows × 32 columns): the same bits.
 void ck_attention_scores_avx512(
   const float *queries, const float *keys_t, const float *bias, long n, long np, long head_dim,
   float *scores);
@@ -104,9 +104,30 @@ void ck_attention_scores_avx512(
 /// ck_softmax_numerators_avx2 on 16 lanes: the same reductions in the same order, the same bits.
 void ck_softmax_numerators_avx512(float *scores, long n, long np, float *inverse_sums);
 
-/// ck_weigh_values_avx2 on AVX-512 (register tiles of ≤ 12 rows × 32 columns): the same bits.
+/// ck_weigh_values_avx2 on AVX-512 (register tiles of ≤ 10 rows × 32 columns): the same bits.
 void ck_weigh_values_avx512(
   const float *scores, const float *inverse_sums, const float *values, const float *value_bias, long n,
   long np, long head_dim, float *output, long output_stride);
+
+/// The bf16 attention (AVX512_BF16) of one head, pairs along each product's inner dimension, even
+/// position low, an odd last position paired with zero (dp = ⌈head_dim/2⌉, tp = ⌈n/2⌉):
+/// queries[n, dp] = bf16(query rows + query_bias), keys[dp, np] = bf16(key rows + key_bias)ᵀ with
+/// columns n ..< np zero, values[tp, head_dim] = bf16 of value rows 2t and 2t + 1.
+void ck_pack_head_bf16(
+  const float *query, const float *key, const float *value, long row_stride, const float *query_bias,
+  const float *key_bias, long n, long np, long head_dim, uint32_t *queries, uint32_t *keys,
+  uint32_t *values);
+
+/// scores[n, np] = bias + queries · keys by vdpbf16ps, in pair order from the bias.
+void ck_attention_scores_bf16(
+  const uint32_t *queries, const uint32_t *keys, const float *bias, long n, long np, long head_dim,
+  float *scores);
+
+/// After ck_softmax_numerators_avx512: rounds each row of `scores` to ⌈n/2⌉ bf16 pairs in place
+/// (its first 4·⌈n/2⌉ bytes), then output[i, :head_dim] = (Σ_t vdpbf16ps over the pairs and
+/// values) · inverse_sums[i] + value_bias, rows `output_stride` apart.
+void ck_weigh_values_bf16(
+  float *scores, const float *inverse_sums, const uint32_t *values, const float *value_bias, long n, long np,
+  long head_dim, float *output, long output_stride);
 
 #endif

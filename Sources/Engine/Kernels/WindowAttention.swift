@@ -76,7 +76,8 @@ package struct WindowAttentionBias: Sendable {
 /// `q`, `k` and `v` are the head's columns of rows with stride `rowStride` and no bias yet; the
 /// query scale is already folded into `q`'s weights. Since each softmax row sums to one, the value
 /// bias is added once to the output instead of to every value row. Four steps, each its own
-/// function, so that each is compiled (and profiled) on its own; `isa` must be supported.
+/// function, so that each is compiled (and profiled) on its own; `isa` must be supported. With
+/// `bf16` the products run in bf16 (`attendWindowHeadBF16`), the softmax still on `isa`.
 @inline(__always)
 func attendWindowHead(
   query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>,
@@ -86,8 +87,15 @@ func attendWindowHead(
   bias: UnsafePointer<Float>,
   scratch: UnsafeMutablePointer<Float>,
   into output: UnsafeMutablePointer<Float>, outputStride: Int,
-  isa: VectorISA = .widest
+  isa: VectorISA = .widest, bf16: BF16ISA? = nil
 ) {
+  if let bf16 {
+    attendWindowHeadBF16(
+      query: query, key: key, value: value, rowStride: rowStride, queryBias: queryBias, keyBias: keyBias,
+      valueBias: valueBias, tokens: tokens, paddedTokens: paddedTokens, headDim: headDim, bias: bias,
+      scratch: scratch, into: output, outputStride: outputStride, isa: bf16, softmax: isa)
+    return
+  }
   let n = tokens, np = paddedTokens
   let keysT = scratch  // [headDim, np]
   let scores = keysT + headDim * np  // [n, np]
@@ -120,6 +128,79 @@ func attendWindowHead(
   weighValues(
     scores, inverseSums: inverseSums, values: values, valueBias: valueBias, tokens: n, paddedTokens: np,
     headDim: headDim, into: output, outputStride: outputStride)
+}
+
+/// `attendWindowHead` with bf16 products, the bf16 precision's attention: the biased queries and
+/// keys, the values and the softmax numerators are rounded to bf16 pairs along each product's inner
+/// dimension (`PackedBF16`'s pairing), and both products are summed in f32 by `vdpbf16ps`
+/// (`ck_*_bf16`) or, with `.model`, by `BFloat16Model.dotPair` in the same order. The softmax between
+/// them is the f32 one of `softmax`, so the two give the same bits. The scratch regions are
+/// `attendWindowHead`'s, holding pairs: keys `[⌈d/2⌉, np]`, scores `[n, np]` (then their numerators,
+/// rounded in place to `⌈n/2⌉` pairs per row), queries `[n, ⌈d/2⌉]`, values `[⌈n/2⌉, d]`.
+func attendWindowHeadBF16(
+  query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>, rowStride: Int,
+  queryBias: UnsafePointer<Float>, keyBias: UnsafePointer<Float>, valueBias: UnsafePointer<Float>,
+  tokens n: Int, paddedTokens np: Int, headDim: Int, bias: UnsafePointer<Float>,
+  scratch: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>, outputStride: Int,
+  isa: BF16ISA, softmax: VectorISA
+) {
+  precondition(isa.isSupported, "attendWindowHeadBF16: this CPU cannot run the \(isa) kernel")
+  let pairs = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: UInt32.self)
+  let keys = pairs, scores = scratch + headDim * np
+  let queries = pairs + headDim * np + n * np, values = queries + n * headDim
+  let inverseSums = scratch + headDim * np + n * np  // the queries' region, free after the scores
+  if isa != .model {
+    ck_pack_head_bf16(query, key, value, rowStride, queryBias, keyBias, n, np, headDim, queries, keys, values)
+    ck_attention_scores_bf16(queries, keys, bias, n, np, headDim, scores)
+    ck_softmax_numerators_avx512(scores, n, np, inverseSums)
+    ck_weigh_values_bf16(scores, inverseSums, values, valueBias, n, np, headDim, output, outputStride)
+    return
+  }
+  let dp = (headDim + 1) / 2, tp = (n + 1) / 2
+  @inline(__always) func pair(_ low: Float, _ high: Float) -> UInt32 {
+    UInt32(BFloat16Model.round(low)) | UInt32(BFloat16Model.round(high)) << 16
+  }
+  for j in 0..<n {
+    for p in 0..<dp {
+      let d = 2 * p, odd = d + 1 < headDim
+      queries[j * dp + p] = pair(
+        query[j * rowStride + d] + queryBias[d], odd ? query[j * rowStride + d + 1] + queryBias[d + 1] : 0)
+    }
+  }
+  for p in 0..<dp {
+    let d = 2 * p, odd = d + 1 < headDim
+    for j in 0..<np {
+      keys[p * np + j] =
+        j < n ? pair(key[j * rowStride + d] + keyBias[d], odd ? key[j * rowStride + d + 1] + keyBias[d + 1] : 0) : 0
+    }
+  }
+  for t in 0..<tp {
+    for c in 0..<headDim {
+      values[t * headDim + c] = pair(
+        value[2 * t * rowStride + c], 2 * t + 1 < n ? value[(2 * t + 1) * rowStride + c] : 0)
+    }
+  }
+  for i in 0..<n {
+    for j in 0..<np {
+      var sum = bias[i * np + j]
+      for p in 0..<dp { sum = BFloat16Model.dotPair(sum, queries[i * dp + p], keys[p * np + j]) }
+      scores[i * np + j] = sum
+    }
+  }
+  switch softmax {
+  case .avx512: ck_softmax_numerators_avx512(scores, n, np, inverseSums)
+  case .avx2: ck_softmax_numerators_avx2(scores, n, np, inverseSums)
+  case .swift: softmaxNumerators(scores, tokens: n, paddedTokens: np, inverseSums: inverseSums)
+  }
+  for i in 0..<n {
+    let row = scores + i * np
+    let numerators = (0..<tp).map { pair(row[2 * $0], row[2 * $0 + 1]) }
+    for c in 0..<headDim {
+      var sum: Float = 0
+      for t in 0..<tp { sum = BFloat16Model.dotPair(sum, numerators[t], values[t * headDim + c]) }
+      output[i * outputStride + c] = valueBias[c].addingProduct(sum, inverseSums[i])
+    }
+  }
 }
 
 /// Biased queries `[n, headDim]` and values `[n, headDim]` made contiguous and biased keys

@@ -26,11 +26,13 @@ package struct CPUFeatures: OptionSet, Sendable {
   }
 }
 
-/// Arithmetic of the blocks' linear layers (qkv, proj, fc1, fc2); everything else is f32.
+/// Arithmetic of the blocks' linear layers (qkv, proj, fc1, fc2) and attention products (q·kᵀ and
+/// the softmax numerators times v); everything else (LayerNorm, softmax, GELU, scores) is f32.
 public enum Precision: String, Sendable, CaseIterable, CustomStringConvertible {
   /// f32 weights and activations.
   case f32
-  /// Weights and activations rounded to bfloat16 (round to nearest even), products accumulated in f32.
+  /// Weights and activations rounded to bfloat16 (round to nearest even), products accumulated in f32;
+  /// in the attention, q, k, v and the softmax numerators likewise.
   case bf16
 
   public var description: String { rawValue }
@@ -53,7 +55,7 @@ public struct UnsupportedPrecisionError: Error, Equatable, CustomStringConvertib
 /// first. Every copy gives the same bits as the Swift code built with FMA; the engine runs the
 /// widest the CPU has, whatever the build flags.
 package enum VectorISA: String, Sendable, CaseIterable {
-  /// AVX-512F/BW/VL (16 lanes; the attention in 12 × 32 tiles).
+  /// AVX-512F/BW/VL (16 lanes; the attention in 10 × 32 tiles).
   case avx512
   /// AVX2 + FMA (8 lanes).
   case avx2

@@ -494,7 +494,8 @@ struct BlockKernel {
       weight: weights.qkvWeight, outputs: 3 * channels, beta: 0, into: wide(slot), ldc: wideStride)
   }
 
-  /// Window attention of every (window, head) pair of the part, into `normed`.
+  /// Window attention of every (window, head) pair of the part, into `normed` (with bf16 products in
+  /// the bf16 precision).
   func attention(first: Int, count: Int, slot: Int, part: Int, parts: Int, worker: Int) {
     let pairs = partRange(count * heads, part: part, parts: parts)
     let qkv = wide(slot), out = normed(slot)
@@ -512,8 +513,15 @@ struct BlockKernel {
         tokens: tokens, paddedTokens: paddedTokens, headDim: headDim,
         bias: biasBase + maskClass * classStride + head * tokens * paddedTokens,
         scratch: attentionScratch(worker),
-        into: out + window * tokens * channels + head * headDim, outputStride: channels)
+        into: out + window * tokens * channels + head * headDim, outputStride: channels, bf16: attentionBF16)
     }
+  }
+
+  /// The bf16 kernel of the attention's products in the bf16 precision (nil: f32), that of the
+  /// linear layers.
+  var attentionBF16: BF16ISA? {
+    if case .packedBF16(let isa) = weights.kernel { return isa }
+    return nil
   }
 
   /// `residual += attention · Wprojᵀ` (the projection bias is added with LN2).
