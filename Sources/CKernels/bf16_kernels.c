@@ -10,16 +10,21 @@
 #define BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma")))
 #define INLINE static inline __attribute__((always_inline))
 
-BF16 void ck_bf16_round_avx512(long count, const float *x, uint16_t *y) {
-  long i = 0;
-  for (; i + 16 <= count; i += 16) {
-    __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(x + i));
-    _mm256_storeu_si256((__m256i *)(y + i), (__m256i)h);
-  }
-  if (i < count) {
-    __mmask16 m = first_lanes16(count - i);
-    __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x + i));
-    _mm256_mask_storeu_epi16(y + i, m, (__m256i)h);
+BF16 void ck_bf16_round_rows_avx512(long rows, long count, const float *x, long ldx, uint16_t *y, long ldy) {
+  for (long r = 0; r < rows; r++) {
+    const float *xr = x + r * ldx;
+    uint16_t *yr = y + r * ldy;
+    long i = 0;
+    for (; i + 16 <= count; i += 16) {
+      __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(xr + i));
+      _mm256_storeu_si256((__m256i *)(yr + i), (__m256i)h);
+    }
+    if (i < count) {
+      __mmask16 m = first_lanes16(count - i);
+      __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, xr + i));
+      _mm256_mask_storeu_epi16(yr + i, m, (__m256i)h);
+    }
+    if (count % 2) yr[count] = 0;
   }
 }
 
@@ -51,7 +56,9 @@ BF16 void ck_bf16_avx512_panels(
 
 #else
 
-void ck_bf16_round_avx512(long count, const float *x, uint16_t *y) { __builtin_trap(); }
+void ck_bf16_round_rows_avx512(long rows, long count, const float *x, long ldx, uint16_t *y, long ldy) {
+  __builtin_trap();
+}
 
 void ck_bf16_avx512_panels(
   long rows, long cols, long pairs, const uint32_t *a, long lda, const uint32_t *p0,

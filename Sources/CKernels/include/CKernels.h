@@ -39,8 +39,9 @@ void ck_f32_avx512_panels(
   long rows, long cols, long depth, const float *a, long lda, const float *panel0, const float *panel1,
   int accumulate, float *c, long ldc, const void *next, long next_bytes);
 
-/// y[i] = bf16(x[i]) for i < count, round to nearest even, denormals to signed zero (vcvtneps2bf16).
-void ck_bf16_round_avx512(long count, const float *x, uint16_t *y);
+/// y[r·ldy + i] = bf16(x[r·ldx + i]) for r < rows, i < count, round to nearest even, denormals to
+/// signed zero (vcvtneps2bf16); an odd count is followed by a zero (rows of whole pairs).
+void ck_bf16_round_rows_avx512(long rows, long count, const float *x, long ldx, uint16_t *y, long ldy);
 
 /// The bf16 form of ck_f32_avx512_panels: `a` rows of bf16 pairs (`lda` pairs apart), panels of
 /// `[pairs][16]` bf16 pairs; every product is vdpbf16ps (f32 accumulation, DAZ/FTZ, RNE).

@@ -182,13 +182,13 @@ private func roundRows(
   isa: BF16ISA
 ) {
   let halves = UnsafeMutableRawPointer(r).assumingMemoryBound(to: UInt16.self)
+  if isa != .model {
+    ck_bf16_round_rows_avx512(m, depth, a, lda, halves, 2 * ldr)
+    return
+  }
   for row in 0..<m {
     let out = halves + row * 2 * ldr
-    switch isa {
-    case .avx512BF16, .amx: ck_bf16_round_avx512(depth, a + row * lda, out)
-    case .model:
-      for i in 0..<depth { out[i] = BFloat16Model.round(a[row * lda + i]) }
-    }
+    for i in 0..<depth { out[i] = BFloat16Model.round(a[row * lda + i]) }
     if depth % 2 == 1 { out[depth] = 0 }
   }
 }
