@@ -57,7 +57,9 @@ package enum BlockMatrixKernel: Sendable, Equatable, CustomStringConvertible {
     switch self {
     case .openBLAS: "f32, OpenBLAS sgemm"
     case .packedPanels(let isa): "f32, packed panels, \(isa.label) (weights packed at load)"
-    case .packedBF16(let isa): "bf16, packed pairs, \(isa.label) (weights packed at load)"
+    case .packedBF16(let isa):
+      "bf16, packed pairs, \(isa.label) (weights packed at load); attention products "
+        + (isa == .model ? "on the same model" : "AVX512_BF16 vdpbf16ps")
     }
   }
 }
