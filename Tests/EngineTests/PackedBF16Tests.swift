@@ -72,6 +72,27 @@ final class PackedBF16Tests: XCTestCase {
     }
   }
 
+  /// Activations rounded beforehand (`roundRowsToBF16`, then `multiplyRoundedPanelsBF16`, as the
+  /// shared tile does) give the bits of rounding inside the product, for the model and, where the
+  /// CPU has it, the vdpbf16ps kernel; the output's sentinels stay untouched.
+  func testPreRoundedActivationsGiveTheSameBits() {
+    let kernels: [BF16ISA] = BF16ISA.avx512BF16.isSupported ? [.model, .avx512BF16] : [.model]
+    for isa in kernels {
+      for shape in shapes {
+        var inside: [[Float]] = []
+        check(shape, isa: isa, expected: { _, _, _, _, _ in nil }, collect: { inside.append($0) })
+        var index = 0
+        check(shape, isa: isa, preRounded: true, expected: { _, _, _, _, _ in nil }) { before in
+          XCTAssertTrue(
+            before.map(\.bitPattern) == inside[index].map(\.bitPattern),
+            "\(isa) m \(shape.m) n \(shape.n) k \(shape.k) case \(index)")
+          index += 1
+        }
+        XCTAssertEqual(index, inside.count)
+      }
+    }
+  }
+
   /// The AVX512_BF16 kernel gives the model's bits (skipped, with the reason, on other CPUs).
   func testHardwareKernelMatchesModel() throws {
     guard BF16ISA.avx512BF16.isSupported else {
@@ -173,7 +194,7 @@ final class PackedBF16Tests: XCTestCase {
   /// Runs every (beta, first column) case of `shape`; compares with `expected` when it returns
   /// values, and hands the outputs to `collect`. Sentinels catch writes outside the range.
   private func check(
-    _ shape: (m: Int, n: Int, k: Int), isa: BF16ISA,
+    _ shape: (m: Int, n: Int, k: Int), isa: BF16ISA, preRounded: Bool = false,
     expected: (_ a: [Float], _ w: [Float], _ initial: [Float], _ beta: Float, _ first: Int) -> [Float]?,
     collect: ([Float]) -> Void = { _ in }
   ) {
@@ -194,9 +215,21 @@ final class PackedBF16Tests: XCTestCase {
         a.withUnsafeBufferPointer { a in
           packed.withUnsafeBufferPointer { p in
             c.withUnsafeMutableBufferPointer { c in
-              multiplyPanelsBF16(
-                rows: m, columns: n - first, inner: k, a.baseAddress!, lda: lda, packed: p.baseAddress!, outputs: n,
-                first: first, beta: beta, into: c.baseAddress! + first, ldc: ldc, isa: isa)
+              if preRounded {
+                // Rows 2 pairs wider than needed: the product must follow `ldr`.
+                let ldr = (k + 1) / 2 + 2
+                var pairs = [UInt32](repeating: 0xFFFF_FFFF, count: max(1, m * ldr))
+                pairs.withUnsafeMutableBufferPointer { r in
+                  roundRowsToBF16(rows: m, inner: k, a.baseAddress!, lda: lda, into: r.baseAddress!, ldr: ldr, isa: isa)
+                  multiplyRoundedPanelsBF16(
+                    rows: m, columns: n - first, inner: k, rounded: r.baseAddress!, ldr: ldr, packed: p.baseAddress!,
+                    outputs: n, first: first, beta: beta, into: c.baseAddress! + first, ldc: ldc, isa: isa)
+                }
+              } else {
+                multiplyPanelsBF16(
+                  rows: m, columns: n - first, inner: k, a.baseAddress!, lda: lda, packed: p.baseAddress!, outputs: n,
+                  first: first, beta: beta, into: c.baseAddress! + first, ldc: ldc, isa: isa)
+              }
             }
           }
         }

@@ -316,6 +316,53 @@ final class WindowBlockTests: XCTestCase {
     }
   }
 
+  /// bf16: the shared tile (2 and 3 workers claiming chunks, its GEMM inputs rounded once by the
+  /// steps that write them) gives the bits of one worker's tile, which rounds each input per product;
+  /// and the bf16 kernel did run (the result is not f32's). The hardware kernel on Swin's stage-1
+  /// widths where the CPU has it, the scalar model on a narrow block on every CPU.
+  func testBF16SharedTileMatchesOneWorkerBits() throws {
+    var cases: [(RandomBlock, BlockMatrixKernel, channels: Int, heads: Int, hidden: Int)] = [
+      (RandomBlock(channels: 16, heads: 2, hidden: 32, seed: 6), .packedBF16(.model), 16, 2, 32)
+    ]
+    if BF16ISA.avx512BF16.isSupported {
+      cases.append((RandomBlock(channels: 96, heads: 3, hidden: 384, seed: 5), .packedBF16(.avx512BF16), 96, 3, 384))
+    } else {
+      print("WindowBlockTests: the vdpbf16ps shared tile is tested on CPUs with avx512_bf16; this one runs the model")
+    }
+    for (block, kernel, channels, heads, hidden) in cases {
+      let weights = try block.weights(kernel: kernel)
+      let f32 = try block.weights(kernel: .preferred)
+      let grid = WindowGrid(height: 14, width: 21, window: 7, shifted: true)
+      let bias = WindowAttentionBias(table: block.table(for: grid), heads: heads, grid: grid)
+      let x = randomTensor([1, 14, 21, channels], seed: 11)
+      let scratch = BlockScratch(
+        workers: 3, rowCapacity: 8 * 49, channels: channels, wideChannels: max(3 * channels, hidden), tokens: 49,
+        headDim: channels / heads)
+      for kept in [[Int32(4)], [0, 5], [1, 2, 3]] {
+        var inF32 = x
+        runWindowBlock(
+          &inF32, weights: f32, grid: grid, bias: bias, keptWindows: kept, keptCount: kept.count, scratch: scratch,
+          threads: 1)
+        var single: [UInt32] = []
+        for threads in [1, 2, 3] {
+          var y = x
+          runWindowBlock(
+            &y, weights: weights, grid: grid, bias: bias, keptWindows: kept, keptCount: kept.count, scratch: scratch,
+            threads: threads)
+          if threads == 1 {
+            single = y.values.map(\.bitPattern)
+            XCTAssertNotEqual(single, inF32.values.map(\.bitPattern), "\(kernel): kept \(kept) gave f32's bits")
+            let result = compare(y.values, inF32.values, atol: 0.05, rtol: 0.05, label: "\(kernel) vs f32, kept \(kept)")
+            XCTAssertTrue(result.passed, result.description)
+          } else {
+            XCTAssertTrue(
+              y.values.map(\.bitPattern) == single, "\(kernel): kept \(kept), \(threads) workers differ from 1")
+          }
+        }
+      }
+    }
+  }
+
   /// No window kept: nothing changes. For a given thread count the result is bit-reproducible.
   /// Across thread counts tiles differ: OpenBLAS rounds rows of different tile sizes differently, so
   /// its results agree to float rounding only; the packed kernel sums every output element in the

@@ -116,26 +116,66 @@ package func multiplyPanelsBF16(
     while k0 < k {
       let depth = min(PackedPanels.innerBlock, k - k0), pairs = (depth + 1) / 2
       roundRows(m, depth, a + k0, lda: lda, into: rounded, ldr: pairs, isa: isa)
-      let accumulate = beta != 0 || k0 > 0
-      let block = w + PackedBF16.offset(column: first, k0: k0, outputs: outputs, inner: k)
-      var column = 0
-      while column < n {
-        let panel = block + column * pairs, columns = min(2 * PackedPanels.width, n - column)
-        let second = columns > PackedPanels.width ? panel + PackedPanels.width * pairs : nil
-        switch isa {
-        case .avx512BF16, .amx:
-          let next = PackedBF16.nextCall(
-            after: column, step: 2 * PackedPanels.width, columns: n, k0: k0, inner: k, first: first, outputs: outputs)
-          ck_bf16_avx512_panels(
-            m, columns, pairs, rounded, pairs, panel, second, accumulate ? 1 : 0, c + column, ldc,
-            next.map { UnsafeRawPointer(w + $0.offset) }, next?.bytes ?? 0)
-        case .model:
-          modelPanels(m, columns, pairs, rounded, panel, second, accumulate, c + column, ldc)
-        }
-        column += 2 * PackedPanels.width
-      }
+      multiplyBlockBF16(
+        rows: m, columns: n, inner: k, k0: k0, rounded, ldr: pairs, packed: w, outputs: outputs, first: first,
+        accumulate: beta != 0 || k0 > 0, into: c, ldc: ldc, isa: isa)
       k0 += depth
     }
+  }
+}
+
+/// `multiplyPanelsBF16` (`.avx512BF16` or `.model`) on activations already rounded to bf16 pairs
+/// (`roundRowsToBF16`): `rounded` holds `m` rows of `⌈k/2⌉` pairs, `ldr` pairs apart. The same bits
+/// as `multiplyPanelsBF16` on the unrounded rows; several products of the same rows round them once.
+package func multiplyRoundedPanelsBF16(
+  rows m: Int, columns n: Int, inner k: Int, rounded: UnsafePointer<UInt32>, ldr: Int,
+  packed w: UnsafePointer<UInt32>, outputs: Int, first: Int, beta: Float,
+  into c: UnsafeMutablePointer<Float>, ldc: Int, isa: BF16ISA
+) {
+  checkPanelProduct(
+    "multiplyRoundedPanelsBF16", m: m, n: n, k: k, lda: 2 * ldr, ldc: ldc, first: first, outputs: outputs,
+    beta: beta)
+  precondition(isa != .amx && isa.isSupported, "multiplyRoundedPanelsBF16: no \(isa) kernel here")
+  if m == 0 || n == 0 || k == 0 {
+    if beta == 0 && k == 0 {
+      for row in 0..<m { (c + row * ldc).update(repeating: 0, count: n) }
+    }
+    return
+  }
+  var k0 = 0
+  while k0 < k {
+    multiplyBlockBF16(
+      rows: m, columns: n, inner: k, k0: k0, rounded + k0 / 2, ldr: ldr, packed: w, outputs: outputs, first: first,
+      accumulate: beta != 0 || k0 > 0, into: c, ldc: ldc, isa: isa)
+    k0 += PackedPanels.innerBlock
+  }
+}
+
+/// One inner block (from `k0`) of the vdpbf16ps product: `rounded` holds its pairs, `ldr` apart;
+/// every 32-column strip of `c` is one kernel call.
+@inline(__always)
+private func multiplyBlockBF16(
+  rows m: Int, columns n: Int, inner k: Int, k0: Int, _ rounded: UnsafePointer<UInt32>, ldr: Int,
+  packed w: UnsafePointer<UInt32>, outputs: Int, first: Int, accumulate: Bool,
+  into c: UnsafeMutablePointer<Float>, ldc: Int, isa: BF16ISA
+) {
+  let pairs = (min(PackedPanels.innerBlock, k - k0) + 1) / 2
+  let block = w + PackedBF16.offset(column: first, k0: k0, outputs: outputs, inner: k)
+  var column = 0
+  while column < n {
+    let panel = block + column * pairs, columns = min(2 * PackedPanels.width, n - column)
+    let second = columns > PackedPanels.width ? panel + PackedPanels.width * pairs : nil
+    switch isa {
+    case .avx512BF16, .amx:
+      let next = PackedBF16.nextCall(
+        after: column, step: 2 * PackedPanels.width, columns: n, k0: k0, inner: k, first: first, outputs: outputs)
+      ck_bf16_avx512_panels(
+        m, columns, pairs, rounded, ldr, panel, second, accumulate ? 1 : 0, c + column, ldc,
+        next.map { UnsafeRawPointer(w + $0.offset) }, next?.bytes ?? 0)
+    case .model:
+      modelPanels(m, columns, pairs, rounded, ldr, panel, second, accumulate, c + column, ldc)
+    }
+    column += 2 * PackedPanels.width
   }
 }
 
@@ -170,6 +210,17 @@ package func multiplyRoundedAMX(
     m, n, k, rounded, k / 2, w, PackedPanels.paddedOutputs(outputs), first, beta != 0 ? 1 : 0, c, ldc)
 }
 
+/// `a[m, k]` (rows `lda` apart) rounded to bf16 rows of `ldr` pairs, as the bf16 kernels round
+/// activations (an odd `k` pairs its last value with zero): the operand of
+/// `multiplyRoundedPanelsBF16`. `isa` picks the conversion (`.model`: the scalar one).
+package func roundRowsToBF16(
+  rows m: Int, inner k: Int, _ a: UnsafePointer<Float>, lda: Int, into rounded: UnsafeMutablePointer<UInt32>,
+  ldr: Int, isa: BF16ISA
+) {
+  precondition(ldr >= (k + 1) / 2 && isa.isSupported, "roundRowsToBF16: \(ldr) pairs for \(k), \(isa)")
+  roundRows(m, k, a, lda: lda, into: rounded, ldr: ldr, isa: isa)
+}
+
 /// One row of `count` floats (even) rounded to bf16 pairs, as the bf16 kernels round activations.
 @inline(__always)
 package func roundRowToBF16(_ x: UnsafePointer<Float>, count: Int, into pairs: UnsafeMutablePointer<UInt32>) {
@@ -195,7 +246,7 @@ private func roundRows(
 
 /// The model kernel: each output summed over pairs in order from zero by `dotPair`, then added to c.
 private func modelPanels(
-  _ m: Int, _ columns: Int, _ pairs: Int, _ a: UnsafePointer<UInt32>, _ p0: UnsafePointer<UInt32>,
+  _ m: Int, _ columns: Int, _ pairs: Int, _ a: UnsafePointer<UInt32>, _ lda: Int, _ p0: UnsafePointer<UInt32>,
   _ p1: UnsafePointer<UInt32>?, _ accumulate: Bool, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
 ) {
   let width = PackedPanels.width
@@ -203,7 +254,7 @@ private func modelPanels(
     for j in 0..<columns {
       let panel = j < width ? p0 : p1!, lane = j % width
       var sum: Float = 0
-      for pair in 0..<pairs { sum = BFloat16Model.dotPair(sum, a[row * pairs + pair], panel[pair * width + lane]) }
+      for pair in 0..<pairs { sum = BFloat16Model.dotPair(sum, a[row * lda + pair], panel[pair * width + lane]) }
       c[row * ldc + j] = accumulate ? c[row * ldc + j] + sum : sum
     }
   }

@@ -264,6 +264,12 @@ struct BlockKernel {
   /// Tiles of at most `windowsPerTile` windows, a multiple of `threads` of them; 1 for the
   /// shared tile, whose operations are split by columns/rows over the workers (see `plan`).
   let tileCount: Int
+  /// The shared tile's bf16 kernel when its GEMM steps read activations rounded once for all chunks
+  /// (`vdpbf16ps` or its model; nil for tiles, f32 and AMX). Each step that writes a GEMM's input
+  /// (LayerNorms, attention, GELU) rounds its own rows or columns of it into worker 1's slot, unused
+  /// in this mode: every chunk of a 49-row shared tile otherwise rounded the whole input again (at
+  /// 224, stage 3's rounding was half of all the forward's).
+  let sharedPairs: BF16ISA?
   /// Cooperative mode: the operation the workers run next.
   var step = 0
   /// Where the tile or chunk counter lives (the scratch's `nextClaim`).
@@ -312,6 +318,11 @@ struct BlockKernel {
     rowCapacity = scratchLayout.rowCapacity
     attentionCapacity = scratchLayout.attentionCapacity
     self.threads = threads
+    if cooperative, threads > 1, headDim % 2 == 0, case .packedBF16(let isa) = weights.kernel, isa != .amx {
+      sharedPairs = isa
+    } else {
+      sharedPairs = nil
+    }
     tileCount =
       cooperative
       ? 1 : BlockKernel.tileCount(keptCount: keptCount, windowsPerTile: windowsPerTile, threads: threads)
@@ -370,6 +381,28 @@ struct BlockKernel {
   @inline(__always) func wide(_ slot: Int) -> UnsafeMutablePointer<Float> {
     scratchBase + slot * slotFloats + 2 * rowCapacity * channels
   }
+  /// The shared tile's rounded GEMM inputs (`sharedPairs`): `[rows, ⌈C/2⌉]` pairs of the
+  /// LayerNorm and attention outputs, `[rows, ⌈hidden/2⌉]` of the GELU output.
+  @inline(__always) func narrowPairs() -> UnsafeMutablePointer<UInt32> {
+    UnsafeMutableRawPointer(normed(1)).assumingMemoryBound(to: UInt32.self)
+  }
+  @inline(__always) func widePairs() -> UnsafeMutablePointer<UInt32> {
+    UnsafeMutableRawPointer(wide(1)).assumingMemoryBound(to: UInt32.self)
+  }
+
+  /// With `sharedPairs`: rows `rows` × columns `columns` (even start) of `a` (`lda` apart) rounded
+  /// into `pairs` (`ldr` pairs apart).
+  @inline(__always)
+  func shareRounded(
+    _ a: UnsafePointer<Float>, lda: Int, rows: Range<Int>, columns: Range<Int>,
+    into pairs: UnsafeMutablePointer<UInt32>, ldr: Int
+  ) {
+    guard let isa = sharedPairs, !rows.isEmpty else { return }
+    roundRowsToBF16(
+      rows: rows.count, inner: columns.count, a + rows.lowerBound * lda + columns.lowerBound, lda: lda,
+      into: pairs + rows.lowerBound * ldr + columns.lowerBound / 2, ldr: ldr, isa: isa)
+  }
+
   @inline(__always) func attentionScratch(_ worker: Int) -> UnsafeMutablePointer<Float> {
     scratchBase + (worker + 1) * slotFloats - attentionCapacity
   }
@@ -449,12 +482,20 @@ struct BlockKernel {
 
   /// `c[:, columns] = a[m, k] · w[columns, :]ᵀ + beta · c[:, columns]` for the matrix
   /// `w [outputs, k]` at float `weight` of the parameters; `columns` starts at a multiple of 16.
+  /// With `sharedPairs`, `rounded` (`⌈k/2⌉` pairs per row) is `a` already rounded.
   @inline(__always)
   func multiply(
     rows m: Int, columns: Range<Int>, inner k: Int, _ a: UnsafePointer<Float>, lda: Int,
-    weight: Int, outputs: Int, beta: Float, into c: UnsafeMutablePointer<Float>, ldc: Int
+    rounded: UnsafePointer<UInt32>, weight: Int, outputs: Int, beta: Float, into c: UnsafeMutablePointer<Float>,
+    ldc: Int
   ) {
     let pairs = weights.bf16Matrices?.base
+    if let isa = sharedPairs, let pairs {
+      multiplyRoundedPanelsBF16(
+        rows: m, columns: columns.count, inner: k, rounded: rounded, ldr: (k + 1) / 2, packed: pairs + weight,
+        outputs: outputs, first: columns.lowerBound, beta: beta, into: c + columns.lowerBound, ldc: ldc, isa: isa)
+      return
+    }
     multiplyStored(
       kernel: weights.kernel, rows: m, columns: columns.count, inner: k, a, lda: lda,
       floats: pairs == nil ? p + weight : nil, pairs: pairs.map { $0 + weight }, outputs: outputs,
@@ -484,13 +525,14 @@ struct BlockKernel {
           epsilon: weights.epsilon1, into: normedRow)
       }
     }
+    shareRounded(y, lda: channels, rows: rows, columns: 0..<channels, into: narrowPairs(), ldr: (channels + 1) / 2)
   }
 
   /// `wide[:, 0..<3C] = normed · Wqkvᵀ` (biases are added inside the attention).
   func queryKeyValue(count: Int, slot: Int, part: Int, parts: Int) {
     let columns = alignedPartRange(3 * channels, part: part, parts: parts, alignment: PackedPanels.width)
     multiply(
-      rows: count * tokens, columns: columns, inner: channels, normed(slot), lda: channels,
+      rows: count * tokens, columns: columns, inner: channels, normed(slot), lda: channels, rounded: narrowPairs(),
       weight: weights.qkvWeight, outputs: 3 * channels, beta: 0, into: wide(slot), ldc: wideStride)
   }
 
@@ -514,6 +556,9 @@ struct BlockKernel {
         bias: biasBase + maskClass * classStride + head * tokens * paddedTokens,
         scratch: attentionScratch(worker),
         into: out + window * tokens * channels + head * headDim, outputStride: channels, bf16: attentionBF16)
+      shareRounded(
+        out, lda: channels, rows: window * tokens..<(window + 1) * tokens,
+        columns: head * headDim..<(head + 1) * headDim, into: narrowPairs(), ldr: (channels + 1) / 2)
     }
   }
 
@@ -528,7 +573,7 @@ struct BlockKernel {
   func projection(count: Int, slot: Int, part: Int, parts: Int) {
     let columns = alignedPartRange(channels, part: part, parts: parts, alignment: PackedPanels.width)
     multiply(
-      rows: count * tokens, columns: columns, inner: channels, normed(slot), lda: channels,
+      rows: count * tokens, columns: columns, inner: channels, normed(slot), lda: channels, rounded: narrowPairs(),
       weight: weights.projWeight, outputs: channels, beta: 1, into: residual(slot), ldc: channels)
   }
 
@@ -543,6 +588,7 @@ struct BlockKernel {
         residualRow, count: channels, gamma: p + weights.norm2Weight, beta: p + weights.norm2Bias,
         epsilon: weights.epsilon2, into: y + row * channels)
     }
+    shareRounded(y, lda: channels, rows: rows, columns: 0..<channels, into: narrowPairs(), ldr: (channels + 1) / 2)
   }
 
   /// `wide[:, part] = GELU(normed · W1ᵀ + b1)` for the part's hidden columns.
@@ -551,20 +597,21 @@ struct BlockKernel {
     let h = wide(slot)
     let rows = count * tokens
     multiply(
-      rows: rows, columns: columns, inner: channels, normed(slot), lda: channels,
+      rows: rows, columns: columns, inner: channels, normed(slot), lda: channels, rounded: narrowPairs(),
       weight: weights.fc1Weight, outputs: hidden, beta: 0, into: h, ldc: wideStride)
     for row in 0..<rows {
       addBiasGELU(
         h + row * wideStride + columns.lowerBound, bias: p + weights.fc1Bias + columns.lowerBound,
         count: columns.count)
     }
+    shareRounded(h, lda: wideStride, rows: 0..<rows, columns: columns, into: widePairs(), ldr: (hidden + 1) / 2)
   }
 
   /// `residual += hidden · W2ᵀ` (the fc2 bias is added in the scatter).
   func mlpDown(count: Int, slot: Int, part: Int, parts: Int) {
     let columns = alignedPartRange(channels, part: part, parts: parts, alignment: PackedPanels.width)
     multiply(
-      rows: count * tokens, columns: columns, inner: hidden, wide(slot), lda: wideStride,
+      rows: count * tokens, columns: columns, inner: hidden, wide(slot), lda: wideStride, rounded: widePairs(),
       weight: weights.fc2Weight, outputs: channels, beta: 1, into: residual(slot), ldc: channels)
   }
 
