@@ -82,12 +82,14 @@ final class PackedBF16Tests: XCTestCase {
         var inside: [[Float]] = []
         check(shape, isa: isa, expected: { _, _, _, _, _ in nil }, collect: { inside.append($0) })
         var index = 0
-        check(shape, isa: isa, preRounded: true, expected: { _, _, _, _, _ in nil }) { before in
-          XCTAssertTrue(
-            before.map(\.bitPattern) == inside[index].map(\.bitPattern),
-            "\(isa) m \(shape.m) n \(shape.n) k \(shape.k) case \(index)")
-          index += 1
-        }
+        check(
+          shape, isa: isa, preRounded: true, expected: { _, _, _, _, _ in nil },
+          collect: { before in
+            XCTAssertTrue(
+              before.map(\.bitPattern) == inside[index].map(\.bitPattern),
+              "\(isa) m \(shape.m) n \(shape.n) k \(shape.k) case \(index)")
+            index += 1
+          })
         XCTAssertEqual(index, inside.count)
       }
     }

@@ -352,7 +352,8 @@ final class WindowBlockTests: XCTestCase {
           if threads == 1 {
             single = y.values.map(\.bitPattern)
             XCTAssertNotEqual(single, inF32.values.map(\.bitPattern), "\(kernel): kept \(kept) gave f32's bits")
-            let result = compare(y.values, inF32.values, atol: 0.05, rtol: 0.05, label: "\(kernel) vs f32, kept \(kept)")
+            let result = compare(
+              y.values, inF32.values, atol: 0.05, rtol: 0.05, label: "\(kernel) vs f32, kept \(kept)")
             XCTAssertTrue(result.passed, result.description)
           } else {
             XCTAssertTrue(
