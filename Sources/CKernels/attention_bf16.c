@@ -87,15 +87,9 @@ INLINE BF16 void scores_tile_bf16(
   const int R, const int V, const uint32_t *queries, long dp, const uint32_t *keys, const float *bias, long np,
   __mmask16 m0, __mmask16 m1, float *scores) {
   __m512 acc[TILE_ROWS][2];
-  for (int r = 0; r < R; r++) {
-    acc[r][0] = _mm512_maskz_loadu_ps(m0, bias + r * np);
-    if (V > 1) acc[r][1] = _mm512_maskz_loadu_ps(m1, bias + r * np + 16);
-  }
+  load_tile512(R, V, acc, bias, np, m0, m1);
   pair_tile(R, V, acc, queries, dp, keys, np, dp, m0, m1);
-  for (int r = 0; r < R; r++) {
-    _mm512_mask_storeu_ps(scores + r * np, m0, acc[r][0]);
-    if (V > 1) _mm512_mask_storeu_ps(scores + r * np + 16, m1, acc[r][1]);
-  }
+  store_tile512(R, V, acc, m0, m1, 0, scores, np);
 }
 
 INLINE BF16 void weigh_tile_bf16(
@@ -104,13 +98,7 @@ INLINE BF16 void weigh_tile_bf16(
   __m512 acc[TILE_ROWS][2];
   for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   pair_tile(R, V, acc, numerators, ldn, values, head_dim, tp, m0, m1);
-  __m512 vb0 = _mm512_maskz_loadu_ps(m0, value_bias), vb1 = _mm512_maskz_loadu_ps(m1, value_bias + 16);
-  for (int r = 0; r < R; r++) {
-    __m512 scale = _mm512_set1_ps(inverse_sums[r]);
-    float *o = output + r * output_stride;
-    _mm512_mask_storeu_ps(o, m0, _mm512_fmadd_ps(acc[r][0], scale, vb0));
-    if (V > 1) _mm512_mask_storeu_ps(o + 16, m1, _mm512_fmadd_ps(acc[r][1], scale, vb1));
-  }
+  store_weighed512(R, V, acc, inverse_sums, value_bias, m0, m1, output, output_stride);
 }
 
 BF16 void ck_attention_scores_bf16(

@@ -106,6 +106,29 @@ static inline __attribute__((always_inline, target("avx512f"))) void store_tile5
   }
 }
 
+// acc = the first R rows of `src` (`ld` apart), 16·V columns masked by m0, m1: a tile's first sums.
+static inline __attribute__((always_inline, target("avx512f"))) void load_tile512(
+  int R, int V, __m512 acc[][2], const float *src, long ld, __mmask16 m0, __mmask16 m1) {
+  for (int r = 0; r < R; r++) {
+    acc[r][0] = _mm512_maskz_loadu_ps(m0, src + r * ld);
+    if (V > 1) acc[r][1] = _mm512_maskz_loadu_ps(m1, src + r * ld + 16);
+  }
+}
+
+// Row r of `output` (masked) = acc[r] · inverse_sums[r] + value_bias, one fused multiply-add: the
+// attention's weighed values.
+static inline __attribute__((always_inline, target("avx512f,fma"))) void store_weighed512(
+  int R, int V, __m512 acc[][2], const float *inverse_sums, const float *value_bias, __mmask16 m0, __mmask16 m1,
+  float *output, long output_stride) {
+  __m512 vb0 = _mm512_maskz_loadu_ps(m0, value_bias), vb1 = _mm512_maskz_loadu_ps(m1, value_bias + 16);
+  for (int r = 0; r < R; r++) {
+    __m512 scale = _mm512_set1_ps(inverse_sums[r]);
+    float *o = output + r * output_stride;
+    _mm512_mask_storeu_ps(o, m0, _mm512_fmadd_ps(acc[r][0], scale, vb0));
+    if (V > 1) _mm512_mask_storeu_ps(o + 16, m1, _mm512_fmadd_ps(acc[r][1], scale, vb1));
+  }
+}
+
 // Rows of the panel kernels' register tile. 10 rows × 2 panels take 20 accumulators, 2 weight
 // vectors and 10 broadcasts: all 32 zmm registers. At 11 and 12 rows clang hoists every broadcast
 // of a k step ahead of its products and spills 3 accumulators to the stack on each step; on Zen 4
