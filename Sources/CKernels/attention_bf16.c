@@ -2,8 +2,8 @@
 // queries and keys, values and the softmax numerators are rounded to bf16 (vcvtneps2bf16, round to
 // nearest even), both products are vdpbf16ps on pairs with f32 sums, and the softmax between them is
 // the f32 one (ck_softmax_numerators_avx512). Pairs run along the product's inner dimension, the
-// even position in the low half, as in PackedBF16. WindowAttention.swift's attendWindowHeadModelBF16
-// states the same arithmetic for the tests.
+// even position in the low half, as in PackedBF16. WindowAttention.swift's attendWindowHeadBF16 with
+// `.model` states the same arithmetic for the tests.
 #include "CKernels.h"
 #include "tile512.h"
 
