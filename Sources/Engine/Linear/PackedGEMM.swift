@@ -35,9 +35,12 @@ package enum BlockMatrixKernel: Sendable, Equatable, CustomStringConvertible {
   }
 
   /// The precision of the products.
-  package var precision: Precision {
-    if case .packedBF16 = self { return .bf16 }
-    return .f32
+  package var precision: Precision { bf16ISA == nil ? .f32 : .bf16 }
+
+  /// The bf16 kernel, nil for the f32 ones.
+  package var bf16ISA: BF16ISA? {
+    if case .packedBF16(let isa) = self { return isa }
+    return nil
   }
 
   /// Rows of activations a worker's tile should hold for this kernel's products. OpenBLAS packs

@@ -318,7 +318,7 @@ struct BlockKernel {
     rowCapacity = scratchLayout.rowCapacity
     attentionCapacity = scratchLayout.attentionCapacity
     self.threads = threads
-    if cooperative, threads > 1, headDim % 2 == 0, case .packedBF16(let isa) = weights.kernel, isa != .amx {
+    if cooperative, threads > 1, headDim % 2 == 0, let isa = weights.kernel.bf16ISA, isa != .amx {
       sharedPairs = isa
     } else {
       sharedPairs = nil
@@ -536,8 +536,8 @@ struct BlockKernel {
       weight: weights.qkvWeight, outputs: 3 * channels, beta: 0, into: wide(slot), ldc: wideStride)
   }
 
-  /// Window attention of every (window, head) pair of the part, into `normed` (with bf16 products in
-  /// the bf16 precision).
+  /// Window attention of every (window, head) pair of the part, into `normed` (in the bf16 precision,
+  /// with bf16 products on the linear layers' bf16 kernel).
   func attention(first: Int, count: Int, slot: Int, part: Int, parts: Int, worker: Int) {
     let pairs = partRange(count * heads, part: part, parts: parts)
     let qkv = wide(slot), out = normed(slot)
@@ -555,18 +555,12 @@ struct BlockKernel {
         tokens: tokens, paddedTokens: paddedTokens, headDim: headDim,
         bias: biasBase + maskClass * classStride + head * tokens * paddedTokens,
         scratch: attentionScratch(worker),
-        into: out + window * tokens * channels + head * headDim, outputStride: channels, bf16: attentionBF16)
+        into: out + window * tokens * channels + head * headDim, outputStride: channels,
+        bf16: weights.kernel.bf16ISA)
       shareRounded(
         out, lda: channels, rows: window * tokens..<(window + 1) * tokens,
         columns: head * headDim..<(head + 1) * headDim, into: narrowPairs(), ldr: (channels + 1) / 2)
     }
-  }
-
-  /// The bf16 kernel of the attention's products in the bf16 precision (nil: f32), that of the
-  /// linear layers.
-  var attentionBF16: BF16ISA? {
-    if case .packedBF16(let isa) = weights.kernel { return isa }
-    return nil
   }
 
   /// `residual += attention · Wprojᵀ` (the projection bias is added with LN2).
