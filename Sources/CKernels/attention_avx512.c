@@ -76,40 +76,21 @@ INLINE AVX512 void weigh_tile(
 AVX512 void ck_attention_scores_avx512(
   const float *queries, const float *keys_t, const float *bias, long n, long np, long head_dim,
   float *scores) {
-  // Rows in balanced tiles of ≤ TILE_ROWS (49 = 9 + 10 + 10 + 10 + 10), columns in chunks of 32.
-  long tiles = (n + TILE_ROWS - 1) / TILE_ROWS, row = 0;
-  for (long tile = 0; tile < tiles; tile++) {
-    long end = (tile + 1) * n / tiles;
-    for (long c = 0; c < np; c += 32) {
-      const int two = np - c > 16;
-      __mmask16 m0 = first_lanes16(np - c), m1 = first_lanes16(np - c - 16);
 #define CALL(R, V)                                                                                     \
   scores_tile(R, V, queries + row * head_dim, head_dim, keys_t + c, bias + row * np + c, np, m0, m1,    \
               scores + row * np + c);
-      DISPATCH_TILE(end - row, two)
+  FOR_EACH_TILE(n, np)
 #undef CALL
-    }
-    row = end;
-  }
 }
 
 AVX512 void ck_weigh_values_avx512(
   const float *scores, const float *inverse_sums, const float *values, const float *value_bias, long n,
   long np, long head_dim, float *output, long output_stride) {
-  long tiles = (n + TILE_ROWS - 1) / TILE_ROWS, row = 0;
-  for (long tile = 0; tile < tiles; tile++) {
-    long end = (tile + 1) * n / tiles;
-    for (long c = 0; c < head_dim; c += 32) {
-      const int two = head_dim - c > 16;
-      __mmask16 m0 = first_lanes16(head_dim - c), m1 = first_lanes16(head_dim - c - 16);
 #define CALL(R, V)                                                                                     \
   weigh_tile(R, V, scores + row * np, np, inverse_sums + row, values + c, value_bias + c, n, head_dim, m0, m1, \
              output + row * output_stride + c, output_stride);
-      DISPATCH_TILE(end - row, two)
+  FOR_EACH_TILE(n, head_dim)
 #undef CALL
-    }
-    row = end;
-  }
 }
 
 // exp8 of attention_kernels.c on 16 lanes: the same operations per lane, hence the same bits.

@@ -104,20 +104,11 @@ INLINE BF16 void weigh_tile_bf16(
 BF16 void ck_attention_scores_bf16(
   const uint32_t *queries, const uint32_t *keys, const float *bias, long n, long np, long head_dim,
   float *scores) {
-  const long dp = (head_dim + 1) / 2, tiles = (n + TILE_ROWS - 1) / TILE_ROWS;
-  long row = 0;
-  for (long tile = 0; tile < tiles; tile++) {
-    long end = (tile + 1) * n / tiles;
-    for (long c = 0; c < np; c += 32) {
-      const int two = np - c > 16;
-      __mmask16 m0 = first_lanes16(np - c), m1 = first_lanes16(np - c - 16);
+  const long dp = (head_dim + 1) / 2;
 #define CALL(R, V) \
   scores_tile_bf16(R, V, queries + row * dp, dp, keys + c, bias + row * np + c, np, m0, m1, scores + row * np + c);
-      DISPATCH_TILE(end - row, two)
+  FOR_EACH_TILE(n, np)
 #undef CALL
-    }
-    row = end;
-  }
 }
 
 BF16 void ck_weigh_values_bf16(
@@ -135,21 +126,11 @@ BF16 void ck_weigh_values_bf16(
     }
   }
   const uint32_t *numerators = (const uint32_t *)scores;
-  const long tiles = (n + TILE_ROWS - 1) / TILE_ROWS;
-  long row = 0;
-  for (long tile = 0; tile < tiles; tile++) {
-    long end = (tile + 1) * n / tiles;
-    for (long c = 0; c < head_dim; c += 32) {
-      const int two = head_dim - c > 16;
-      __mmask16 m0 = first_lanes16(head_dim - c), m1 = first_lanes16(head_dim - c - 16);
 #define CALL(R, V)                                                                                            \
   weigh_tile_bf16(R, V, numerators + row * np, np, inverse_sums + row, values + c, value_bias + c, tp, head_dim, \
                   m0, m1, output + row * output_stride + c, output_stride);
-      DISPATCH_TILE(end - row, two)
+  FOR_EACH_TILE(n, head_dim)
 #undef CALL
-    }
-    row = end;
-  }
 }
 
 #else

@@ -152,6 +152,23 @@ static inline __attribute__((always_inline, target("avx512f,fma"))) void store_w
     TILE_CASE(5, two) TILE_CASE(4, two) TILE_CASE(3, two) TILE_CASE(2, two) TILE_CASE(1, two)    \
   }
 
+// The attention products' loop: rows 0 ..< n in balanced tiles of ≤ TILE_ROWS (49 = 9 + 10 + 10 +
+// 10 + 10), columns 0 ..< cols in chunks of 32, CALL(R, V) on each with `row`, `c` (the tile's first
+// row and column) and `m0`, `m1` (the chunk's lane masks) in scope.
+#define FOR_EACH_TILE(n, cols)                                                        \
+  {                                                                                   \
+    const long tiles_ = ((n) + TILE_ROWS - 1) / TILE_ROWS;                            \
+    long row = 0;                                                                     \
+    for (long tile_ = 0; tile_ < tiles_; tile_++) {                                   \
+      const long end = (tile_ + 1) * (n) / tiles_;                                    \
+      for (long c = 0; c < (cols); c += 32) {                                         \
+        __mmask16 m0 = first_lanes16((cols) - c), m1 = first_lanes16((cols) - c - 16); \
+        DISPATCH_TILE(end - row, (cols) - c > 16)                                     \
+      }                                                                               \
+      row = end;                                                                      \
+    }                                                                                 \
+  }
+
 // Calls TILE(rows, V, DEPTH, …) for the `end - row` rows of the current tile, 1 to TILE_ROWS.
 #define DISPATCH_ROWS(TILE, V, DEPTH)                                                  \
   switch (end - row) {                                                                 \
