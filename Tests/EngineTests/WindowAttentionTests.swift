@@ -158,14 +158,25 @@ final class WindowAttentionTests: XCTestCase {
       print("WindowAttentionTests: skipping the avx512-vs-avx2 bit test: this CPU lacks avx512f/bw/vl")
       throw XCTSkip("this CPU lacks avx512f/bw/vl")
     }
-    for tokens in [1, 2, 7, 12, 13, 16, 17, 24, 25, 49, 50, 64, 144] {
-      for headDim in [1, 8, 15, 16, 17, 24, 32, 33, 40, 48, 64] {
+    assertSameBits(
+      "avx512 vs avx2", tokens: [1, 2, 7, 12, 13, 16, 17, 24, 25, 49, 50, 64, 144],
+      headDims: [1, 8, 15, 16, 17, 24, 32, 33, 40, 48, 64], { $0.attend(isa: .avx512) }, { $0.attend(isa: .avx2) })
+  }
+
+  /// Asserts that `first` and `second` give the same bits on the seeded head of every token count,
+  /// head dim and score scale (1.5 and 6, past exp's lower clamp).
+  func assertSameBits(
+    _ label: String, tokens: [Int], headDims: [Int], _ first: (Head) -> [Float], _ second: (Head) -> [Float],
+    file: StaticString = #filePath, line: UInt = #line
+  ) {
+    for tokens in tokens {
+      for headDim in headDims {
         for scale: Float in [1.5, 6] {
           let head = Head(tokens: tokens, headDim: headDim, seed: UInt64(tokens * 1000 + headDim), scale: scale)
-          let avx512 = head.attend(isa: .avx512), avx2 = head.attend(isa: .avx2)
-          let differing = zip(avx512, avx2).filter { $0.bitPattern != $1.bitPattern }.count
+          let differing = zip(first(head), second(head)).filter { $0.bitPattern != $1.bitPattern }.count
           XCTAssertEqual(
-            differing, 0, "avx512 vs avx2: \(differing) floats differ at n=\(tokens) d=\(headDim) scale=\(scale)")
+            differing, 0, "\(label): \(differing) floats differ at n=\(tokens) d=\(headDim) scale=\(scale)",
+            file: file, line: line)
         }
       }
     }
@@ -223,16 +234,9 @@ final class WindowAttentionTests: XCTestCase {
       print("WindowAttentionTests: skipping the vdpbf16ps attention test: this CPU lacks avx512_bf16")
       throw XCTSkip("this CPU lacks avx512_bf16")
     }
-    for tokens in [1, 2, 7, 10, 11, 13, 16, 17, 21, 25, 49, 50, 64] {
-      for headDim in [1, 2, 8, 15, 16, 17, 24, 32, 33, 40, 64] {
-        for scale: Float in [1.5, 6] {
-          let head = Head(tokens: tokens, headDim: headDim, seed: UInt64(tokens * 1000 + headDim), scale: scale)
-          let kernel = head.attend(isa: .avx512, bf16: .avx512BF16), model = head.attend(isa: .avx512, bf16: .model)
-          let differing = zip(kernel, model).filter { $0.bitPattern != $1.bitPattern }.count
-          XCTAssertEqual(
-            differing, 0, "vdpbf16ps vs model: \(differing) floats differ at n=\(tokens) d=\(headDim) scale=\(scale)")
-        }
-      }
-    }
+    assertSameBits(
+      "vdpbf16ps vs model", tokens: [1, 2, 7, 10, 11, 13, 16, 17, 21, 25, 49, 50, 64],
+      headDims: [1, 2, 8, 15, 16, 17, 24, 32, 33, 40, 64], { $0.attend(isa: .avx512, bf16: .avx512BF16) },
+      { $0.attend(isa: .avx512, bf16: .model) })
   }
 }
